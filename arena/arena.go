@@ -1,0 +1,185 @@
+package arena
+
+import (
+	"fmt"
+
+	"github.com/shmdict/shmdict/atomicx"
+	"github.com/shmdict/shmdict/segment"
+)
+
+// Block header word:
+//
+//	bits 63..56  magic: magicLive (a record) or magicFree (on a free list)
+//	bits 55..48  size class
+//	bits 47..32  reserved, zero
+//	bits 31..0   payload length in bytes (live blocks; 0 when free)
+//
+// The word at +8 of a free block holds the unit index of the next free
+// block of the same list (0 ends the list).
+const (
+	magicLive = 0xA5
+	magicFree = 0xF3
+)
+
+func packHeader(magic uint64, class int, n uint64) uint64 {
+	return magic<<56 | uint64(class)<<48 | n
+}
+
+// Header packs the header word of a live block of class c holding an
+// n-byte payload.
+func Header(c int, n uint64) uint64 { return packHeader(magicLive, c, n) }
+
+// ErrNoSpace reports that no block of the requested size is free.
+var ErrNoSpace = fmt.Errorf("shmdict: arena has no free block of the requested size")
+
+// Arena allocates blocks inside a segment's arena region.
+type Arena struct {
+	mem   atomicx.Mem
+	base  uint64 // byte offset of unit 0
+	units uint64 // arena size in units
+}
+
+// New returns the arena of a segment with layout l mapped at mem.
+func New(mem atomicx.Mem, l segment.Layout) *Arena {
+	return &Arena{mem: mem, base: l.ArenaOff, units: l.ArenaSize / Unit}
+}
+
+// Units is the arena's size in units.
+func (a *Arena) Units() uint64 { return a.units }
+
+// Off returns the byte offset (in the segment) of unit u.
+func (a *Arena) Off(u uint32) uint64 { return a.base + uint64(u)*Unit }
+
+func headOff(shard, class int) uint64 {
+	return segment.OffFreeShards + uint64(shard)*segment.ShardStride + segment.ShardHeadsOff + uint64(class)*8
+}
+
+func freeBytesOff(shard int) uint64 {
+	return segment.OffFreeShards + uint64(shard)*segment.ShardStride
+}
+
+// inBounds reports whether a block of class c at unit u lies inside the arena.
+func (a *Arena) inBounds(u uint64, c int) bool {
+	return u >= 1 && u < a.units && ClassUnits(c) <= a.units-u
+}
+
+// Alloc returns a block of class c: from shard's free list, else from the
+// bump pointer, else from any free list of class c or larger. The caller
+// owns it privately until it publishes it.
+func (a *Arena) Alloc(c int, shard int) (uint32, error) {
+	if u, err := a.pop(shard, c); u != 0 || err != nil {
+		return u, err
+	}
+	if u := a.bump(ClassUnits(c)); u != 0 {
+		return u, nil
+	}
+	for cc := c; cc < NumClasses; cc++ {
+		for i := 1; i <= segment.FreeShards; i++ {
+			if u, err := a.pop((shard+i)%segment.FreeShards, cc); u != 0 || err != nil {
+				return u, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w (%d bytes; %d of %d arena bytes free, in blocks of other sizes)",
+		ErrNoSpace, ClassUnits(c)*Unit, a.FreeBytes()+(a.units-min(a.Bump(), a.units))*Unit, a.units*Unit)
+}
+
+// Bump returns the bump pointer in units (everything below it has been
+// handed out at least once).
+func (a *Arena) Bump() uint64 { return a.mem.Load64(segment.OffBump) }
+
+func (a *Arena) bump(n uint64) uint32 {
+	for {
+		b := a.mem.Load64(segment.OffBump)
+		if b == 0 || b > a.units || n > a.units-b {
+			return 0
+		}
+		if a.mem.CAS64(segment.OffBump, b, b+n) {
+			return uint32(b)
+		}
+	}
+}
+
+// pop takes the top block of one free list, or returns 0 if it is empty.
+func (a *Arena) pop(shard, c int) (uint32, error) {
+	ho := headOff(shard, c)
+	for {
+		h := a.mem.Load64(ho)
+		u := h & 0xFFFFFFFF
+		if u == 0 {
+			return 0, nil
+		}
+		if !a.inBounds(u, c) {
+			if a.mem.Load64(ho) != h {
+				continue
+			}
+			return 0, fmt.Errorf("%w: free list %d/%d head points at unit %d, outside the arena", segment.ErrCorrupt, shard, c, u)
+		}
+		off := a.Off(uint32(u))
+		next := a.mem.Load64(off + 8)
+		if next >= a.units {
+			if a.mem.Load64(ho) != h {
+				continue // the block was reused under us
+			}
+			return 0, fmt.Errorf("%w: free block at unit %d links to unit %d, outside the arena", segment.ErrCorrupt, u, next)
+		}
+		if a.mem.CAS64(ho, h, (h>>32+1)<<32|next) {
+			hdr := a.mem.Load64(off)
+			if hdr>>56 != magicFree || int(hdr>>48&0xFF) != c {
+				return 0, fmt.Errorf("%w: block at unit %d on free list of class %d has header %#x", segment.ErrCorrupt, u, c, hdr)
+			}
+			a.mem.Add64(freeBytesOff(shard), -int64(ClassUnits(c)*Unit))
+			return uint32(u), nil
+		}
+	}
+}
+
+// Free returns the live block at unit u to shard's free list of its class.
+// The caller must own u exclusively (it just unpublished it).
+func (a *Arena) Free(u uint32, shard int) error {
+	if u == 0 || uint64(u) >= a.units {
+		return fmt.Errorf("%w: free of unit %d outside the arena", segment.ErrCorrupt, u)
+	}
+	off := a.Off(u)
+	hdr := a.mem.Load64(off)
+	c := int(hdr >> 48 & 0xFF)
+	if hdr>>56 != magicLive || c >= NumClasses || !a.inBounds(uint64(u), c) {
+		return fmt.Errorf("%w: free of unit %d with bad header %#x", segment.ErrCorrupt, u, hdr)
+	}
+	a.mem.Put64(off, packHeader(magicFree, c, 0))
+	ho := headOff(shard, c)
+	for {
+		h := a.mem.Load64(ho)
+		a.mem.Put64(off+8, h&0xFFFFFFFF)
+		if a.mem.CAS64(ho, h, (h>>32+1)<<32|uint64(u)) {
+			a.mem.Add64(freeBytesOff(shard), int64(ClassUnits(c)*Unit))
+			return nil
+		}
+	}
+}
+
+// ReadHeader returns the class and payload length of the block at u, read
+// atomically, after checking that the block and payload lie in the arena.
+// ok is false if they do not (the block may be being recycled, or the
+// segment is corrupt).
+func (a *Arena) ReadHeader(u uint32) (class int, n uint64, ok bool) {
+	if u == 0 || uint64(u) >= a.units {
+		return 0, 0, false
+	}
+	hdr := a.mem.Load64(a.Off(u))
+	class = int(hdr >> 48 & 0xFF)
+	n = hdr & 0xFFFFFFFF
+	if hdr>>56 != magicLive || class >= NumClasses || !a.inBounds(uint64(u), class) || n+HeaderBytes > ClassUnits(class)*Unit {
+		return 0, 0, false
+	}
+	return class, n, true
+}
+
+// FreeBytes is the total size of blocks on free lists.
+func (a *Arena) FreeBytes() uint64 {
+	var sum int64
+	for s := 0; s < segment.FreeShards; s++ {
+		sum += int64(a.mem.Load64(freeBytesOff(s)))
+	}
+	return uint64(max(sum, 0))
+}

@@ -1,0 +1,13 @@
+package atomicx
+
+import "sync/atomic"
+
+// Flag is a process-local boolean that is set once (for example "closed").
+// It exists so that packages above this one need not import sync/atomic.
+type Flag struct{ v atomic.Bool }
+
+// Set sets the flag and reports whether this call was the one that set it.
+func (f *Flag) Set() bool { return f.v.CompareAndSwap(false, true) }
+
+// IsSet reports whether the flag is set.
+func (f *Flag) IsSet() bool { return f.v.Load() }

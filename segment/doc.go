@@ -1,0 +1,24 @@
+// Package segment owns the file that holds a table: naming, atomic create,
+// validated attach, mapping, the header, the process registry and
+// liveness, fault handling, and a Go-heap backend for tests.
+//
+// Terminology:
+//   - segment: one file (in /dev/shm or anywhere on a local file system)
+//     mapped MAP_SHARED by every process that uses the table.
+//   - header: the first 256 bytes, written once at create and protected by
+//     a checksum; everything a process needs to find the other regions.
+//   - control region: mutable shared counters (claimed slots, arena bump
+//     pointer, Len stripes, free-list heads), each hot word on a cache line
+//     of its own.
+//   - registry: one 64-byte entry per attached process, owned through an
+//     OFD byte-range lock that the kernel drops when the process dies.
+//
+// Invariants:
+//   - A segment file becomes visible under its final name only once it is
+//     fully initialized (temp file, fallocate, init, checksum, link).
+//   - Nothing is trusted before the header validates: magic, version, byte
+//     order, layout arithmetic, checksum, and file size.
+//   - Layout.go is the single source of every offset and size; docs/FORMAT.md
+//     mirrors it and layout_test.go pins it.
+//   - unsafe appears only in mmap.go (building a slice over a mapping).
+package segment

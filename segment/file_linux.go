@@ -1,0 +1,231 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shmdict/shmdict/atomicx"
+)
+
+// Create makes a new segment at path with layout l and attaches to it. It
+// fails with ErrExist if path exists. The file appears under its final
+// name only when fully initialized, so concurrent attachers never see a
+// half-made segment.
+func Create(path string, l Layout, mode os.FileMode) (*Segment, error) {
+	s, err := create(path, l, mode)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Open attaches to the segment at path, or creates it with layout l if it
+// does not exist. When two processes race to create the same name, one
+// wins and the other attaches to the winner's segment. created reports
+// which happened.
+func Open(path string, l Layout, mode os.FileMode) (s *Segment, created bool, err error) {
+	for attempt := 0; ; attempt++ {
+		s, err = Attach(path)
+		if !errors.Is(err, ErrNotExist) {
+			return s, false, err
+		}
+		s, err = create(path, l, mode)
+		if !errors.Is(err, ErrExist) || attempt >= 3 {
+			return s, err == nil, err
+		}
+		// Lost the race to create; the winner's segment is in place now
+		// (or it was removed again, and we retry creating).
+	}
+}
+
+func create(path string, l Layout, mode os.FileMode) (*Segment, error) {
+	if mode == 0 {
+		mode = 0o600
+	}
+	if mode&^0o777 != 0 || mode&0o002 != 0 {
+		return nil, fmt.Errorf("%w: file mode %v (world-writable segments are refused)", ErrInvalid, mode)
+	}
+	l.Seed = newSeed()
+	l.CreatedNano = time.Now().UnixNano()
+	l.derive()
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp := filepath.Join(dir, "."+base+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(newSeed()%1e9, 10))
+	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode))
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%w: directory %s does not exist: %v", ErrNotExist, dir, err)
+		}
+		return nil, fmt.Errorf("shmdict: create %s: %w", tmp, err)
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+		unix.Unlink(tmp) // linked under the final name, or abandoned
+	}()
+	if err := unix.Fchmod(fd, uint32(mode)); err != nil { // umask may have narrowed it
+		return nil, fmt.Errorf("shmdict: chmod %s: %w", tmp, err)
+	}
+	if err := allocate(fd, l.TotalSize); err != nil {
+		if errors.Is(err, unix.ENOSPC) {
+			return nil, fmt.Errorf("%w: %s needs %d bytes (%s); free space there, or choose a smaller Capacity/ArenaBytes: %v",
+				ErrNoSpace, path, l.TotalSize, humanBytes(l.TotalSize), err)
+		}
+		return nil, fmt.Errorf("shmdict: allocate %d bytes for %s: %w", l.TotalSize, path, err)
+	}
+	mapping, err := mapShared(fd, l.TotalSize)
+	if err != nil {
+		return nil, fmt.Errorf("shmdict: map %s: %w", path, err)
+	}
+	m := atomicx.FromBytes(mapping)
+	initialize(m, l)
+	if err := unix.Link(tmp, path); err != nil {
+		unmap(mapping)
+		if errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, path)
+		}
+		return nil, fmt.Errorf("shmdict: link %s: %w", path, err)
+	}
+	s := &Segment{Mem: m, Layout: l, Path: path, file: f, mapping: mapping, regIndex: -1}
+	if err := s.join(); err != nil {
+		unmap(mapping)
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// allocate reserves size bytes for fd, so that a full file system fails
+// here and not with SIGBUS on first touch. fallocate where supported,
+// ftruncate elsewhere.
+func allocate(fd int, size uint64) error {
+	err := unix.Fallocate(fd, 0, 0, int64(size))
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		err = unix.Ftruncate(fd, int64(size))
+	}
+	return err
+}
+
+// Attach maps the existing segment at path after validating its header
+// and size. It fails with ErrNotExist if there is none, ErrCorrupt or
+// ErrVersion if the file is not a valid segment of this format.
+func Attach(path string) (*Segment, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%w: %s", ErrNotExist, path)
+		}
+		return nil, fmt.Errorf("shmdict: open %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+	}()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("shmdict: stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
+	}
+	if st.Mode&0o002 != 0 {
+		return nil, fmt.Errorf("%w: %s is world-writable; any local user could corrupt it (chmod o-w it if you trust its contents)", ErrInvalid, path)
+	}
+	hdr := make([]byte, HeaderSize)
+	n, err := io.ReadFull(f, hdr)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("shmdict: read header of %s: %w", path, err)
+	}
+	l, err := decodeHeader(hdr[:n])
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	if uint64(st.Size) != l.TotalSize {
+		return nil, fmt.Errorf("%w: %s is %d bytes, its header says %d (truncated or extended)", ErrCorrupt, path, st.Size, l.TotalSize)
+	}
+	mapping, err := mapShared(fd, l.TotalSize)
+	if err != nil {
+		return nil, fmt.Errorf("shmdict: map %s: %w", path, err)
+	}
+	s := &Segment{Mem: atomicx.FromBytes(mapping), Layout: l, Path: path, file: f, mapping: mapping, regIndex: -1}
+	if err := s.join(); err != nil {
+		unmap(mapping)
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// join takes the shared flock (exclusive maintenance waits for none) and
+// a registry entry.
+func (s *Segment) join() error {
+	if err := unix.Flock(int(s.file.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s", ErrBusy, s.Path)
+		}
+		return fmt.Errorf("shmdict: flock %s: %w", s.Path, err)
+	}
+	return s.claimEntry()
+}
+
+// Remove unlinks the segment at path. Like shm_unlink, processes that have
+// it attached keep using it; its memory is freed when the last one
+// detaches. It fails with ErrNotExist if there is no such file.
+func Remove(path string) error {
+	if err := unix.Unlink(path); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("%w: %s", ErrNotExist, path)
+		}
+		return fmt.Errorf("shmdict: remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// RemoveUnused unlinks the segment at path only if no process has it
+// attached (ErrInUse otherwise). The check and the unlink happen under an
+// exclusive flock, so no process can attach in between.
+func RemoveUnused(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("%w: %s", ErrNotExist, path)
+		}
+		return fmt.Errorf("shmdict: open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s has attached processes; detach them or use Remove", ErrInUse, path)
+		}
+		return fmt.Errorf("shmdict: flock %s: %w", path, err)
+	}
+	return Remove(path)
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,272 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Segment layout, format version 1. docs/FORMAT.md mirrors this file and
+// layout_test.go pins every number; change all three together, and bump
+// Version for any change an older reader would misread.
+//
+//	offset        size             region
+//	0             256              header (immutable after create, checksummed)
+//	256           16128            control region (mutable shared counters)
+//	16384         64*MaxProcs      process registry
+//	SlotsOff      16*Slots         slot array (SlotsOff is 4096-aligned)
+//	ArenaOff      ArenaSize        arena: key and value records (4096-aligned)
+//	TotalSize                      = roundup(ArenaOff+ArenaSize, 4096)
+//
+// Header (all integers little-endian):
+//
+//	+0   [8]  magic "SHMDICT\x00"
+//	+8   u32  format version (1)
+//	+12  u32  header size (256)
+//	+16  u32  byte-order mark 0x01020304 (reads 0x04030201 on a big-endian host)
+//	+20  u32  flags (0; reserved)
+//	+24  u64  hash seed (random per segment, from crypto/rand)
+//	+32  u64  slot count (a power of two, >= 16)
+//	+40  u64  claim budget: slots that may ever be claimed (<= 3/4 of slots)
+//	+48  u32  probe limit, in groups of 4 slots
+//	+52  u32  registry entries (MaxProcs)
+//	+56  u64  registry offset
+//	+64  u64  slots offset
+//	+72  u64  arena offset
+//	+80  u64  arena size in bytes (a multiple of 16)
+//	+88  u64  total file size
+//	+96  i64  creation time, Unix nanoseconds
+//	+104 [80] reserved, zero
+//	+184 u64  checksum: xxhash64 of bytes [0, 184)
+//	+192 [64] reserved, zero
+//
+// Control region (each hot word alone on a 64-byte line so that processes
+// updating different words do not share cache lines):
+//
+//	+256   u64  claimed slots (reservations against the claim budget)
+//	+320   u64  arena bump pointer, in 16-byte units from ArenaOff (starts at 1: unit 0 is nil)
+//	+512   16 x 64 B  Len stripes: one i64 live-key delta at the start of each line
+//	+2048  8 x 1024 B free-list shards: +0 u64 free bytes in this shard,
+//	                  +64 MaxClasses x u64 Treiber-stack heads [tag:32|unit:32]
+//	+10240 ..16384    reserved, zero
+const (
+	Magic       = "SHMDICT\x00"
+	Version     = 1
+	HeaderSize  = 256
+	ControlSize = 16384 // header + control region; the registry starts here
+
+	ByteOrderMark = 0x01020304
+
+	offMagic     = 0
+	offVersion   = 8
+	offHdrSize   = 12
+	offBOM       = 16
+	offFlags     = 20
+	offSeed      = 24
+	offSlots     = 32
+	offBudget    = 40
+	offMaxProbe  = 48
+	offMaxProcs  = 52
+	offRegistry  = 56
+	offSlotsOff  = 64
+	offArenaOff  = 72
+	offArenaSize = 80
+	offTotal     = 88
+	offCreated   = 96
+	offChecksum  = 184
+
+	// OffClaimed is the shared count of claimed slots.
+	OffClaimed = 256
+	// OffBump is the arena's bump pointer in 16-byte units.
+	OffBump = 320
+	// OffLenStripes is the first Len stripe; stripe i is at OffLenStripes+i*LineSize.
+	OffLenStripes = 512
+	// LenStripes spreads Len updates over lines; 16 keeps two busy
+	// processes on different lines most of the time at 1 KiB of space.
+	LenStripes = 16
+	// OffFreeShards is the first free-list shard; shard i is at OffFreeShards+i*ShardStride.
+	OffFreeShards = 2048
+	// FreeShards is the number of free-list shards; 8 makes two processes
+	// freeing records of the same class collide on one head 1/8 of the time.
+	FreeShards = 8
+	// ShardStride is the byte distance between shards.
+	ShardStride = 1024
+	// ShardHeadsOff is the offset of the first head inside a shard.
+	ShardHeadsOff = 64
+	// MaxClasses bounds the number of arena size classes (heads per shard).
+	MaxClasses = (ShardStride - ShardHeadsOff) / 8
+
+	// LineSize is the cache-line size assumed for padding.
+	LineSize = 64
+
+	// RegistryEntrySize is the size of one registry entry:
+	// +0 u32 pid (0 = free), +4 u32 reserved, +8 i64 attach time (Unix ns).
+	RegistryEntrySize = 64
+	// SlotSize is the size of one slot: two u64 words (key word, value word).
+	SlotSize = 16
+	// GroupSlots is the number of slots probed together (one cache line).
+	GroupSlots = 4
+	// Unit is the arena's allocation unit; record offsets count units.
+	Unit = 16
+	// MaxArenaUnits is the largest arena a 32-bit unit index can address (64 GiB).
+	MaxArenaUnits = 1<<32 - 1
+	// PageAlign aligns the slot array and arena.
+	PageAlign = 4096
+
+	// DefaultMaxProbe is the probe limit in groups. With quadratic probing
+	// over 4-slot groups at the 3/4 load cap, a random seed needs more than
+	// a handful of groups with negligible probability; 64 groups (256
+	// slots, 4 KiB) bounds the cost of a flooded or unlucky key.
+	DefaultMaxProbe = 64
+	// DefaultMaxProcs is the default number of registry entries.
+	DefaultMaxProcs = 1024
+	// MaxMaxProcs bounds the registry (attach scans it).
+	MaxMaxProcs = 1 << 16
+)
+
+// Layout describes a segment: the parameters chosen at create and the
+// offsets derived from them.
+type Layout struct {
+	Seed        uint64
+	Slots       uint64 // power of two, >= 16
+	ClaimBudget uint64 // <= Slots*3/4
+	MaxProbe    uint32 // in groups
+	MaxProcs    uint32
+	ArenaSize   uint64 // bytes, multiple of Unit
+	CreatedNano int64
+
+	RegistryOff uint64
+	SlotsOff    uint64
+	ArenaOff    uint64
+	TotalSize   uint64
+}
+
+func alignUp(x, a uint64) uint64 { return (x + a - 1) &^ (a - 1) }
+
+// NewLayout computes a layout holding capacity keys with arenaBytes of
+// record space and maxProcs registry entries. Seed and creation time are
+// left zero for the caller to fill.
+func NewLayout(capacity int, arenaBytes int64, maxProcs int) (Layout, error) {
+	if capacity <= 0 {
+		return Layout{}, fmt.Errorf("%w: Capacity must be positive (got %d)", ErrInvalid, capacity)
+	}
+	if capacity > 1<<40 {
+		return Layout{}, fmt.Errorf("%w: Capacity %d is too large", ErrInvalid, capacity)
+	}
+	if maxProcs <= 0 || maxProcs > MaxMaxProcs {
+		return Layout{}, fmt.Errorf("%w: MaxProcesses must be in [1, %d] (got %d)", ErrInvalid, MaxMaxProcs, maxProcs)
+	}
+	// Slots: the smallest power of two whose 3/4 holds capacity.
+	need := (uint64(capacity)*4 + 2) / 3
+	if need < 16 {
+		need = 16
+	}
+	slots := uint64(1) << bits.Len64(need-1)
+	arena := alignUp(uint64(max(arenaBytes, 0)), Unit)
+	if arena < 2*Unit || arena/Unit > MaxArenaUnits {
+		return Layout{}, fmt.Errorf("%w: ArenaBytes must be in [32, 64 GiB] (got %d)", ErrInvalid, arenaBytes)
+	}
+	l := Layout{
+		Slots:       slots,
+		ClaimBudget: slots / 4 * 3,
+		MaxProbe:    DefaultMaxProbe,
+		MaxProcs:    uint32(maxProcs),
+		ArenaSize:   arena,
+	}
+	l.derive()
+	return l, nil
+}
+
+func (l *Layout) derive() {
+	l.RegistryOff = ControlSize
+	l.SlotsOff = alignUp(l.RegistryOff+uint64(l.MaxProcs)*RegistryEntrySize, PageAlign)
+	l.ArenaOff = alignUp(l.SlotsOff+l.Slots*SlotSize, PageAlign)
+	l.TotalSize = alignUp(l.ArenaOff+l.ArenaSize, PageAlign)
+}
+
+// Groups is the number of 4-slot probe groups.
+func (l Layout) Groups() uint64 { return l.Slots / GroupSlots }
+
+// encodeHeader returns the 256 header bytes for l, checksum included.
+func encodeHeader(l Layout) []byte {
+	h := make([]byte, HeaderSize)
+	le := binary.LittleEndian
+	copy(h[offMagic:], Magic)
+	le.PutUint32(h[offVersion:], Version)
+	le.PutUint32(h[offHdrSize:], HeaderSize)
+	le.PutUint32(h[offBOM:], ByteOrderMark)
+	le.PutUint64(h[offSeed:], l.Seed)
+	le.PutUint64(h[offSlots:], l.Slots)
+	le.PutUint64(h[offBudget:], l.ClaimBudget)
+	le.PutUint32(h[offMaxProbe:], l.MaxProbe)
+	le.PutUint32(h[offMaxProcs:], l.MaxProcs)
+	le.PutUint64(h[offRegistry:], l.RegistryOff)
+	le.PutUint64(h[offSlotsOff:], l.SlotsOff)
+	le.PutUint64(h[offArenaOff:], l.ArenaOff)
+	le.PutUint64(h[offArenaSize:], l.ArenaSize)
+	le.PutUint64(h[offTotal:], l.TotalSize)
+	le.PutUint64(h[offCreated:], uint64(l.CreatedNano))
+	le.PutUint64(h[offChecksum:], xxhash.Sum64(h[:offChecksum]))
+	return h
+}
+
+// decodeHeader validates the header bytes h and returns the layout they
+// describe. Every field is checked before use; the error says which.
+func decodeHeader(h []byte) (Layout, error) {
+	if len(h) < HeaderSize {
+		return Layout{}, fmt.Errorf("%w: file is %d bytes, shorter than the %d-byte header (truncated, or not a shmdict segment)", ErrCorrupt, len(h), HeaderSize)
+	}
+	le := binary.LittleEndian
+	if string(h[offMagic:offMagic+8]) != Magic {
+		return Layout{}, fmt.Errorf("%w: bad magic %q (not a shmdict segment)", ErrCorrupt, h[offMagic:offMagic+8])
+	}
+	if v := le.Uint32(h[offVersion:]); v != Version {
+		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads version %d (use a matching shmdict build, or dump and reload the data)", ErrVersion, v, Version)
+	}
+	if bom := le.Uint32(h[offBOM:]); bom != ByteOrderMark {
+		return Layout{}, fmt.Errorf("%w: byte-order mark %#x (written on a host of another byte order?)", ErrCorrupt, bom)
+	}
+	if sum, want := le.Uint64(h[offChecksum:]), xxhash.Sum64(h[:offChecksum]); sum != want {
+		return Layout{}, fmt.Errorf("%w: header checksum %#x, computed %#x", ErrCorrupt, sum, want)
+	}
+	if hs := le.Uint32(h[offHdrSize:]); hs != HeaderSize {
+		return Layout{}, fmt.Errorf("%w: header size %d, want %d", ErrCorrupt, hs, HeaderSize)
+	}
+	l := Layout{
+		Seed:        le.Uint64(h[offSeed:]),
+		Slots:       le.Uint64(h[offSlots:]),
+		ClaimBudget: le.Uint64(h[offBudget:]),
+		MaxProbe:    le.Uint32(h[offMaxProbe:]),
+		MaxProcs:    le.Uint32(h[offMaxProcs:]),
+		ArenaSize:   le.Uint64(h[offArenaSize:]),
+		CreatedNano: int64(le.Uint64(h[offCreated:])),
+	}
+	switch {
+	case l.Slots < 16 || l.Slots > 1<<42 || l.Slots&(l.Slots-1) != 0:
+		return Layout{}, fmt.Errorf("%w: slot count %d is not a power of two in [16, 2^42]", ErrCorrupt, l.Slots)
+	case l.ClaimBudget == 0 || l.ClaimBudget > l.Slots/4*3:
+		return Layout{}, fmt.Errorf("%w: claim budget %d out of range for %d slots", ErrCorrupt, l.ClaimBudget, l.Slots)
+	case l.MaxProbe == 0:
+		return Layout{}, fmt.Errorf("%w: probe limit is zero", ErrCorrupt)
+	case l.MaxProcs == 0 || l.MaxProcs > MaxMaxProcs:
+		return Layout{}, fmt.Errorf("%w: registry size %d out of range", ErrCorrupt, l.MaxProcs)
+	case l.ArenaSize < 2*Unit || l.ArenaSize%Unit != 0 || l.ArenaSize/Unit > MaxArenaUnits:
+		return Layout{}, fmt.Errorf("%w: arena size %d out of range", ErrCorrupt, l.ArenaSize)
+	}
+	l.derive()
+	if got := le.Uint64(h[offRegistry:]); got != l.RegistryOff {
+		return Layout{}, fmt.Errorf("%w: registry offset %d, layout implies %d", ErrCorrupt, got, l.RegistryOff)
+	}
+	if got := le.Uint64(h[offSlotsOff:]); got != l.SlotsOff {
+		return Layout{}, fmt.Errorf("%w: slots offset %d, layout implies %d", ErrCorrupt, got, l.SlotsOff)
+	}
+	if got := le.Uint64(h[offArenaOff:]); got != l.ArenaOff {
+		return Layout{}, fmt.Errorf("%w: arena offset %d, layout implies %d", ErrCorrupt, got, l.ArenaOff)
+	}
+	if got := le.Uint64(h[offTotal:]); got != l.TotalSize {
+		return Layout{}, fmt.Errorf("%w: total size %d, layout implies %d", ErrCorrupt, got, l.TotalSize)
+	}
+	return l, nil
+}

@@ -1,0 +1,102 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The process registry. Entry i is owned by whoever holds an OFD write
+// lock on byte lockBase+i of the segment file. The kernel drops OFD locks
+// when the last descriptor of the open file description closes, which
+// includes death by SIGKILL, so a free lock means the entry's owner is
+// gone, whatever PID it recorded (PIDs are reused and mean nothing across
+// namespaces; they are kept for display).
+//
+// Entry layout (RegistryEntrySize bytes at RegistryOff + i*RegistryEntrySize):
+//
+//	+0  u32 pid at attach (0: never used or released)
+//	+4  u32 reserved
+//	+8  i64 attach time, Unix nanoseconds
+const lockBase = 1 << 40
+
+func (s *Segment) entryOff(i int) uint64 {
+	return s.Layout.RegistryOff + uint64(i)*RegistryEntrySize
+}
+
+func (s *Segment) lockByte(i int, typ int16, cmd int) (unix.Flock_t, error) {
+	lk := unix.Flock_t{Type: typ, Whence: 0, Start: lockBase + int64(i), Len: 1}
+	err := unix.FcntlFlock(s.file.Fd(), cmd, &lk)
+	return lk, err
+}
+
+// claimEntry takes the first registry entry whose lock is free.
+func (s *Segment) claimEntry() error {
+	for i := 0; i < int(s.Layout.MaxProcs); i++ {
+		_, err := s.lockByte(i, unix.F_WRLCK, unix.F_OFD_SETLK)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+				continue // a live process owns it
+			}
+			return fmt.Errorf("shmdict: lock registry entry of %s: %w", s.Path, err)
+		}
+		off := s.entryOff(i)
+		s.Mem.Store64(off+8, uint64(time.Now().UnixNano()))
+		s.Mem.Store32(off, uint32(os.Getpid()))
+		s.regIndex = i
+		return nil
+	}
+	return fmt.Errorf("%w: %s: all %d process registry entries are held by live processes (create the table with a larger MaxProcesses)", ErrInUse, s.Path, s.Layout.MaxProcs)
+}
+
+func (s *Segment) releaseEntry() {
+	off := s.entryOff(s.regIndex)
+	s.Mem.Store32(off, 0)
+	s.lockByte(s.regIndex, unix.F_UNLCK, unix.F_OFD_SETLK)
+	s.regIndex = -1
+}
+
+// Process is an attached process as the registry records it.
+type Process struct {
+	Entry int       // registry entry index
+	PID   int       // PID at attach time (for display only)
+	Since time.Time // attach time
+	Self  bool      // this Segment's own entry
+}
+
+// Processes lists the live processes attached to the segment, this one
+// included. An entry whose lock is free is skipped, even if its PID now
+// belongs to some unrelated live process. A heap segment lists only the
+// calling process.
+func (s *Segment) Processes() ([]Process, error) {
+	if s.closed.IsSet() {
+		return nil, ErrClosed
+	}
+	if s.file == nil {
+		return []Process{{Entry: -1, PID: os.Getpid(), Self: true}}, nil
+	}
+	var out []Process
+	for i := 0; i < int(s.Layout.MaxProcs); i++ {
+		off := s.entryOff(i)
+		pid := s.Mem.Load32(off)
+		if i == s.regIndex {
+			out = append(out, Process{Entry: i, PID: int(pid), Since: time.Unix(0, int64(s.Mem.Load64(off+8))), Self: true})
+			continue
+		}
+		if pid == 0 {
+			continue
+		}
+		lk, err := s.lockByte(i, unix.F_WRLCK, unix.F_OFD_GETLK)
+		if err != nil {
+			return nil, fmt.Errorf("shmdict: probe registry entry %d of %s: %w", i, s.Path, err)
+		}
+		if lk.Type == unix.F_UNLCK {
+			continue // its owner died without releasing it
+		}
+		out = append(out, Process{Entry: i, PID: int(pid), Since: time.Unix(0, int64(s.Mem.Load64(off+8)))})
+	}
+	return out, nil
+}

@@ -1,0 +1,47 @@
+package table
+
+import (
+	"errors"
+
+	"github.com/shmdict/shmdict/segment"
+)
+
+// Sentinel errors: every error this package returns matches one of them
+// with errors.Is, and carries a message that says what to do.
+var (
+	// ErrNotFound: the key is absent.
+	ErrNotFound = errors.New("shmdict: key not found")
+	// ErrExist: Create found a segment already at that name.
+	ErrExist = segment.ErrExist
+	// ErrNotExist: Attach found no segment at that name.
+	ErrNotExist = segment.ErrNotExist
+	// ErrFull: no slot (the claim budget or probe limit is exhausted) or no
+	// arena space for a record; the message says which and what to do.
+	ErrFull = errors.New("shmdict: table full")
+	// ErrKeyTooLarge: the key is longer than MaxKeyLen.
+	ErrKeyTooLarge = errors.New("shmdict: key too large")
+	// ErrValueTooLarge: the value is longer than MaxValueLen.
+	ErrValueTooLarge = errors.New("shmdict: value too large")
+	// ErrCorrupt: the segment breaks an invariant (bad header, size, or an
+	// offset or length inside it).
+	ErrCorrupt = segment.ErrCorrupt
+	// ErrVersion: the segment was written by another format version.
+	ErrVersion = segment.ErrVersion
+	// ErrClosed: the Table was closed.
+	ErrClosed = segment.ErrClosed
+	// ErrNotCounter: Add on a key that holds a byte value, not a counter.
+	ErrNotCounter = errors.New("shmdict: key holds a byte value, not a counter")
+	// ErrRange: Add would take a counter outside [MinCounter, MaxCounter].
+	ErrRange = errors.New("shmdict: counter out of range")
+	// ErrInvalid: a name or option that cannot describe a table.
+	ErrInvalid = segment.ErrInvalid
+	// ErrNoSpace: the file system (usually /dev/shm) cannot hold a new segment.
+	ErrNoSpace = segment.ErrNoSpace
+	// ErrFault: a memory fault while accessing the segment, usually because
+	// another process truncated its file.
+	ErrFault = segment.ErrFault
+	// ErrBusy: an exclusive maintenance operation holds the segment.
+	ErrBusy = segment.ErrBusy
+	// ErrInUse: refused because live processes have the segment attached.
+	ErrInUse = segment.ErrInUse
+)

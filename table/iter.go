@@ -1,0 +1,98 @@
+package table
+
+import (
+	"iter"
+
+	"github.com/shmdict/shmdict/arena"
+)
+
+// All returns an iterator over the table's keys and values, in slot
+// order. Each pair yielded is consistent (the value is one the key held at
+// some moment during the call), and the slices are fresh copies the
+// caller owns. Concurrent changes by other goroutines or processes may or
+// may not be seen; a key present for the whole iteration is yielded
+// exactly once. Iteration stops early if the table is closed or corrupt
+// (use AllErr to see why).
+func (t *Table) All() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		t.AllErr(yield)
+	}
+}
+
+// AllErr calls yield for each key and value like All and returns the
+// error that stopped it, if any (nil when every key was visited or yield
+// returned false).
+func (t *Table) AllErr(yield func(key, value []byte) bool) error {
+	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+		k, v, ok, err := t.entryAt(slot)
+		if err != nil {
+			return err
+		}
+		if ok && !yield(k, v) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// entryAt copies out the key and value of slot, if it holds a present key.
+// Faults are caught here, per entry, so that yield runs outside the
+// guard.
+func (t *Table) entryAt(slot uint64) (key, value []byte, ok bool, err error) {
+	fo, err := t.enter()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer t.exit(fo, &err)
+	w0 := t.mem.Load64(t.slotOff(slot))
+	if w0 == 0 {
+		return nil, nil, false, nil
+	}
+	woff := t.valueWordOff(slot)
+	w1 := t.mem.Load64(woff)
+	if isAbsent(w1) {
+		return nil, nil, false, nil
+	}
+	u := unitOf(w0)
+	_, n, good := t.ar.ReadHeader(u)
+	if !good || n > MaxKeyLen {
+		return nil, nil, false, errCorruptKey(t, u)
+	}
+	key = make([]byte, n)
+	copy(key, t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n))
+	value, present, err := t.readValue(nil, woff, w1)
+	if err != nil || !present {
+		return nil, nil, false, err
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	return key, value, true, nil
+}
+
+// Keys returns an iterator over the keys (see All).
+func (t *Table) Keys() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for k := range t.All() {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// Clear deletes every key. It is not atomic: writes by others during
+// Clear may survive it. Slots stay claimed by their keys (see Options).
+func (t *Table) Clear() (err error) {
+	fo, err := t.enter()
+	if err != nil {
+		return err
+	}
+	defer t.exit(fo, &err)
+	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+		if t.mem.Load64(t.slotOff(slot)) != 0 {
+			t.clearSlot(slot)
+		}
+	}
+	return nil
+}

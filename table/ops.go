@@ -1,0 +1,411 @@
+package table
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/shmdict/shmdict/arena"
+)
+
+func checkKey(key []byte) error {
+	if len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: %d bytes, the limit is %d (hash long keys first)", ErrKeyTooLarge, len(key), MaxKeyLen)
+	}
+	return nil
+}
+
+func checkValue(v []byte) error {
+	if len(v) > MaxValueLen {
+		return fmt.Errorf("%w: %d bytes, the limit is %d (store large values elsewhere and keep a reference)", ErrValueTooLarge, len(v), MaxValueLen)
+	}
+	return nil
+}
+
+// valueWordOff is the offset of a slot's value word.
+func (t *Table) valueWordOff(slot uint64) uint64 { return t.slotOff(slot) + 8 }
+
+// readValue appends the value of value word w1 (loaded from woff) to dst:
+// the validated, seqlock-style read. It copies the record with atomic
+// loads, then reloads the value word; if the word changed, the record may
+// have been recycled mid-copy, so it starts over with the new word.
+// present is false if the key is absent.
+func (t *Table) readValue(dst []byte, woff, w1 uint64) (out []byte, present bool, err error) {
+	for {
+		if isCounter(w1) {
+			return binary.LittleEndian.AppendUint64(dst, uint64(counterOf(w1))), true, nil
+		}
+		u := unitOf(w1)
+		if u == 0 {
+			return dst, false, nil
+		}
+		_, n, ok := t.ar.ReadHeader(u)
+		if !ok {
+			if w := t.mem.Load64(woff); w != w1 {
+				w1 = w
+				continue
+			}
+			return dst, false, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
+		}
+		mark := len(dst)
+		dst = slices.Grow(dst, int(n))
+		dst = t.mem.CopyOut(dst, t.ar.Off(u)+arena.HeaderBytes, n)
+		w := t.mem.Load64(woff)
+		if w == w1 {
+			return dst, true, nil
+		}
+		dst, w1 = dst[:mark], w
+	}
+}
+
+// Get returns a copy of key's value, which the caller owns, or ErrNotFound.
+// A counter (see Add) reads as its value in 8 little-endian bytes.
+func (t *Table) Get(key []byte) ([]byte, error) {
+	v, err := t.AppendGet(nil, key)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+// AppendGet appends key's value to dst and returns the extended slice, or
+// dst and ErrNotFound. It allocates nothing when dst has room.
+func (t *Table) AppendGet(dst, key []byte) (out []byte, err error) {
+	if err := checkKey(key); err != nil {
+		return dst, err
+	}
+	old, err := t.enter()
+	if err != nil {
+		return dst, err
+	}
+	defer t.exit(old, &err)
+	slot, ok, err := t.find(key, hash64(key, t.seed))
+	if err != nil || !ok {
+		return dst, orNotFound(err)
+	}
+	woff := t.valueWordOff(slot)
+	out, present, err := t.readValue(dst, woff, t.mem.Load64(woff))
+	if err != nil || !present {
+		return dst, orNotFound(err)
+	}
+	return out, nil
+}
+
+func orNotFound(err error) error {
+	if err != nil {
+		return err
+	}
+	return ErrNotFound
+}
+
+// Contains reports whether key is present.
+func (t *Table) Contains(key []byte) (found bool, err error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	old, err := t.enter()
+	if err != nil {
+		return false, err
+	}
+	defer t.exit(old, &err)
+	slot, ok, err := t.find(key, hash64(key, t.seed))
+	if err != nil || !ok {
+		return false, err
+	}
+	return !isAbsent(t.mem.Load64(t.valueWordOff(slot))), nil
+}
+
+// Set stores value under key, replacing any value or counter. The bytes
+// are copied into the table; the old value's space is reused.
+func (t *Table) Set(key, value []byte) (err error) {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkValue(value); err != nil {
+		return err
+	}
+	old, err := t.enter()
+	if err != nil {
+		return err
+	}
+	defer t.exit(old, &err)
+	slot, err := t.findOrClaim(key, hash64(key, t.seed))
+	if err != nil {
+		return err
+	}
+	u, err := t.writeRecord(value, shardOf(slot))
+	if err != nil {
+		return err
+	}
+	woff := t.valueWordOff(slot)
+	for {
+		w := t.mem.Load64(woff)
+		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			t.retire(slot, w)
+			return nil
+		}
+	}
+}
+
+// retire accounts for value word w having been replaced by a present
+// value: it frees w's record, or counts a new key if w was absent.
+func (t *Table) retire(slot, w uint64) {
+	switch {
+	case isCounter(w):
+	case unitOf(w) == 0:
+		t.addLen(slot, 1)
+	default:
+		// A bad header means corruption; the block is left where it is
+		// (a leak that fsck reports) rather than trusted.
+		_ = t.ar.Free(unitOf(w), shardOf(slot))
+	}
+}
+
+// Delete removes key and reports whether it was present.
+func (t *Table) Delete(key []byte) (deleted bool, err error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	old, err := t.enter()
+	if err != nil {
+		return false, err
+	}
+	defer t.exit(old, &err)
+	slot, ok, err := t.find(key, hash64(key, t.seed))
+	if err != nil || !ok {
+		return false, err
+	}
+	return t.clearSlot(slot), nil
+}
+
+// clearSlot empties slot's value word and reports whether it held a value.
+func (t *Table) clearSlot(slot uint64) bool {
+	woff := t.valueWordOff(slot)
+	for {
+		w := t.mem.Load64(woff)
+		if isAbsent(w) {
+			return false
+		}
+		if t.mem.CAS64(woff, w, nextValueWord(w, 0)) {
+			if !isCounter(w) {
+				_ = t.ar.Free(unitOf(w), shardOf(slot))
+			}
+			t.addLen(slot, -1)
+			return true
+		}
+	}
+}
+
+// Add atomically adds delta to the counter at key and returns the new
+// value. An absent key starts at 0; Add(key, 0) reads a counter without
+// creating it. A key holding a byte value gives ErrNotCounter, and a
+// result outside [MinCounter, MaxCounter] gives ErrRange (the counter is
+// left unchanged).
+func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	old, err := t.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer t.exit(old, &err)
+	h := hash64(key, t.seed)
+	var slot uint64
+	if delta == 0 {
+		var ok bool
+		slot, ok, err = t.find(key, h)
+		if err != nil || !ok {
+			return 0, err
+		}
+	} else if slot, err = t.findOrClaim(key, h); err != nil {
+		return 0, err
+	}
+	woff := t.valueWordOff(slot)
+	for {
+		w := t.mem.Load64(woff)
+		var cur int64
+		switch {
+		case isCounter(w):
+			cur = counterOf(w)
+		case unitOf(w) != 0:
+			return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+		}
+		if delta == 0 {
+			return cur, nil
+		}
+		next := cur + delta
+		if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
+			return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
+		}
+		if t.mem.CAS64(woff, w, counterWord(next)) {
+			if isAbsent(w) {
+				t.addLen(slot, 1)
+			}
+			return next, nil
+		}
+	}
+}
+
+// clip shortens a key for an error message.
+func clip(key []byte) []byte {
+	if len(key) > 64 {
+		return key[:64]
+	}
+	return key
+}
+
+// CompareAndSwap replaces key's value with new if it currently equals old
+// (a counter compares as its 8-byte little-endian form) and reports
+// whether it did. An absent key never matches.
+func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
+	if err := checkValue(new); err != nil {
+		return false, err
+	}
+	return t.compareAnd(key, old, new, false)
+}
+
+// CompareAndDelete deletes key if its value currently equals old and
+// reports whether it did.
+func (t *Table) CompareAndDelete(key, old []byte) (deleted bool, err error) {
+	return t.compareAnd(key, old, nil, true)
+}
+
+func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	fo, err := t.enter()
+	if err != nil {
+		return false, err
+	}
+	defer t.exit(fo, &err)
+	slot, ok, err := t.find(key, hash64(key, t.seed))
+	if err != nil || !ok {
+		return false, err
+	}
+	woff := t.valueWordOff(slot)
+	var u uint32
+	defer func() {
+		if !done && u != 0 {
+			t.ar.Free(u, shardOf(slot))
+		}
+	}()
+	for {
+		w := t.mem.Load64(woff)
+		eq, stable, err := t.valueEquals(woff, w, old)
+		if err != nil {
+			return false, err
+		}
+		if !stable {
+			continue
+		}
+		if !eq {
+			return false, nil
+		}
+		if !del && u == 0 {
+			if u, err = t.writeRecord(new, shardOf(slot)); err != nil {
+				return false, err
+			}
+		}
+		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			if !isCounter(w) {
+				_ = t.ar.Free(unitOf(w), shardOf(slot))
+			}
+			if del {
+				t.addLen(slot, -1)
+			}
+			return true, nil
+		}
+	}
+}
+
+// valueEquals compares value word w's value with b in place (atomic
+// loads, no copy); stable is false if the word changed meanwhile.
+func (t *Table) valueEquals(woff, w uint64, b []byte) (eq, stable bool, err error) {
+	if isCounter(w) {
+		return len(b) == 8 && binary.LittleEndian.Uint64(b) == uint64(counterOf(w)), true, nil
+	}
+	u := unitOf(w)
+	if u == 0 {
+		return false, true, nil
+	}
+	_, n, ok := t.ar.ReadHeader(u)
+	if !ok {
+		if t.mem.Load64(woff) != w {
+			return false, false, nil
+		}
+		return false, false, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
+	}
+	eq = n == uint64(len(b)) && t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes, b)
+	return eq, t.mem.Load64(woff) == w, nil
+}
+
+// GetOrSet returns key's value if it is present (loaded=true); otherwise
+// it stores value and returns it (loaded=false). Across processes exactly
+// one of several concurrent GetOrSet calls on an absent key stores.
+func (t *Table) GetOrSet(key, value []byte) (actual []byte, loaded bool, err error) {
+	return t.getOrSet(key, value, true)
+}
+
+// SetIfAbsent stores value under key only if key is absent and reports
+// whether it did.
+func (t *Table) SetIfAbsent(key, value []byte) (stored bool, err error) {
+	_, loaded, err := t.getOrSet(key, value, false)
+	return err == nil && !loaded, err
+}
+
+func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded bool, err error) {
+	if err := checkKey(key); err != nil {
+		return nil, false, err
+	}
+	if err := checkValue(value); err != nil {
+		return nil, false, err
+	}
+	fo, err := t.enter()
+	if err != nil {
+		return nil, false, err
+	}
+	defer t.exit(fo, &err)
+	slot, err := t.findOrClaim(key, hash64(key, t.seed))
+	if err != nil {
+		return nil, false, err
+	}
+	woff := t.valueWordOff(slot)
+	var u uint32
+	for {
+		w := t.mem.Load64(woff)
+		if !isAbsent(w) {
+			if u != 0 {
+				t.ar.Free(u, shardOf(slot))
+				u = 0
+			}
+			if !wantOld {
+				return nil, true, nil
+			}
+			v, present, err := t.readValue(nil, woff, w)
+			if err != nil {
+				return nil, false, err
+			}
+			if !present {
+				continue // deleted while we read it
+			}
+			if v == nil {
+				v = []byte{}
+			}
+			return v, true, nil
+		}
+		if u == 0 {
+			if u, err = t.writeRecord(value, shardOf(slot)); err != nil {
+				return nil, false, err
+			}
+		}
+		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			t.addLen(slot, 1)
+			return value, false, nil
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package table
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/shmdict/shmdict/arena"
+	"github.com/shmdict/shmdict/segment"
+)
+
+// Probing. The slot array is split into groups of 4 slots (one cache
+// line). A key's probe sequence visits groups g0, g0+1, g0+3, g0+6, ...
+// (triangular numbers, which cover every group of a power-of-two table),
+// and the slots of each group in order, up to maxProbe groups. Because
+// slots are never emptied, a key lives in the first slot of its sequence
+// that was empty when it was inserted: a lookup that meets an empty slot
+// knows the key is absent, and two processes inserting the same key meet
+// at the same slot (the loser of the claim CAS sees the winner's key and
+// uses that slot).
+
+// slotOff returns the byte offset of slot i.
+func (t *Table) slotOff(i uint64) uint64 { return t.slotsOff + i*segment.SlotSize }
+
+// shardOf picks the free-list shard for a slot's records.
+func shardOf(slot uint64) int { return int(slot % segment.FreeShards) }
+
+// keyMatches reports whether the key record of key word w0 holds key.
+// Key records are immutable once published, so a plain comparison is
+// safe; a record that fails its bounds check is corruption.
+func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
+	u := unitOf(w0)
+	_, n, ok := t.ar.ReadHeader(u)
+	if !ok || n > MaxKeyLen {
+		return false, errCorruptKey(t, u)
+	}
+	if n != uint64(len(key)) {
+		return false, nil
+	}
+	return bytes.Equal(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), key), nil
+}
+
+// find returns the slot index holding key, or ok=false if it is absent.
+func (t *Table) find(key []byte, h uint64) (slot uint64, ok bool, err error) {
+	tag := tagOf(h)
+	g := h & (t.groups - 1)
+	for i := uint64(0); i < t.maxProbe; i++ {
+		base := g * segment.GroupSlots
+		for j := uint64(0); j < segment.GroupSlots; j++ {
+			w0 := t.mem.Load64(t.slotOff(base + j))
+			if w0 == 0 {
+				return 0, false, nil
+			}
+			if wordTag(w0) != tag {
+				continue
+			}
+			match, err := t.keyMatches(w0, key)
+			if err != nil {
+				return 0, false, err
+			}
+			if match {
+				return base + j, true, nil
+			}
+		}
+		g = (g + i + 1) & (t.groups - 1)
+	}
+	return 0, false, nil
+}
+
+// findOrClaim returns the slot index holding key, claiming a slot for it
+// if it has none. Claiming reserves one unit of the claim budget, writes
+// the key record privately, then publishes it with one CAS on the key
+// word.
+func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
+	tag := tagOf(h)
+	g := h & (t.groups - 1)
+	var keyUnit uint32
+	reserved := false
+	release := func() {
+		if keyUnit != 0 {
+			t.ar.Free(keyUnit, int(h%segment.FreeShards))
+		}
+		if reserved {
+			t.mem.Add64(segment.OffClaimed, -1)
+		}
+	}
+	for i := uint64(0); i < t.maxProbe; i++ {
+		base := g * segment.GroupSlots
+		for j := uint64(0); j < segment.GroupSlots; j++ {
+			off := t.slotOff(base + j)
+			w0 := t.mem.Load64(off)
+			if w0 == 0 {
+				if !reserved {
+					if err := t.reserveSlot(); err != nil {
+						release()
+						return 0, err
+					}
+					reserved = true
+				}
+				if keyUnit == 0 {
+					u, err := t.writeRecord(key, int(h%segment.FreeShards))
+					if err != nil {
+						release()
+						return 0, err
+					}
+					keyUnit = u
+				}
+				if t.mem.CAS64(off, 0, keyWord(tag, keyUnit)) {
+					return base + j, nil
+				}
+				w0 = t.mem.Load64(off) // another key took it; look at which
+			}
+			if wordTag(w0) != tag {
+				continue
+			}
+			match, err := t.keyMatches(w0, key)
+			if err != nil {
+				release()
+				return 0, err
+			}
+			if match {
+				release()
+				return base + j, nil
+			}
+		}
+		g = (g + i + 1) & (t.groups - 1)
+	}
+	release()
+	return 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s: %d of %d slots claimed); compact the table or create it with a larger Capacity",
+		ErrFull, t.maxProbe, t.name, t.mem.Load64(segment.OffClaimed), t.seg.Layout.Slots)
+}
+
+// reserveSlot takes one unit of the claim budget.
+func (t *Table) reserveSlot() error {
+	if n := t.mem.Add64(segment.OffClaimed, 1); n > t.budget {
+		t.mem.Add64(segment.OffClaimed, -1)
+		keys := t.Len()
+		return fmt.Errorf("%w: all %d key slots are claimed (%s: %d keys present, %d slots held by deleted keys, which only compaction frees); create the table with a larger Capacity",
+			ErrFull, t.budget, t.name, keys, max(int(t.budget)-keys, 0))
+	}
+	return nil
+}
+
+// writeRecord allocates a block from shard and fills it privately with
+// payload; the caller publishes it with a CAS or frees it.
+func (t *Table) writeRecord(payload []byte, shard int) (uint32, error) {
+	c := arena.ClassFor(uint64(len(payload)))
+	u, err := t.ar.Alloc(c, shard)
+	if err != nil {
+		if errors.Is(err, arena.ErrNoSpace) {
+			st := t.Stats()
+			return 0, fmt.Errorf("%w: %v (%s: %d keys; %d of %d arena bytes in use); create the table with a larger ArenaBytes, or delete keys",
+				ErrFull, err, t.name, st.Keys, st.ArenaUsed, st.ArenaBytes)
+		}
+		return 0, fmt.Errorf("%w (%s)", err, t.name)
+	}
+	off := t.ar.Off(u)
+	t.mem.Put64(off, arena.Header(c, uint64(len(payload))))
+	t.mem.CopyIn(off+arena.HeaderBytes, payload)
+	return u, nil
+}
+
+func errCorruptKey(t *Table, u uint32) error {
+	return fmt.Errorf("%w: key record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
+}

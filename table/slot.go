@@ -1,0 +1,72 @@
+package table
+
+import "math/rand/v2"
+
+// A slot is two 64-bit words, 16 bytes, four to a cache line (a probe
+// group). Every change to either word is one CAS, so a process killed at
+// any instruction leaves the old word or the new one.
+//
+// Key word (w0), set once from 0 by CAS after the key record is written,
+// never changed afterwards (a slot belongs to one key for the life of the
+// segment; Delete leaves the key word and empties the value word):
+//
+//	bits 63..62  state: 00 empty, 01 claimed
+//	bits 61..32  tag: 30 high bits of the key's hash, to skip most
+//	             non-matching keys without reading their record
+//	bits 31..0   arena unit of the key record (immutable)
+//
+// Value word (w1), one of:
+//
+//	bit 63 = 0   bits 62..32 version (31 bits, +1 per change, wrapping)
+//	             bits 31..0  arena unit of the value record; 0 = absent
+//	bit 63 = 1   bits 62..0  an int63 counter (two's complement), so that
+//	             Add is one CAS with no allocation
+//
+// The version makes a validated read's recheck fail when the value word
+// went away and came back with the same record unit (ABA). A counter
+// carries no version, so leaving counter form starts at a random one.
+const (
+	stateShift   = 62
+	stateClaimed = 1
+	tagBits      = 30
+	tagMask      = 1<<tagBits - 1
+	unitMask     = 1<<32 - 1
+
+	counterBit  = 1 << 63
+	versionMask = 1<<31 - 1
+
+	// MaxCounter and MinCounter bound a counter (int63).
+	MaxCounter = 1<<62 - 1
+	MinCounter = -(1 << 62)
+)
+
+func keyWord(tag uint64, unit uint32) uint64 {
+	return stateClaimed<<stateShift | tag<<32 | uint64(unit)
+}
+
+func tagOf(h uint64) uint64 { return h >> (64 - tagBits) }
+
+func wordTag(w0 uint64) uint64 { return w0 >> 32 & tagMask }
+
+func isCounter(w1 uint64) bool { return w1&counterBit != 0 }
+
+func counterOf(w1 uint64) int64 { return int64(w1<<1) >> 1 }
+
+func counterWord(v int64) uint64 { return counterBit | uint64(v)&^counterBit }
+
+func unitOf(w uint64) uint32 { return uint32(w & unitMask) }
+
+// isAbsent reports whether a value word holds no value.
+func isAbsent(w1 uint64) bool { return !isCounter(w1) && unitOf(w1) == 0 }
+
+// nextValueWord returns the value word that replaces old with record unit
+// (0 for absent), with a fresh version.
+func nextValueWord(old uint64, unit uint32) uint64 {
+	var ver uint64
+	if isCounter(old) {
+		ver = uint64(rand.Uint32()) & versionMask
+	} else {
+		ver = (old>>32 + 1) & versionMask
+	}
+	return ver<<32 | uint64(unit)
+}

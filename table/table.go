@@ -1,0 +1,300 @@
+package table
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/shmdict/shmdict/arena"
+	"github.com/shmdict/shmdict/atomicx"
+	"github.com/shmdict/shmdict/segment"
+)
+
+const (
+	// MaxKeyLen is the longest key, in bytes.
+	MaxKeyLen = 64 << 10
+	// MaxValueLen is the longest value, in bytes (the largest arena block
+	// less its header word).
+	MaxValueLen = arena.MaxPayload
+	// DefaultBytesPerKey sizes the default arena: a 12-byte key record
+	// takes a 32-byte block and a value of up to 56 bytes a 64-byte one,
+	// leaving headroom for records waiting to be reused. Tables with
+	// larger values should set ArenaBytes.
+	DefaultBytesPerKey = 128
+	// minDefaultArena keeps tiny tables usable for a few larger values.
+	minDefaultArena = 64 << 10
+)
+
+// Options configure a table at create. An existing segment's own layout
+// always wins: Open and Attach ignore Options for a segment that exists
+// (compare Stats() with what you asked for if it matters).
+type Options struct {
+	// Capacity is the number of distinct keys the table must be able to
+	// hold (required when creating). The table gets the smallest power of
+	// two of slots whose 3/4 is at least Capacity, and accepts keys up to
+	// that 3/4 (Stats().Capacity). A deleted key keeps its slot, so
+	// re-inserting it costs none, but churn through many distinct keys
+	// consumes slots until the table is rebuilt.
+	Capacity int
+	// ArenaBytes is the space for key and value records. Default:
+	// Capacity*DefaultBytesPerKey, at least 64 KiB. Each record takes its
+	// size plus an 8-byte header, rounded up to a size class (at most 25%
+	// over); an overwritten or deleted value's block is reused.
+	ArenaBytes int64
+	// MaxProcesses is the number of processes that can be attached at
+	// once (registry entries). Default 1024.
+	MaxProcesses int
+	// Mode is the segment file's permission bits. Default 0600 (the
+	// owner only); 0660 shares with the file's group. World-writable
+	// modes are refused.
+	Mode os.FileMode
+}
+
+func (o Options) layout() (segment.Layout, error) {
+	arenaBytes := o.ArenaBytes
+	if arenaBytes == 0 && o.Capacity > 0 {
+		arenaBytes = max(int64(o.Capacity)*DefaultBytesPerKey, minDefaultArena)
+	}
+	procs := o.MaxProcesses
+	if procs == 0 {
+		procs = segment.DefaultMaxProcs
+	}
+	return segment.NewLayout(o.Capacity, arenaBytes, procs)
+}
+
+// Table is a key-value table in a shared segment. Its methods are safe for
+// concurrent use by any number of goroutines and processes.
+type Table struct {
+	seg      *segment.Segment
+	mem      atomicx.Mem
+	ar       *arena.Arena
+	name     string
+	seed     uint64
+	groups   uint64 // power of two
+	slotsOff uint64
+	maxProbe uint64 // groups
+	budget   uint64
+}
+
+func newTable(seg *segment.Segment, name string) *Table {
+	l := seg.Layout
+	return &Table{
+		seg:      seg,
+		mem:      seg.Mem,
+		ar:       arena.New(seg.Mem, l),
+		name:     name,
+		seed:     l.Seed,
+		groups:   l.Groups(),
+		slotsOff: l.SlotsOff,
+		maxProbe: min(uint64(l.MaxProbe), l.Groups()),
+		budget:   l.ClaimBudget,
+	}
+}
+
+// Open attaches to the table called name, creating it with opts if it
+// does not exist. A name without a slash lives in /dev/shm (memory only,
+// gone at reboot); a name with a slash is a file path (a file-backed
+// table that survives reboots, as far as the OS flushed it). When several
+// processes Open the same new name at once, exactly one creates it and
+// the others attach to it.
+func Open(name string, opts Options) (*Table, error) {
+	path, err := segment.Path(name)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := segment.Attach(path)
+	if errors.Is(err, segment.ErrNotExist) {
+		l, lerr := opts.layout()
+		if lerr != nil {
+			return nil, lerr
+		}
+		seg, _, err = segment.Open(path, l, opts.Mode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newTable(seg, name), nil
+}
+
+// Create makes a new table called name; it fails with ErrExist if one
+// exists.
+func Create(name string, opts Options) (*Table, error) {
+	path, err := segment.Path(name)
+	if err != nil {
+		return nil, err
+	}
+	l, err := opts.layout()
+	if err != nil {
+		return nil, err
+	}
+	seg, err := segment.Create(path, l, opts.Mode)
+	if err != nil {
+		return nil, err
+	}
+	return newTable(seg, name), nil
+}
+
+// Attach opens the existing table called name; it fails with ErrNotExist
+// if there is none, and with ErrCorrupt or ErrVersion if the file is not a
+// valid segment of this format.
+func Attach(name string) (*Table, error) {
+	path, err := segment.Path(name)
+	if err != nil {
+		return nil, err
+	}
+	seg, err := segment.Attach(path)
+	if err != nil {
+		return nil, err
+	}
+	return newTable(seg, name), nil
+}
+
+// New returns a table in this process's own memory, shared by its
+// goroutines only. It behaves exactly like a segment table and is what
+// the race detector can check; it is also handy in tests.
+func New(opts Options) (*Table, error) {
+	l, err := opts.layout()
+	if err != nil {
+		return nil, err
+	}
+	seg, err := segment.NewHeap(l)
+	if err != nil {
+		return nil, err
+	}
+	return newTable(seg, ""), nil
+}
+
+// Remove deletes the table called name, like SharedMemory.unlink:
+// processes that have it open keep using it, and its memory is freed when
+// the last one closes it. It fails with ErrNotExist if there is none.
+func Remove(name string) error {
+	path, err := segment.Path(name)
+	if err != nil {
+		return err
+	}
+	return segment.Remove(path)
+}
+
+// RemoveUnused deletes the table called name only if no process has it
+// open, and fails with ErrInUse otherwise.
+func RemoveUnused(name string) error {
+	path, err := segment.Path(name)
+	if err != nil {
+		return err
+	}
+	return segment.RemoveUnused(path)
+}
+
+// Close detaches this process from the table. Other processes are not
+// affected. Every method called afterwards returns ErrClosed, and so does
+// an operation that another goroutine had in flight.
+func (t *Table) Close() error { return t.seg.Close() }
+
+// Name is the name the table was opened with ("" for New).
+func (t *Table) Name() string { return t.name }
+
+// enter starts an operation: it fails on a closed table and arms fault
+// handling, whose previous setting the caller passes to t.exit in a defer.
+func (t *Table) enter() (bool, error) {
+	if t.seg.Closed() {
+		return false, ErrClosed
+	}
+	return debug.SetPanicOnFault(true), nil
+}
+
+// exit ends an operation started by enter. It must be deferred directly:
+// it turns a memory fault inside the operation (a truncated file, or a
+// Close under the operation) into an error instead of a crash.
+func (t *Table) exit(old bool, err *error) {
+	debug.SetPanicOnFault(old)
+	if r := recover(); r != nil {
+		*err = t.seg.FaultError(r)
+	}
+}
+
+// Len returns the number of keys present. While other goroutines or
+// processes write, it is a snapshot that may already be stale.
+func (t *Table) Len() int {
+	n, _ := t.count()
+	return n
+}
+
+func (t *Table) count() (n int, err error) {
+	old, err := t.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer t.exit(old, &err)
+	var sum int64
+	for i := 0; i < segment.LenStripes; i++ {
+		sum += int64(t.mem.Load64(segment.OffLenStripes + uint64(i)*segment.LineSize))
+	}
+	return int(max(sum, 0)), nil
+}
+
+func (t *Table) addLen(slot uint64, delta int64) {
+	t.mem.Add64(segment.OffLenStripes+slot%segment.LenStripes*segment.LineSize, delta)
+}
+
+// Process describes a process attached to the table.
+type Process = segment.Process
+
+// Stats is a snapshot of a table's shape and use.
+type Stats struct {
+	Name          string
+	Path          string // "" for a table made by New
+	FormatVersion int
+	Created       time.Time
+	Capacity      int   // keys the table can hold (the claim budget)
+	Slots         int   // slots in the index (a power of two)
+	Keys          int   // keys present (Len)
+	ClaimedSlots  int   // slots claimed by a key, present or deleted
+	Tombstones    int   // claimed slots whose key is deleted
+	ArenaBytes    int64 // size of the record arena
+	ArenaUsed     int64 // bytes in live records (including lost-in-crash leaks)
+	ArenaFree     int64 // bytes free: never handed out, or on free lists
+	FileBytes     int64 // size of the segment file
+	Processes     []Process
+}
+
+// Stats returns a snapshot of the table's counters. It is zero (but for
+// the name) after Close.
+func (t *Table) Stats() Stats {
+	st := Stats{Name: t.name, Path: t.seg.Path}
+	keys, err := t.count()
+	if err != nil {
+		return st
+	}
+	_ = t.stats(&st, keys)
+	return st
+}
+
+func (t *Table) stats(st *Stats, keys int) (err error) {
+	old, err := t.enter()
+	if err != nil {
+		return err
+	}
+	defer t.exit(old, &err)
+	l := t.seg.Layout
+	st.FormatVersion = segment.Version
+	st.Created = time.Unix(0, l.CreatedNano)
+	st.Capacity = int(l.ClaimBudget)
+	st.Slots = int(l.Slots)
+	st.Keys = keys
+	st.ClaimedSlots = int(min(t.mem.Load64(segment.OffClaimed), l.Slots))
+	st.Tombstones = max(st.ClaimedSlots-keys, 0)
+	st.ArenaBytes = int64(l.ArenaSize)
+	bump := min(t.ar.Bump(), t.ar.Units())
+	free := int64(t.ar.FreeBytes()) + int64(t.ar.Units()-bump)*arena.Unit
+	st.ArenaFree = min(free, st.ArenaBytes)
+	st.ArenaUsed = st.ArenaBytes - st.ArenaFree
+	st.FileBytes = int64(l.TotalSize)
+	st.Processes, err = t.seg.Processes()
+	return err
+}
+
+func (t *Table) String() string {
+	return fmt.Sprintf("shmdict.Table(%q)", t.name)
+}
