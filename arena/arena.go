@@ -11,8 +11,13 @@ import (
 //
 //	bits 63..56  magic: magicLive (a record) or magicFree (on a free list)
 //	bits 55..48  size class
-//	bits 47..32  reserved, zero
+//	bits 47..32  prefix length in bytes (live blocks; 0 when free)
 //	bits 31..0   payload length in bytes (live blocks; 0 when free)
+//
+// A live block holds the header, then the prefix padded to a multiple of
+// 8 bytes, then the payload (the table stores a value record's key as its
+// prefix, so that a lookup can match the key and copy the value from one
+// cache line).
 //
 // The word at +8 of a free block holds the unit index of the next free
 // block of the same list (0 ends the list).
@@ -26,8 +31,18 @@ func packHeader(magic uint64, class int, n uint64) uint64 {
 }
 
 // Header packs the header word of a live block of class c holding an
-// n-byte payload.
+// n-byte payload and no prefix.
 func Header(c int, n uint64) uint64 { return packHeader(magicLive, c, n) }
+
+// PrefixedHeader packs the header word of a live block of class c holding
+// a prefix of p bytes (p < 2^16) and an n-byte payload.
+func PrefixedHeader(c int, p, n uint64) uint64 { return packHeader(magicLive, c, p<<32|n) }
+
+// MaxPrefix is the longest prefix a header can describe.
+const MaxPrefix = 1<<16 - 1
+
+// PrefixSpan is the space a p-byte prefix takes before the payload.
+func PrefixSpan(p uint64) uint64 { return (p + 7) &^ 7 }
 
 // ErrNoSpace reports that no block of the requested size is free.
 var ErrNoSpace = fmt.Errorf("shmdict: arena has no free block of the requested size")
@@ -163,16 +178,25 @@ func (a *Arena) Free(u uint32, shard int) error {
 // ok is false if they do not (the block may be being recycled, or the
 // segment is corrupt).
 func (a *Arena) ReadHeader(u uint32) (class int, n uint64, ok bool) {
+	class, _, n, ok = a.ReadPrefixed(u)
+	return class, n, ok
+}
+
+// ReadPrefixed is ReadHeader for a block with a prefix: it also returns
+// the prefix length p. The payload starts at Off(u)+HeaderBytes+PrefixSpan(p).
+func (a *Arena) ReadPrefixed(u uint32) (class int, p, n uint64, ok bool) {
 	if u == 0 || uint64(u) >= a.units {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	hdr := a.mem.Load64(a.Off(u))
 	class = int(hdr >> 48 & 0xFF)
+	p = hdr >> 32 & 0xFFFF
 	n = hdr & 0xFFFFFFFF
-	if hdr>>56 != magicLive || class >= NumClasses || !a.inBounds(uint64(u), class) || n+HeaderBytes > ClassUnits(class)*Unit {
-		return 0, 0, false
+	if hdr>>56 != magicLive || class >= NumClasses || !a.inBounds(uint64(u), class) ||
+		HeaderBytes+PrefixSpan(p)+n > ClassUnits(class)*Unit {
+		return 0, 0, 0, false
 	}
-	return class, n, true
+	return class, p, n, true
 }
 
 // FreeBytes is the total size of blocks on free lists.

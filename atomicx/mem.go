@@ -1,7 +1,9 @@
 package atomicx
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"unsafe"
 )
@@ -11,6 +13,8 @@ import (
 type Mem struct {
 	base unsafe.Pointer
 	size uint64
+	end8 uint64 // a 64-bit word may start below end8 (0 if size < 8)
+	end4 uint64 // a 32-bit word may start below end4 (0 if size < 4)
 }
 
 // FromBytes returns a Mem over b. b's first byte must be 8-byte aligned and b
@@ -23,7 +27,15 @@ func FromBytes(b []byte) Mem {
 	if uintptr(p)%8 != 0 {
 		panic("atomicx: FromBytes: region is not 8-byte aligned")
 	}
-	return Mem{base: p, size: uint64(len(b))}
+	n := uint64(len(b))
+	m := Mem{base: p, size: n}
+	if n >= 8 {
+		m.end8 = n - 7
+	}
+	if n >= 4 {
+		m.end4 = n - 3
+	}
+	return m
 }
 
 // HeapBytes allocates a zeroed, 8-byte aligned Go-heap region of n bytes
@@ -38,21 +50,35 @@ func HeapBytes(n int) []byte {
 func (m Mem) Size() uint64 { return m.size }
 
 // check panics unless [off, off+n) lies inside the region and off is
-// aligned to align. It guards against programmer bugs only: data from
+// aligned to align. The word accessors (p64, p32) check bounds only, to
+// stay inlinable: every word offset is a layout constant or a multiple of
+// 16 from an aligned region start, so misalignment could only be a bug in
+// this repository (layout tests pin it), and on arm64 it would fault into
+// ErrFault rather than corrupt anything. It guards against programmer bugs only: data from
 // shared memory is validated by callers before it reaches here.
+// It is small enough to inline; the message is built out of line.
 func (m Mem) check(off, n, align uint64) {
-	if off%align != 0 || off > m.size || n > m.size-off {
-		panic(fmt.Sprintf("atomicx: access [%d,+%d) align %d outside region of %d bytes", off, n, align, m.size))
+	if off > m.size || n > m.size-off || off&(align-1) != 0 {
+		m.badAccess(off)
 	}
 }
 
+//go:noinline
+func (m Mem) badAccess(off uint64) {
+	panic(fmt.Sprintf("atomicx: access at offset %d misaligned or outside region of %d bytes", off, m.size))
+}
+
 func (m Mem) p64(off uint64) *uint64 {
-	m.check(off, 8, 8)
+	if off >= m.end8 {
+		m.badAccess(off)
+	}
 	return (*uint64)(unsafe.Add(m.base, off))
 }
 
 func (m Mem) p32(off uint64) *uint32 {
-	m.check(off, 4, 4)
+	if off >= m.end4 {
+		m.badAccess(off)
+	}
 	return (*uint32)(unsafe.Add(m.base, off))
 }
 
@@ -132,7 +158,7 @@ func (m Mem) CopyIn(off uint64, src []byte) {
 				w[j] = byte(old >> (8 * j))
 			}
 		}
-		m.Store64(off+uint64(i), leUint64(w[:]))
+		m.Store64(off+uint64(i), binary.LittleEndian.Uint64(w[:]))
 	}
 }
 
@@ -142,15 +168,18 @@ func (m Mem) CopyIn(off uint64, src []byte) {
 // be 8-byte aligned and [off, off+roundup(n,8)) inside the region.
 func (m Mem) CopyOut(dst []byte, off, n uint64) []byte {
 	m.check(off, (n+7)&^7, 8)
-	for i := uint64(0); i < n; i += 8 {
-		w := m.Load64(off + i)
-		k := n - i
-		if k >= 8 {
-			dst = appendLE(dst, w)
-			continue
-		}
-		for j := uint64(0); j < k; j++ {
-			dst = append(dst, byte(w>>(8*j)))
+	l := len(dst)
+	dst = slices.Grow(dst, int(n))[:l+int(n)]
+	out := dst[l:]
+	p := unsafe.Add(m.base, off)
+	i := uint64(0)
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(out[i:], atomic.LoadUint64((*uint64)(unsafe.Add(p, i))))
+	}
+	if i < n {
+		w := atomic.LoadUint64((*uint64)(unsafe.Add(p, i)))
+		for j := i; j < n; j++ {
+			out[j] = byte(w >> (8 * (j - i)))
 		}
 	}
 	return dst
@@ -161,14 +190,15 @@ func (m Mem) CopyOut(dst []byte, off, n uint64) []byte {
 func (m Mem) Equal(off uint64, b []byte) bool {
 	n := uint64(len(b))
 	m.check(off, (n+7)&^7, 8)
+	p := unsafe.Add(m.base, off)
 	i := uint64(0)
 	for ; i+8 <= n; i += 8 {
-		if m.Load64(off+i) != leUint64(b[i:]) {
+		if atomic.LoadUint64((*uint64)(unsafe.Add(p, i))) != binary.LittleEndian.Uint64(b[i:]) {
 			return false
 		}
 	}
 	if i < n {
-		w := m.Load64(off + i)
+		w := atomic.LoadUint64((*uint64)(unsafe.Add(p, i)))
 		for j := i; j < n; j++ {
 			if byte(w>>(8*(j-i))) != b[j] {
 				return false
@@ -176,15 +206,4 @@ func (m Mem) Equal(off uint64, b []byte) bool {
 		}
 	}
 	return true
-}
-
-func leUint64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
-
-func appendLE(dst []byte, w uint64) []byte {
-	return append(dst, byte(w), byte(w>>8), byte(w>>16), byte(w>>24),
-		byte(w>>32), byte(w>>40), byte(w>>48), byte(w>>56))
 }

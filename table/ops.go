@@ -39,7 +39,7 @@ func (t *Table) readValue(dst []byte, woff, w1 uint64) (out []byte, present bool
 		if u == 0 {
 			return dst, false, nil
 		}
-		_, n, ok := t.ar.ReadHeader(u)
+		_, p, n, ok := t.ar.ReadPrefixed(u)
 		if !ok {
 			if w := t.mem.Load64(woff); w != w1 {
 				w1 = w
@@ -49,7 +49,7 @@ func (t *Table) readValue(dst []byte, woff, w1 uint64) (out []byte, present bool
 		}
 		mark := len(dst)
 		dst = slices.Grow(dst, int(n))
-		dst = t.mem.CopyOut(dst, t.ar.Off(u)+arena.HeaderBytes, n)
+		dst = t.mem.CopyOut(dst, t.ar.Off(u)+arena.HeaderBytes+arena.PrefixSpan(p), n)
 		w := t.mem.Load64(woff)
 		if w == w1 {
 			return dst, true, nil
@@ -136,7 +136,7 @@ func (t *Table) Set(key, value []byte) (err error) {
 	if err != nil {
 		return err
 	}
-	u, err := t.writeRecord(value, shardOf(slot))
+	u, err := t.writeRecord(key, value, shardOf(slot))
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 			return false, nil
 		}
 		if !del && u == 0 {
-			if u, err = t.writeRecord(new, shardOf(slot)); err != nil {
+			if u, err = t.writeRecord(key, new, shardOf(slot)); err != nil {
 				return false, err
 			}
 		}
@@ -333,14 +333,14 @@ func (t *Table) valueEquals(woff, w uint64, b []byte) (eq, stable bool, err erro
 	if u == 0 {
 		return false, true, nil
 	}
-	_, n, ok := t.ar.ReadHeader(u)
+	_, p, n, ok := t.ar.ReadPrefixed(u)
 	if !ok {
 		if t.mem.Load64(woff) != w {
 			return false, false, nil
 		}
 		return false, false, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
 	}
-	eq = n == uint64(len(b)) && t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes, b)
+	eq = n == uint64(len(b)) && t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes+arena.PrefixSpan(p), b)
 	return eq, t.mem.Load64(woff) == w, nil
 }
 
@@ -399,7 +399,7 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 			return v, true, nil
 		}
 		if u == 0 {
-			if u, err = t.writeRecord(value, shardOf(slot)); err != nil {
+			if u, err = t.writeRecord(key, value, shardOf(slot)); err != nil {
 				return nil, false, err
 			}
 		}

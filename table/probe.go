@@ -40,6 +40,32 @@ func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
 	return bytes.Equal(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), key), nil
 }
 
+// matches reports whether slot, whose key word w0 carries key's tag,
+// holds key. It tries the value record first: it carries a copy of the key
+// (as its prefix) and is the line a Get reads next anyway, so a lookup
+// costs two cache lines (slot, record) instead of three. A record that is
+// recycled under us fails the value word's recheck and is retried. Absent
+// values and counters fall back to the immutable key record.
+func (t *Table) matches(slot, w0 uint64, key []byte) (bool, error) {
+	woff := t.valueWordOff(slot)
+	for {
+		w1 := t.mem.Load64(woff)
+		if isAbsent(w1) || isCounter(w1) {
+			return t.keyMatches(w0, key)
+		}
+		u := unitOf(w1)
+		_, p, _, ok := t.ar.ReadPrefixed(u)
+		eq := ok && p == uint64(len(key)) && t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes, key)
+		if t.mem.Load64(woff) != w1 {
+			continue
+		}
+		if !ok {
+			return false, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
+		}
+		return eq, nil
+	}
+}
+
 // find returns the slot index holding key, or ok=false if it is absent.
 func (t *Table) find(key []byte, h uint64) (slot uint64, ok bool, err error) {
 	tag := tagOf(h)
@@ -54,7 +80,7 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, ok bool, err error) {
 			if wordTag(w0) != tag {
 				continue
 			}
-			match, err := t.keyMatches(w0, key)
+			match, err := t.matches(base+j, w0, key)
 			if err != nil {
 				return 0, false, err
 			}
@@ -98,7 +124,7 @@ func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
 					reserved = true
 				}
 				if keyUnit == 0 {
-					u, err := t.writeRecord(key, int(h%segment.FreeShards))
+					u, err := t.writeRecord(nil, key, int(h%segment.FreeShards))
 					if err != nil {
 						release()
 						return 0, err
@@ -113,7 +139,7 @@ func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
 			if wordTag(w0) != tag {
 				continue
 			}
-			match, err := t.keyMatches(w0, key)
+			match, err := t.matches(base+j, w0, key)
 			if err != nil {
 				release()
 				return 0, err
@@ -142,9 +168,15 @@ func (t *Table) reserveSlot() error {
 }
 
 // writeRecord allocates a block from shard and fills it privately with
-// payload; the caller publishes it with a CAS or frees it.
-func (t *Table) writeRecord(payload []byte, shard int) (uint32, error) {
-	c := arena.ClassFor(uint64(len(payload)))
+// prefix and payload; the caller publishes it with a CAS or frees it. Key
+// records have no prefix; value records have their key as prefix.
+func (t *Table) writeRecord(prefix, payload []byte, shard int) (uint32, error) {
+	span := arena.PrefixSpan(uint64(len(prefix)))
+	c := arena.ClassFor(span + uint64(len(payload)))
+	if c < 0 {
+		return 0, fmt.Errorf("%w: %d bytes with a %d-byte key, the limit is %d in all (store large values elsewhere and keep a reference)",
+			ErrValueTooLarge, len(payload), len(prefix), arena.MaxPayload)
+	}
 	u, err := t.ar.Alloc(c, shard)
 	if err != nil {
 		if errors.Is(err, arena.ErrNoSpace) {
@@ -155,8 +187,9 @@ func (t *Table) writeRecord(payload []byte, shard int) (uint32, error) {
 		return 0, fmt.Errorf("%w (%s)", err, t.name)
 	}
 	off := t.ar.Off(u)
-	t.mem.Put64(off, arena.Header(c, uint64(len(payload))))
-	t.mem.CopyIn(off+arena.HeaderBytes, payload)
+	t.mem.Put64(off, arena.PrefixedHeader(c, uint64(len(prefix)), uint64(len(payload))))
+	t.mem.CopyIn(off+arena.HeaderBytes, prefix)
+	t.mem.CopyIn(off+arena.HeaderBytes+span, payload)
 	return u, nil
 }
 

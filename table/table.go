@@ -14,14 +14,16 @@ import (
 
 const (
 	// MaxKeyLen is the longest key, in bytes.
-	MaxKeyLen = 64 << 10
-	// MaxValueLen is the longest value, in bytes (the largest arena block
-	// less its header word).
+	MaxKeyLen = arena.MaxPrefix
+	// MaxValueLen bounds a value, in bytes: the largest arena block less
+	// its header word. A value record also holds its key (padded to 8
+	// bytes), so a value with a long key must be that much shorter.
 	MaxValueLen = arena.MaxPayload
-	// DefaultBytesPerKey sizes the default arena: a 12-byte key record
-	// takes a 32-byte block and a value of up to 56 bytes a 64-byte one,
+	// DefaultBytesPerKey sizes the default arena: a 12-byte key takes a
+	// 32-byte key record, and a value record (header, key padded to 16,
+	// value) takes a 64-byte block for values up to 40 bytes: 96 bytes,
 	// leaving headroom for records waiting to be reused. Tables with
-	// larger values should set ArenaBytes.
+	// larger keys or values should set ArenaBytes.
 	DefaultBytesPerKey = 128
 	// minDefaultArena keeps tiny tables usable for a few larger values.
 	minDefaultArena = 64 << 10
