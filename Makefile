@@ -1,0 +1,34 @@
+# shmdict: make test (what CI runs), make bench, make fuzz.
+GO ?= go
+PKGS := ./...
+# Benchmarks run at 1M keys; -benchtime keeps `make bench` to a few minutes on 2 cores.
+BENCHTIME ?= 1s
+FUZZTIME ?= 15s
+
+.PHONY: all test vet unit race bench fuzz clean
+
+all: test
+
+test: vet unit race
+
+vet:
+	$(GO) vet $(PKGS)
+	GOARCH=arm64 $(GO) vet ./atomicx ./segment ./arena ./table
+
+unit:
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+# The race detector cannot see mapped memory; these tests use the Go-heap
+# segment backend (table.New / segment.NewHeap), where it sees every access.
+race:
+	$(GO) test -count=1 -race -short -timeout 20m -run 'Race|Model|Arena|Concurrent' ./table/ ./arena/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./table/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzAttach$$' -fuzztime $(FUZZTIME) ./fuzz/
+	$(GO) test -run '^$$' -fuzz '^FuzzFlip$$' -fuzztime $(FUZZTIME) ./fuzz/
+
+clean:
+	rm -f /dev/shm/shmdict-test-* /dev/shm/.shmdict-test-*
