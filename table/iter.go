@@ -60,7 +60,7 @@ func (t *Table) entryAt(slot uint64) (key, value []byte, ok bool, err error) {
 	}
 	key = make([]byte, n)
 	copy(key, t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n))
-	value, present, err := t.readValue(nil, woff, w1)
+	value, present, err := t.readValue(nil, woff, seen{w1: w1})
 	if err != nil || !present {
 		return nil, nil, false, err
 	}

@@ -30,7 +30,8 @@ func (t *Table) valueWordOff(slot uint64) uint64 { return t.slotOff(slot) + 8 }
 // loads, then reloads the value word; if the word changed, the record may
 // have been recycled mid-copy, so it starts over with the new word.
 // present is false if the key is absent.
-func (t *Table) readValue(dst []byte, woff, w1 uint64) (out []byte, present bool, err error) {
+func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present bool, err error) {
+	w1 := sn.w1
 	for {
 		if isCounter(w1) {
 			return binary.LittleEndian.AppendUint64(dst, uint64(counterOf(w1))), true, nil
@@ -39,7 +40,11 @@ func (t *Table) readValue(dst []byte, woff, w1 uint64) (out []byte, present bool
 		if u == 0 {
 			return dst, false, nil
 		}
-		_, p, n, ok := t.ar.ReadPrefixed(u)
+		p, n, ok := sn.p, sn.n, sn.known
+		if !ok {
+			_, p, n, ok = t.ar.ReadPrefixed(u)
+		}
+		sn.known = false // good for the first round only
 		if !ok {
 			if w := t.mem.Load64(woff); w != w1 {
 				w1 = w
@@ -82,12 +87,11 @@ func (t *Table) AppendGet(dst, key []byte) (out []byte, err error) {
 		return dst, err
 	}
 	defer t.exit(old, &err)
-	slot, ok, err := t.find(key, hash64(key, t.seed))
+	slot, sn, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return dst, orNotFound(err)
 	}
-	woff := t.valueWordOff(slot)
-	out, present, err := t.readValue(dst, woff, t.mem.Load64(woff))
+	out, present, err := t.readValue(dst, t.valueWordOff(slot), sn)
 	if err != nil || !present {
 		return dst, orNotFound(err)
 	}
@@ -111,7 +115,7 @@ func (t *Table) Contains(key []byte) (found bool, err error) {
 		return false, err
 	}
 	defer t.exit(old, &err)
-	slot, ok, err := t.find(key, hash64(key, t.seed))
+	slot, _, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return false, err
 	}
@@ -174,7 +178,7 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 		return false, err
 	}
 	defer t.exit(old, &err)
-	slot, ok, err := t.find(key, hash64(key, t.seed))
+	slot, _, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return false, err
 	}
@@ -217,7 +221,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 	var slot uint64
 	if delta == 0 {
 		var ok bool
-		slot, ok, err = t.find(key, h)
+		slot, _, ok, err = t.find(key, h)
 		if err != nil || !ok {
 			return 0, err
 		}
@@ -283,7 +287,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 		return false, err
 	}
 	defer t.exit(fo, &err)
-	slot, ok, err := t.find(key, hash64(key, t.seed))
+	slot, _, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return false, err
 	}
@@ -386,7 +390,7 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 			if !wantOld {
 				return nil, true, nil
 			}
-			v, present, err := t.readValue(nil, woff, w)
+			v, present, err := t.readValue(nil, woff, seen{w1: w})
 			if err != nil {
 				return nil, false, err
 			}

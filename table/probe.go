@@ -40,34 +40,46 @@ func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
 	return bytes.Equal(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), key), nil
 }
 
+// seen is what matching a slot learned about its value: the value word
+// and, when known is set, the prefix and payload lengths of its record as
+// read while that word was in place. A later read that rechecks the word
+// can skip rereading the header.
+type seen struct {
+	w1    uint64
+	p, n  uint64
+	known bool
+}
+
 // matches reports whether slot, whose key word w0 carries key's tag,
 // holds key. It tries the value record first: it carries a copy of the key
 // (as its prefix) and is the line a Get reads next anyway, so a lookup
 // costs two cache lines (slot, record) instead of three. A record that is
 // recycled under us fails the value word's recheck and is retried. Absent
 // values and counters fall back to the immutable key record.
-func (t *Table) matches(slot, w0 uint64, key []byte) (bool, error) {
+func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 	woff := t.valueWordOff(slot)
 	for {
 		w1 := t.mem.Load64(woff)
 		if isAbsent(w1) || isCounter(w1) {
-			return t.keyMatches(w0, key)
+			eq, err := t.keyMatches(w0, key)
+			return eq, seen{w1: w1}, err
 		}
 		u := unitOf(w1)
-		_, p, _, ok := t.ar.ReadPrefixed(u)
+		_, p, n, ok := t.ar.ReadPrefixed(u)
 		eq := ok && p == uint64(len(key)) && t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes, key)
 		if t.mem.Load64(woff) != w1 {
 			continue
 		}
 		if !ok {
-			return false, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
+			return false, seen{}, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
 		}
-		return eq, nil
+		return eq, seen{w1: w1, p: p, n: n, known: true}, nil
 	}
 }
 
-// find returns the slot index holding key, or ok=false if it is absent.
-func (t *Table) find(key []byte, h uint64) (slot uint64, ok bool, err error) {
+// find returns the slot index holding key, or ok=false if it is absent,
+// and what it saw of the slot's value.
+func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
 	for i := uint64(0); i < t.maxProbe; i++ {
@@ -75,22 +87,22 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, ok bool, err error) {
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			w0 := t.mem.Load64(t.slotOff(base + j))
 			if w0 == 0 {
-				return 0, false, nil
+				return 0, seen{}, false, nil
 			}
 			if wordTag(w0) != tag {
 				continue
 			}
-			match, err := t.matches(base+j, w0, key)
+			match, sn, err := t.matches(base+j, w0, key)
 			if err != nil {
-				return 0, false, err
+				return 0, seen{}, false, err
 			}
 			if match {
-				return base + j, true, nil
+				return base + j, sn, true, nil
 			}
 		}
 		g = (g + i + 1) & (t.groups - 1)
 	}
-	return 0, false, nil
+	return 0, seen{}, false, nil
 }
 
 // findOrClaim returns the slot index holding key, claiming a slot for it
@@ -139,7 +151,7 @@ func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
 			if wordTag(w0) != tag {
 				continue
 			}
-			match, err := t.matches(base+j, w0, key)
+			match, _, err := t.matches(base+j, w0, key)
 			if err != nil {
 				release()
 				return 0, err
