@@ -78,24 +78,34 @@ func (a *Arena) inBounds(u uint64, c int) bool {
 	return u >= 1 && u < a.units && ClassUnits(c) <= a.units-u
 }
 
-// Alloc returns a block of class c: from shard's free list, else from the
-// bump pointer, else from any free list of class c or larger. The caller
-// owns it privately until it publishes it.
+// Alloc returns a block of class c or larger: from shard's free list,
+// else from the bump pointer, else from any free list of class c or
+// larger. The block comes stamped with a live header of its real class and
+// zero lengths (see SetLengths). The caller owns it privately until it
+// publishes it.
 func (a *Arena) Alloc(c int, shard int) (uint32, error) {
+	u, class, err := a.alloc(c, shard)
+	if u != 0 {
+		a.mem.Put64(a.Off(u), packHeader(magicLive, class, 0))
+	}
+	return u, err
+}
+
+func (a *Arena) alloc(c int, shard int) (uint32, int, error) {
 	if u, err := a.pop(shard, c); u != 0 || err != nil {
-		return u, err
+		return u, c, err
 	}
 	if u := a.bump(ClassUnits(c)); u != 0 {
-		return u, nil
+		return u, c, nil
 	}
 	for cc := c; cc < NumClasses; cc++ {
 		for i := 1; i <= segment.FreeShards; i++ {
 			if u, err := a.pop((shard+i)%segment.FreeShards, cc); u != 0 || err != nil {
-				return u, err
+				return u, cc, err
 			}
 		}
 	}
-	return 0, fmt.Errorf("%w (%d bytes; %d of %d arena bytes free, in blocks of other sizes)",
+	return 0, 0, fmt.Errorf("%w (%d bytes; %d of %d arena bytes free, in blocks of other sizes)",
 		ErrNoSpace, ClassUnits(c)*Unit, a.FreeBytes()+(a.units-min(a.Bump(), a.units))*Unit, a.units*Unit)
 }
 
@@ -171,6 +181,14 @@ func (a *Arena) Free(u uint32, shard int) error {
 			return nil
 		}
 	}
+}
+
+// SetLengths fills in the prefix and payload lengths of the block at u,
+// which the caller got from Alloc and still owns privately.
+func (a *Arena) SetLengths(u uint32, p, n uint64) {
+	off := a.Off(u)
+	class := int(a.mem.Load64(off) >> 48 & 0xFF)
+	a.mem.Put64(off, PrefixedHeader(class, p, n))
 }
 
 // ReadHeader returns the class and payload length of the block at u, read

@@ -124,10 +124,7 @@ func allocate(fd int, size uint64) error {
 func Attach(path string) (*Segment, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("%w: %s", ErrNotExist, path)
-		}
-		return nil, fmt.Errorf("shmdict: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	f := os.NewFile(uintptr(fd), path)
 	ok := false
@@ -171,6 +168,19 @@ func Attach(path string) (*Segment, error) {
 	return s, nil
 }
 
+// openError describes a failure to open an existing segment file.
+func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("%w: %s", ErrNotExist, path)
+	case errors.Is(err, unix.EISDIR):
+		return fmt.Errorf("%w: %s is a directory, not a segment file", ErrInvalid, path)
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return fmt.Errorf("shmdict: open %s: %w (the segment belongs to another user, or its mode does not let you write it)", path, os.ErrPermission)
+	}
+	return fmt.Errorf("shmdict: open %s: %w", path, err)
+}
+
 // join takes the shared flock (exclusive maintenance waits for none) and
 // a registry entry.
 func (s *Segment) join() error {
@@ -202,10 +212,7 @@ func Remove(path string) error {
 func RemoveUnused(path string) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("%w: %s", ErrNotExist, path)
-		}
-		return fmt.Errorf("shmdict: open %s: %w", path, err)
+		return openError(path, err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
@@ -228,4 +235,28 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// LockExclusive converts this process's shared flock on the segment into
+// an exclusive one, which succeeds only if no other process has the
+// segment attached (ErrInUse otherwise); new attachers then get ErrBusy
+// until Close. A heap segment is always exclusive.
+func (s *Segment) LockExclusive() error {
+	if s.file == nil {
+		return nil
+	}
+	if s.closed.IsSet() {
+		return ErrClosed
+	}
+	fd := int(s.file.Fd())
+	err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		return nil
+	}
+	// A failed conversion drops the shared lock (flock(2)); take it back.
+	unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return fmt.Errorf("%w: %s: other processes have it attached; close them first (or force, at the risk of losing their writes)", ErrInUse, s.Path)
+	}
+	return fmt.Errorf("shmdict: flock %s: %w", s.Path, err)
 }

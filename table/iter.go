@@ -45,7 +45,7 @@ func (t *Table) entryAt(slot uint64) (key, value []byte, ok bool, err error) {
 	}
 	defer t.exit(fo, &err)
 	w0 := t.mem.Load64(t.slotOff(slot))
-	if w0 == 0 {
+	if !live(w0) {
 		return nil, nil, false, nil
 	}
 	woff := t.valueWordOff(slot)

@@ -273,6 +273,20 @@ func compareSnapshot(t *testing.T, tb *Table, model map[string]modelVal) {
 	if n := tb.Len(); n != len(model) {
 		t.Fatalf("Len() = %d, want %d", n, len(model))
 	}
+	mustVerify(t, tb)
+}
+
+// mustVerify fails the test unless tb passes Verify with no leaked space
+// (nothing crashed, so nothing may leak).
+func mustVerify(t *testing.T, tb *Table) {
+	t.Helper()
+	rep, err := tb.Verify()
+	if err != nil {
+		t.Fatalf("Verify: %v\n%s", err, rep)
+	}
+	if rep.LeakedBytes != 0 {
+		t.Fatalf("Verify: %d bytes leaked without a crash\n%s", rep.LeakedBytes, rep)
+	}
 }
 
 func statsLine(s Stats) string {

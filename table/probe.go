@@ -89,7 +89,7 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 			if w0 == 0 {
 				return 0, seen{}, false, nil
 			}
-			if wordTag(w0) != tag {
+			if wordTag(w0) != tag || !live(w0) {
 				continue
 			}
 			match, sn, err := t.matches(base+j, w0, key)
@@ -148,7 +148,7 @@ func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
 				}
 				w0 = t.mem.Load64(off) // another key took it; look at which
 			}
-			if wordTag(w0) != tag {
+			if wordTag(w0) != tag || !live(w0) {
 				continue
 			}
 			match, _, err := t.matches(base+j, w0, key)
@@ -199,7 +199,7 @@ func (t *Table) writeRecord(prefix, payload []byte, shard int) (uint32, error) {
 		return 0, fmt.Errorf("%w (%s)", err, t.name)
 	}
 	off := t.ar.Off(u)
-	t.mem.Put64(off, arena.PrefixedHeader(c, uint64(len(prefix)), uint64(len(payload))))
+	t.ar.SetLengths(u, uint64(len(prefix)), uint64(len(payload)))
 	t.mem.CopyIn(off+arena.HeaderBytes, prefix)
 	t.mem.CopyIn(off+arena.HeaderBytes+span, payload)
 	return u, nil

@@ -123,4 +123,5 @@ func TestRaceSameKeys(t *testing.T) {
 	if tb.Len() != n {
 		t.Errorf("Len() = %d, All yielded %d", tb.Len(), n)
 	}
+	mustVerify(t, tb)
 }

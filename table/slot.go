@@ -10,7 +10,8 @@ import "math/rand/v2"
 // never changed afterwards (a slot belongs to one key for the life of the
 // segment; Delete leaves the key word and empties the value word):
 //
-//	bits 63..62  state: 00 empty, 01 claimed
+//	bits 63..62  state: 00 empty, 01 claimed, 10 dead (Repair retired a
+//	             corrupt or duplicate slot: it matches no key, stays claimed)
 //	bits 61..32  tag: 30 high bits of the key's hash, to skip most
 //	             non-matching keys without reading their record
 //	bits 31..0   arena unit of the key record (immutable)
@@ -28,6 +29,8 @@ import "math/rand/v2"
 const (
 	stateShift   = 62
 	stateClaimed = 1
+	stateDead    = 2
+	deadWord     = stateDead << stateShift
 	tagBits      = 30
 	tagMask      = 1<<tagBits - 1
 	unitMask     = 1<<32 - 1
@@ -47,6 +50,9 @@ func keyWord(tag uint64, unit uint32) uint64 {
 func tagOf(h uint64) uint64 { return h >> (64 - tagBits) }
 
 func wordTag(w0 uint64) uint64 { return w0 >> 32 & tagMask }
+
+// live reports whether key word w0 (with a matching tag) names a key.
+func live(w0 uint64) bool { return w0>>stateShift == stateClaimed }
 
 func isCounter(w1 uint64) bool { return w1&counterBit != 0 }
 

@@ -1,0 +1,314 @@
+package table
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/shmdict/shmdict/arena"
+	"github.com/shmdict/shmdict/segment"
+)
+
+// Report is what Verify or Repair found (and, for Repair, fixed).
+type Report struct {
+	Slots        int // slots in the index
+	ClaimedSlots int // slots holding a key word (live or dead)
+	DeadSlots    int // slots retired by an earlier Repair
+	Keys         int // keys with a value or counter
+	Counters     int // of which counters
+	Tombstones   int // claimed slots without a value
+
+	LenCounter     int // what Len reported (the striped counters)
+	ClaimedCounter int // the shared claimed-slot counter
+
+	LiveBlocks   int    // key and value records reachable from slots
+	LiveBytes    uint64 // their block sizes
+	FreeBlocks   int    // blocks on free lists
+	FreeBytes    uint64 // their sizes, as walked
+	FreeCounter  uint64 // the free-byte counters
+	LeakedBytes  uint64 // arena space below the bump pointer in no live or free block
+	UnusedBytes  uint64 // arena space above the bump pointer
+	OtherProcess int    // other live processes attached during the check
+
+	// Problems lists broken invariants, each with where it was found.
+	// Leaked space is not a problem (a killed writer leaves some); it is
+	// reported in LeakedBytes and reclaimed by Repair.
+	Problems []string
+	// Fixed lists what Repair changed.
+	Fixed []string
+}
+
+// OK reports whether no invariant was found broken.
+func (r Report) OK() bool { return len(r.Problems) == 0 }
+
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "slots %d, claimed %d (dead %d), keys %d (counters %d), tombstones %d\n",
+		r.Slots, r.ClaimedSlots, r.DeadSlots, r.Keys, r.Counters, r.Tombstones)
+	fmt.Fprintf(&b, "counters: Len %d, claimed %d\n", r.LenCounter, r.ClaimedCounter)
+	fmt.Fprintf(&b, "arena: live %d blocks / %d B, free %d blocks / %d B (counter %d B), leaked %d B, unused %d B\n",
+		r.LiveBlocks, r.LiveBytes, r.FreeBlocks, r.FreeBytes, r.FreeCounter, r.LeakedBytes, r.UnusedBytes)
+	if r.OtherProcess > 0 {
+		fmt.Fprintf(&b, "note: %d other processes were attached; counts may have moved during the check\n", r.OtherProcess)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "problem: %s\n", p)
+	}
+	for _, f := range r.Fixed {
+		fmt.Fprintf(&b, "fixed: %s\n", f)
+	}
+	return b.String()
+}
+
+// maxListedProblems caps Problems so that a wrecked segment gives a
+// readable report; the count of the rest is appended.
+const maxListedProblems = 100
+
+// Verify checks every invariant of the table: each key word names a
+// well-formed key record and sits on its key's probe path, no key is in
+// two slots, every value record is well formed and carries its key, no two
+// blocks overlap, the free lists are acyclic and hold only free blocks,
+// and the shared counters match what the slots say. It only reads, never
+// blocks others, and is safe while they work; but counts can move under
+// it, so it is exact only when no other process writes (Report.OtherProcess
+// says how many were attached). It returns an error matching ErrCorrupt
+// if it found a problem.
+func (t *Table) Verify() (Report, error) {
+	var rep Report
+	err := t.check(&rep, false)
+	return rep, err
+}
+
+// slotFix is a change Repair makes to one slot.
+type slotFix struct {
+	slot    uint64
+	kill    bool // retire the slot (dead key word, absent value)
+	dropVal bool // empty the value word only
+}
+
+// check runs the checker; with repair set it also fixes what it found
+// (the caller holds the segment exclusively).
+func (t *Table) check(rep *Report, repair bool) (err error) {
+	fo, err := t.enter()
+	if err != nil {
+		return err
+	}
+	defer t.exit(fo, &err)
+	l := t.seg.Layout
+	procs, err := t.seg.Processes()
+	if err != nil {
+		return err
+	}
+	for _, p := range procs {
+		if !p.Self {
+			rep.OtherProcess++
+		}
+	}
+	problem := func(format string, args ...any) {
+		if len(rep.Problems) < maxListedProblems {
+			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
+		} else if len(rep.Problems) == maxListedProblems {
+			rep.Problems = append(rep.Problems, "more problems not listed")
+		}
+	}
+	used := arena.NewUnitSet(t.ar.Units()) // blocks that slots reference
+	firstSlot := map[uint64][]uint64{} // key hash -> slots holding a key with that hash
+	var fixes []slotFix
+	stripes := make([]int64, segment.LenStripes)
+
+	rep.Slots = int(l.Slots)
+	rep.LenCounter = t.Len()
+	rep.ClaimedCounter = int(t.mem.Load64(segment.OffClaimed))
+	for slot := uint64(0); slot < l.Slots; slot++ {
+		w0 := t.mem.Load64(t.slotOff(slot))
+		if w0 == 0 {
+			continue
+		}
+		rep.ClaimedSlots++
+		if w0 == deadWord {
+			rep.DeadSlots++
+			continue
+		}
+		if !live(w0) {
+			problem("slot %d: key word %#x has an invalid state", slot, w0)
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
+		ku := unitOf(w0)
+		_, p, n, ok := t.ar.ReadPrefixed(ku)
+		if !ok || p != 0 || n > MaxKeyLen {
+			problem("slot %d: key record at unit %d is malformed", slot, ku)
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
+		if msg := t.ar.MarkLive(ku, used); msg != "" {
+			problem("slot %d: key %s", slot, msg)
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
+		rep.LiveBlocks++
+		rep.LiveBytes += blockBytes(t.ar, ku)
+		key := t.mem.Bytes(t.ar.Off(ku)+arena.HeaderBytes, n)
+		h := hash64(key, t.seed)
+		if wordTag(w0) != tagOf(h) {
+			problem("slot %d: key %q has tag %#x, its hash says %#x", slot, clip(key), wordTag(w0), tagOf(h))
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
+		if !t.onProbePath(h, slot) {
+			problem("slot %d: key %q is not on its probe path before an empty slot (lookups cannot find it)", slot, clip(key))
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
+		dup := false
+		for _, other := range firstSlot[h] {
+			if ou := unitOf(t.mem.Load64(t.slotOff(other))); bytes.Equal(t.mem.Bytes(t.ar.Off(ou)+arena.HeaderBytes, n), key) {
+				problem("slot %d: key %q is also in slot %d", slot, clip(key), other)
+				dup = true
+			}
+		}
+		if dup {
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
+		firstSlot[h] = append(firstSlot[h], slot)
+
+		w1 := t.mem.Load64(t.valueWordOff(slot))
+		switch {
+		case isCounter(w1):
+			rep.Keys++
+			rep.Counters++
+			stripes[slot%segment.LenStripes]++
+		case unitOf(w1) == 0:
+			rep.Tombstones++
+		default:
+			vu := unitOf(w1)
+			_, vp, _, ok := t.ar.ReadPrefixed(vu)
+			if !ok || vp != n || !t.mem.Equal(t.ar.Off(vu)+arena.HeaderBytes, key) {
+				problem("slot %d: value record at unit %d of key %q is malformed or carries another key", slot, vu, clip(key))
+				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
+				rep.Tombstones++
+				continue
+			}
+			if msg := t.ar.MarkLive(vu, used); msg != "" {
+				problem("slot %d: value %s", slot, msg)
+				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
+				rep.Tombstones++
+				continue
+			}
+			rep.Keys++
+			rep.LiveBlocks++
+			rep.LiveBytes += blockBytes(t.ar, vu)
+			stripes[slot%segment.LenStripes]++
+		}
+	}
+	if rep.LenCounter != rep.Keys {
+		problem("Len counters say %d keys, the slots hold %d", rep.LenCounter, rep.Keys)
+	}
+	if rep.ClaimedCounter != rep.ClaimedSlots {
+		problem("claimed-slot counter says %d, %d slots are claimed", rep.ClaimedCounter, rep.ClaimedSlots)
+	}
+	if rep.ClaimedSlots > int(l.ClaimBudget) {
+		problem("%d slots are claimed, more than the budget of %d", rep.ClaimedSlots, l.ClaimBudget)
+	}
+	bump := t.ar.Bump()
+	if bump == 0 || bump > t.ar.Units() {
+		problem("arena bump pointer %d is outside [1, %d]", bump, t.ar.Units())
+	}
+	covered := used.Clone() // live blocks, then free ones too
+	fs, freeProblems := t.ar.WalkFree(covered)
+	for _, p := range freeProblems {
+		problem("%s", p)
+	}
+	rep.FreeBlocks, rep.FreeBytes, rep.FreeCounter = int(fs.Blocks), fs.Bytes, fs.Counted
+	if len(freeProblems) == 0 && fs.Bytes != fs.Counted {
+		problem("free-byte counters say %d, the free lists hold %d", fs.Counted, fs.Bytes)
+	}
+	rep.LeakedBytes = t.ar.Leaked(covered) * arena.Unit
+	rep.UnusedBytes = (t.ar.Units() - min(bump, t.ar.Units())) * arena.Unit
+
+	if repair {
+		t.applyRepair(rep, fixes, used, stripes)
+	}
+	if len(rep.Problems) > 0 && !repair {
+		return fmt.Errorf("%w: %s: %d problems, first: %s", ErrCorrupt, t.name, len(rep.Problems), rep.Problems[0])
+	}
+	return nil
+}
+
+// blockBytes is the size of the live block at u (already validated).
+func blockBytes(a *arena.Arena, u uint32) uint64 {
+	c, _, _, _ := a.ReadPrefixed(u)
+	return arena.ClassUnits(c) * arena.Unit
+}
+
+// onProbePath reports whether slot is on the probe path of hash h with
+// every slot before it claimed, so that a lookup reaches it.
+func (t *Table) onProbePath(h, slot uint64) bool {
+	g := h & (t.groups - 1)
+	for i := uint64(0); i < t.maxProbe; i++ {
+		base := g * segment.GroupSlots
+		for j := uint64(0); j < segment.GroupSlots; j++ {
+			if base+j == slot {
+				return true
+			}
+			if t.mem.Load64(t.slotOff(base+j)) == 0 {
+				return false
+			}
+		}
+		g = (g + i + 1) & (t.groups - 1)
+	}
+	return false
+}
+
+// applyRepair makes the fixes check collected, then rebuilds the counters
+// and the free lists from what the slots reference.
+func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, stripes []int64) {
+	for _, f := range fixes {
+		if f.kill {
+			t.mem.Store64(t.valueWordOff(f.slot), 0)
+			t.mem.Store64(t.slotOff(f.slot), deadWord)
+			rep.Fixed = append(rep.Fixed, fmt.Sprintf("slot %d retired (its key and any value are lost)", f.slot))
+		} else if f.dropVal {
+			t.mem.Store64(t.valueWordOff(f.slot), 0)
+			rep.Fixed = append(rep.Fixed, fmt.Sprintf("slot %d: bad value dropped", f.slot))
+		}
+	}
+	for i, n := range stripes {
+		t.mem.Store64(segment.OffLenStripes+uint64(i)*segment.LineSize, uint64(n))
+	}
+	if rep.LenCounter != rep.Keys {
+		rep.Fixed = append(rep.Fixed, fmt.Sprintf("Len counters set to %d (were %d)", rep.Keys, rep.LenCounter))
+	}
+	t.mem.Store64(segment.OffClaimed, uint64(rep.ClaimedSlots))
+	if rep.ClaimedCounter != rep.ClaimedSlots {
+		rep.Fixed = append(rep.Fixed, fmt.Sprintf("claimed-slot counter set to %d (was %d)", rep.ClaimedSlots, rep.ClaimedCounter))
+	}
+	blocks, freeBytes := t.ar.RebuildFree(used)
+	rep.Fixed = append(rep.Fixed, fmt.Sprintf("free lists rebuilt: %d blocks, %d B (reclaimed %d leaked B)", blocks, freeBytes, rep.LeakedBytes))
+}
+
+// Repair opens the table called name exclusively, checks it like Verify,
+// and fixes what a crash or corruption left: leaked blocks go back to the
+// free lists, the counters are recomputed, corrupt free lists are rebuilt,
+// and slots or values that break an invariant are retired (their data is
+// lost and listed in Report.Fixed). It refuses with ErrInUse while other
+// live processes have the table open, unless force is set; forcing while
+// they write can lose their writes or corrupt the table. While Repair runs,
+// other processes cannot attach (ErrBusy).
+func Repair(name string, force bool) (Report, error) {
+	t, err := Attach(name)
+	if err != nil {
+		return Report{}, err
+	}
+	defer t.Close()
+	if err := t.seg.LockExclusive(); err != nil && !(force && errors.Is(err, ErrInUse)) {
+		return Report{}, err
+	}
+	var rep Report
+	if err := t.check(&rep, true); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
