@@ -5,11 +5,11 @@ PKGS := ./...
 BENCHTIME ?= 1s
 FUZZTIME ?= 15s
 
-.PHONY: all test vet unit race bench fuzz clean
+.PHONY: all test vet unit race crash chaos bench fuzz clean
 
 all: test
 
-test: vet unit race
+test: vet unit race crash
 
 vet:
 	$(GO) vet $(PKGS)
@@ -22,6 +22,18 @@ unit:
 # segment backend (table.New / segment.NewHeap), where it sees every access.
 race:
 	$(GO) test -count=1 -race -short -timeout 20m -run 'Race|Model|Arena|Concurrent' ./table/ ./arena/
+
+# Crash tests with failpoints compiled in: writers SIGKILL themselves at
+# every step of every write protocol (see segment/failpoints.go).
+crash:
+	$(GO) test -count=1 -tags failpoints -short -run 'Chaos' ./table/
+
+# A longer kill -9 campaign; prints the figures quoted in the README.
+CHAOS_ROUNDS ?= 400
+chaos:
+	SHMDICT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) SHMDICT_CHAOS_REPORT=/tmp/shmdict-chaos.txt \
+		$(GO) test -count=1 -tags failpoints -run 'TestChaosKill' -timeout 30m ./table/
+	@cat /tmp/shmdict-chaos.txt
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./table/

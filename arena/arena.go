@@ -120,6 +120,7 @@ func (a *Arena) bump(n uint64) uint32 {
 			return 0
 		}
 		if a.mem.CAS64(segment.OffBump, b, b+n) {
+			segment.Failpoint(segment.FPArenaBumped)
 			return uint32(b)
 		}
 	}
@@ -153,6 +154,7 @@ func (a *Arena) pop(shard, c int) (uint32, error) {
 			if hdr>>56 != magicFree || int(hdr>>48&0xFF) != c {
 				return 0, fmt.Errorf("%w: block at unit %d on free list of class %d has header %#x", segment.ErrCorrupt, u, c, hdr)
 			}
+			segment.Failpoint(segment.FPArenaPopped)
 			a.mem.Add64(freeBytesOff(shard), -int64(ClassUnits(c)*Unit))
 			return uint32(u), nil
 		}
@@ -172,11 +174,13 @@ func (a *Arena) Free(u uint32, shard int) error {
 		return fmt.Errorf("%w: free of unit %d with bad header %#x", segment.ErrCorrupt, u, hdr)
 	}
 	a.mem.Put64(off, packHeader(magicFree, c, 0))
+	segment.Failpoint(segment.FPArenaFreeMarked)
 	ho := headOff(shard, c)
 	for {
 		h := a.mem.Load64(ho)
 		a.mem.Put64(off+8, h&0xFFFFFFFF)
 		if a.mem.CAS64(ho, h, (h>>32+1)<<32|uint64(u)) {
+			segment.Failpoint(segment.FPArenaPushed)
 			a.mem.Add64(freeBytesOff(shard), int64(ClassUnits(c)*Unit))
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/shmdict/shmdict/arena"
+	"github.com/shmdict/shmdict/segment"
 )
 
 func checkKey(key []byte) error {
@@ -148,6 +149,7 @@ func (t *Table) Set(key, value []byte) (err error) {
 	for {
 		w := t.mem.Load64(woff)
 		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			segment.Failpoint(segment.FPValuePublished)
 			t.retire(slot, w)
 			return nil
 		}
@@ -194,6 +196,7 @@ func (t *Table) clearSlot(slot uint64) bool {
 			return false
 		}
 		if t.mem.CAS64(woff, w, nextValueWord(w, 0)) {
+			segment.Failpoint(segment.FPDeletePublished)
 			if !isCounter(w) {
 				_ = t.ar.Free(unitOf(w), shardOf(slot))
 			}
@@ -246,6 +249,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 			return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
 		}
 		if t.mem.CAS64(woff, w, counterWord(next)) {
+			segment.Failpoint(segment.FPAddPublished)
 			if isAbsent(w) {
 				t.addLen(slot, 1)
 			}
@@ -316,6 +320,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 			}
 		}
 		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			segment.Failpoint(segment.FPValuePublished)
 			if !isCounter(w) {
 				_ = t.ar.Free(unitOf(w), shardOf(slot))
 			}
@@ -408,6 +413,7 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 			}
 		}
 		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			segment.Failpoint(segment.FPValuePublished)
 			t.addLen(slot, 1)
 			return value, false, nil
 		}

@@ -134,6 +134,7 @@ func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
 						return 0, err
 					}
 					reserved = true
+					segment.Failpoint(segment.FPClaimReserved)
 				}
 				if keyUnit == 0 {
 					u, err := t.writeRecord(nil, key, int(h%segment.FreeShards))
@@ -142,8 +143,10 @@ func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
 						return 0, err
 					}
 					keyUnit = u
+					segment.Failpoint(segment.FPClaimKeyWritten)
 				}
 				if t.mem.CAS64(off, 0, keyWord(tag, keyUnit)) {
+					segment.Failpoint(segment.FPClaimPublished)
 					return base + j, nil
 				}
 				w0 = t.mem.Load64(off) // another key took it; look at which
@@ -202,6 +205,7 @@ func (t *Table) writeRecord(prefix, payload []byte, shard int) (uint32, error) {
 	t.ar.SetLengths(u, uint64(len(prefix)), uint64(len(payload)))
 	t.mem.CopyIn(off+arena.HeaderBytes, prefix)
 	t.mem.CopyIn(off+arena.HeaderBytes+span, payload)
+	segment.Failpoint(segment.FPValueWritten)
 	return u, nil
 }
 

@@ -1,0 +1,488 @@
+package table_test
+
+// Crash tests: writer processes are killed with SIGKILL at random moments
+// and (in a -tags failpoints build) at every failpoint of the write
+// protocols, then restarted; afterwards every surviving value must be
+// whole, every acknowledged write present unless a later write replaced
+// it, counters must equal the acknowledged adds (plus at most the adds in
+// flight at a kill), and Repair must leave a table that Verify passes,
+// having reclaimed a bounded amount of leaked space.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shmdict/shmdict/segment"
+	"github.com/shmdict/shmdict/table"
+)
+
+const (
+	roleChaos     = "chaos"
+	roleStopWrite = "stopwriter"
+
+	chaosOwnedKeys = 24 // keys each writer owns: w<i>-k<j>
+	chaosCounters  = 8  // counters all writers add to: ctr<j>
+	// maxStall bounds how long any acknowledged operation of a surviving
+	// process may take, however its peers die or stop. Operations take
+	// microseconds; the bound is generous for a loaded 2-core machine.
+	maxStall = time.Second
+	// maxLeakPerKill bounds the space one killed operation may leak: at
+	// most two blocks (a key record and a value record), each at most 256
+	// bytes for this test's keys and values.
+	maxLeakPerKill = 2 * 256
+)
+
+func init() {
+	childRoles[roleChaos] = childChaos
+	childRoles[roleStopWrite] = childStopWriter
+}
+
+// chaosValue builds a self-checking value for key written by writer w as
+// operation seq: "w/seq/key/padding" followed by its CRC32 in hex.
+func chaosValue(r *rand.Rand, w int, seq int64, key string) string {
+	body := fmt.Sprintf("%d/%d/%s/%s", w, seq, key, strings.Repeat("p", r.IntN(80)))
+	return fmt.Sprintf("%s%08x", body, crc32.ChecksumIEEE([]byte(body)))
+}
+
+func checkChaosValue(key, v string) error {
+	if len(v) < 8 {
+		return fmt.Errorf("value %q of %s is too short", v, key)
+	}
+	body, sum := v[:len(v)-8], v[len(v)-8:]
+	if fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body))) != sum {
+		return fmt.Errorf("value %q of %s fails its checksum (torn or foreign)", v, key)
+	}
+	if parts := strings.Split(body, "/"); len(parts) != 4 || parts[2] != key {
+		return fmt.Errorf("value %q belongs to another key than %s", v, key)
+	}
+	return nil
+}
+
+// childChaos is one life of a chaos writer: args name log w life seed nops.
+// Before each operation it appends "B seq op key arg" to its log, after it
+// "A seq micros"; each line is one write(2), so it survives a SIGKILL.
+func childChaos(args []string) error {
+	if err := childArgs(args, "name", "log", "writer", "life", "seed", "ops"); err != nil {
+		return err
+	}
+	w, life, seed, nops := atoi(args[2]), atoi(args[3]), atou(args[4]), atoi(args[5])
+	tb, err := table.Attach(args[0])
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(args[1], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(seed, uint64(w)<<32|uint64(life)))
+	for i := range nops {
+		seq := int64(life)*1_000_000 + int64(i)
+		var line string
+		var op func() error
+		switch p := r.IntN(100); {
+		case p < 45:
+			key := fmt.Sprintf("w%d-k%02d", w, r.IntN(chaosOwnedKeys))
+			v := chaosValue(r, w, seq, key)
+			line = fmt.Sprintf("B %d S %s %s\n", seq, key, v)
+			op = func() error { return tb.Set([]byte(key), []byte(v)) }
+		case p < 65:
+			key := fmt.Sprintf("w%d-k%02d", w, r.IntN(chaosOwnedKeys))
+			line = fmt.Sprintf("B %d D %s -\n", seq, key)
+			op = func() error { _, err := tb.Delete([]byte(key)); return err }
+		default:
+			key := fmt.Sprintf("ctr%d", r.IntN(chaosCounters))
+			d := 1 + r.IntN(5)
+			line = fmt.Sprintf("B %d A %s %d\n", seq, key, d)
+			op = func() error { _, err := tb.Add([]byte(key), int64(d)); return err }
+		}
+		if _, err := logf.WriteString(line); err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := op(); err != nil {
+			return fmt.Errorf("op %q: %w", strings.TrimSpace(line), err)
+		}
+		if _, err := fmt.Fprintf(logf, "A %d %d\n", seq, time.Since(start).Microseconds()); err != nil {
+			return err
+		}
+	}
+	return tb.Close()
+}
+
+// chaosOp is one logged operation.
+type chaosOp struct {
+	seq    int64
+	kind   byte // S, D, A
+	key    string
+	arg    string
+	acked  bool
+	micros int64
+}
+
+func readChaosLog(t *testing.T, path string) []*chaosOp {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ops []*chaosOp
+	bySeq := map[int64]*chaosOp{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		switch {
+		case len(fs) == 5 && fs[0] == "B":
+			seq, _ := strconv.ParseInt(fs[1], 10, 64)
+			op := &chaosOp{seq: seq, kind: fs[2][0], key: fs[3], arg: fs[4]}
+			ops = append(ops, op)
+			bySeq[seq] = op
+		case len(fs) == 3 && fs[0] == "A":
+			seq, _ := strconv.ParseInt(fs[1], 10, 64)
+			op := bySeq[seq]
+			if op == nil {
+				t.Fatalf("%s: ack of unknown op %d", path, seq)
+			}
+			op.acked = true
+			op.micros, _ = strconv.ParseInt(fs[2], 10, 64)
+		default:
+			// A SIGKILL can cut a line short only if it lands inside
+			// write(2), which it cannot: the kernel completes the call.
+			t.Fatalf("%s: malformed line %q", path, sc.Text())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
+// chaosFigures are the numbers a chaos run reports.
+type chaosFigures struct {
+	rounds, lives, randomKills, failpointKills int
+	acked, inFlight                            int
+	maxStall                                   time.Duration
+	leaked                                     uint64
+}
+
+func TestChaosKill(t *testing.T) {
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 7))
+	rounds, writers, nops := 40, 3, 1000
+	if testing.Short() {
+		rounds = 12
+	}
+	if v, err := strconv.Atoi(os.Getenv("SHMDICT_CHAOS_ROUNDS")); err == nil && v > 0 {
+		rounds = v // make chaos runs a longer campaign
+	}
+	name := segName(t, "chaos")
+	tb, err := table.Create(name, table.Options{Capacity: 1024, ArenaBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Close()
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fig := chaosFigures{rounds: rounds}
+	for round := range rounds {
+		type life struct {
+			cmd    *exec.Cmd
+			stderr strings.Builder
+			fp     string
+		}
+		lives := make([]*life, writers)
+		for w := range writers {
+			lf := &life{}
+			lf.cmd = exec.Command(exe, name, filepath.Join(dir, fmt.Sprintf("w%d.log", w)),
+				itoa(w), itoa(round), utoa(seed), itoa(nops))
+			lf.cmd.Env = append(os.Environ(), childEnv+"="+roleChaos, childIndexEnv+"="+itoa(w))
+			if segment.FailpointsEnabled && r.IntN(3) > 0 {
+				lf.fp = fmt.Sprintf("%s:%d", segment.Failpoints[r.IntN(len(segment.Failpoints))], 1+r.IntN(40))
+				lf.cmd.Env = append(lf.cmd.Env, "SHMDICT_FAILPOINT="+lf.fp)
+			}
+			lf.cmd.Stderr = &lf.stderr
+			lf.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := lf.cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lives[w] = lf
+			fig.lives++
+			if lf.fp == "" && r.IntN(2) == 0 {
+				delay := time.Duration(1000+r.IntN(25000)) * time.Microsecond
+				time.AfterFunc(delay, func() { lf.cmd.Process.Signal(syscall.SIGKILL) })
+			}
+		}
+		for w, lf := range lives {
+			done := make(chan error, 1)
+			go func() { done <- lf.cmd.Wait() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(childTimeout):
+				lf.cmd.Process.Kill()
+				t.Fatalf("round %d writer %d hung (failpoint %q)", round, w, lf.fp)
+			}
+			if err == nil {
+				continue
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+					if lf.fp != "" {
+						fig.failpointKills++
+					} else {
+						fig.randomKills++
+					}
+					continue
+				}
+			}
+			t.Fatalf("round %d writer %d (failpoint %q): %v\n%s", round, w, lf.fp, err, lf.stderr.String())
+		}
+	}
+
+	// What the logs say the table must hold.
+	tb, err = table.Attach(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for k, v := range tb.All() {
+		got[string(k)] = string(v)
+	}
+	ctrMin, ctrMax := map[string]int64{}, map[string]int64{}
+	for w := range writers {
+		ops := readChaosLog(t, filepath.Join(dir, fmt.Sprintf("w%d.log", w)))
+		byKey := map[string][]*chaosOp{}
+		for _, op := range ops {
+			if op.acked {
+				fig.acked++
+				fig.maxStall = max(fig.maxStall, time.Duration(op.micros)*time.Microsecond)
+			} else {
+				fig.inFlight++
+			}
+			if op.kind == 'A' {
+				d, _ := strconv.ParseInt(op.arg, 10, 64)
+				ctrMax[op.key] += d
+				if op.acked {
+					ctrMin[op.key] += d
+				}
+				continue
+			}
+			byKey[op.key] = append(byKey[op.key], op)
+		}
+		for key, kops := range byKey {
+			// Acceptable final states: the last acknowledged operation's
+			// result, or that of any unacknowledged one after it.
+			accept := map[string]bool{}
+			last := -1
+			for i, op := range kops {
+				if op.acked {
+					last = i
+				}
+			}
+			result := func(op *chaosOp) string {
+				if op.kind == 'D' {
+					return "<absent>"
+				}
+				return op.arg
+			}
+			if last < 0 {
+				accept["<absent>"] = true
+			} else {
+				accept[result(kops[last])] = true
+			}
+			for _, op := range kops[last+1:] {
+				accept[result(op)] = true
+			}
+			v, ok := got[key]
+			if !ok {
+				v = "<absent>"
+			} else if err := checkChaosValue(key, v); err != nil {
+				t.Error(err)
+			}
+			if !accept[v] {
+				t.Errorf("%s holds %q; the log allows only %v", key, v, accept)
+			}
+		}
+		for k := range got {
+			if strings.HasPrefix(k, fmt.Sprintf("w%d-", w)) && byKey[k] == nil {
+				t.Errorf("%s is present but was never written", k)
+			}
+		}
+	}
+	for j := range chaosCounters {
+		key := fmt.Sprintf("ctr%d", j)
+		n, err := tb.Add([]byte(key), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < ctrMin[key] || n > ctrMax[key] {
+			t.Errorf("%s = %d; acknowledged adds sum to %d, with in-flight ones %d", key, n, ctrMin[key], ctrMax[key])
+		}
+	}
+	if fig.maxStall > maxStall {
+		t.Errorf("an operation took %v, more than the %v bound", fig.maxStall, maxStall)
+	}
+
+	// Before Repair, only the shared counters may be off (a kill between a
+	// publishing CAS and its counter update); the structure must be sound.
+	rep, _ := tb.Verify()
+	for _, p := range rep.Problems {
+		if !strings.Contains(p, "counter") {
+			t.Errorf("Verify before Repair: structural problem: %s", p)
+		}
+	}
+	tb.Close()
+	rep, err = table.Repair(name, false)
+	if err != nil {
+		t.Fatalf("Repair: %v\n%s", err, rep)
+	}
+	kills := fig.randomKills + fig.failpointKills
+	fig.leaked = rep.LeakedBytes
+	if rep.LeakedBytes > uint64(kills*maxLeakPerKill) {
+		t.Errorf("%d bytes leaked by %d kills, more than %d per kill\n%s", rep.LeakedBytes, kills, maxLeakPerKill, rep)
+	}
+	tb, err = table.Attach(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if rep, err := tb.Verify(); err != nil || rep.LeakedBytes != 0 {
+		t.Fatalf("Verify after Repair: %v\n%s", err, rep)
+	}
+	after := map[string]string{}
+	for k, v := range tb.All() {
+		after[string(k)] = string(v)
+	}
+	if fmt.Sprint(after) != fmt.Sprint(got) {
+		t.Error("Repair changed the table's contents")
+	}
+	if kills == 0 || fig.acked == 0 {
+		t.Fatalf("nothing was killed or acknowledged; the test proved nothing: %+v", fig)
+	}
+	summary := fmt.Sprintf("chaos: %d rounds, %d writer lives, %d kills (%d random, %d at failpoints), %d acknowledged ops, %d in flight at a kill, max stall %v, %d bytes leaked (bound %d), failpoints built: %v",
+		fig.rounds, fig.lives, kills, fig.randomKills, fig.failpointKills, fig.acked, fig.inFlight, fig.maxStall, fig.leaked, kills*maxLeakPerKill, segment.FailpointsEnabled)
+	t.Log(summary)
+	if path := os.Getenv("SHMDICT_CHAOS_REPORT"); path != "" {
+		os.WriteFile(path, []byte(summary+"\n"), 0o644)
+	}
+}
+
+// childStopWriter sets one key in a loop: args name n. Run with a "stop"
+// failpoint, it stops itself in the middle of a write.
+func childStopWriter(args []string) error {
+	if err := childArgs(args, "name", "n"); err != nil {
+		return err
+	}
+	tb, err := table.Attach(args[0])
+	if err != nil {
+		return err
+	}
+	for i := range atoi(args[1]) {
+		if err := tb.Set([]byte("shared"), []byte(fmt.Sprintf("stopwriter-%d", i))); err != nil {
+			return err
+		}
+		if _, err := tb.Add([]byte("ctr"), 1); err != nil {
+			return err
+		}
+	}
+	return tb.Close()
+}
+
+// TestChaosSigstop stops a writer in the middle of a write (at a failpoint
+// in a -tags failpoints build, else at a random moment) and checks that
+// the others keep working on the same keys: nothing waits for it.
+func TestChaosSigstop(t *testing.T) {
+	name := segName(t, "stop")
+	tb, err := table.Create(name, table.Options{Capacity: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	exe, _ := os.Executable()
+	for _, fp := range []string{segment.FPValueWritten, segment.FPValuePublished, segment.FPArenaPopped, segment.FPArenaFreeMarked} {
+		cmd := exec.Command(exe, name, "2000")
+		cmd.Env = append(os.Environ(), childEnv+"="+roleStopWrite, childIndexEnv+"=0",
+			"SHMDICT_FAILPOINT="+fp+":50:stop")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid := cmd.Process.Pid
+		if !segment.FailpointsEnabled {
+			time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
+			syscall.Kill(pid, syscall.SIGSTOP)
+		}
+		if !waitStopped(pid, childTimeout) {
+			cmd.Process.Kill()
+			t.Fatalf("writer never stopped (failpoint %s)\n%s", fp, stderr.String())
+		}
+		var worst time.Duration
+		for i := range 2000 {
+			start := time.Now()
+			if err := tb.Set([]byte("shared"), []byte(fmt.Sprintf("parent-%d", i))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tb.Get([]byte("shared")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tb.Add([]byte("ctr"), 1); err != nil {
+				t.Fatal(err)
+			}
+			worst = max(worst, time.Since(start))
+		}
+		if worst > maxStall {
+			t.Errorf("with a writer stopped at %s, an operation took %v", fp, worst)
+		}
+		syscall.Kill(pid, syscall.SIGCONT)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("writer (failpoint %s): %v\n%s", fp, err, stderr.String())
+		}
+		t.Logf("writer stopped at %s: the parent's slowest operation took %v", fp, worst)
+	}
+	n, err := tb.Add([]byte("ctr"), 0)
+	if err != nil || n != 4*(2000+2000) {
+		t.Fatalf("ctr = %d, %v; want %d", n, err, 4*4000)
+	}
+	rep, err := tb.Verify()
+	if err != nil || rep.LeakedBytes != 0 {
+		t.Fatalf("Verify: %v\n%s", err, rep)
+	}
+}
+
+// waitStopped waits until process pid is in the stopped state.
+func waitStopped(pid int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		// The state follows the parenthesized command name.
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
+}
