@@ -49,8 +49,8 @@ func create(path string, l Layout, mode os.FileMode) (*Segment, error) {
 	if mode == 0 {
 		mode = 0o600
 	}
-	if mode&^0o777 != 0 || mode&0o002 != 0 {
-		return nil, fmt.Errorf("%w: file mode %v (world-writable segments are refused)", ErrInvalid, mode)
+	if mode&^0o777 != 0 || mode&0o002 != 0 || mode&0o600 != 0o600 {
+		return nil, fmt.Errorf("%w: file mode %v (the owner needs read and write; world-writable segments are refused)", ErrInvalid, mode)
 	}
 	l.Seed = newSeed()
 	l.CreatedNano = time.Now().UnixNano()
@@ -75,6 +75,11 @@ func create(path string, l Layout, mode os.FileMode) (*Segment, error) {
 		}
 		unix.Unlink(tmp) // linked under the final name, or abandoned
 	}()
+	// An exclusive flock marks the temp file as in the making: a sweeper
+	// (RemoveOrphans) removes only temp files whose lock it can take.
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("shmdict: flock %s: %w", tmp, err)
+	}
 	if err := unix.Fchmod(fd, uint32(mode)); err != nil { // umask may have narrowed it
 		return nil, fmt.Errorf("shmdict: chmod %s: %w", tmp, err)
 	}
@@ -91,17 +96,19 @@ func create(path string, l Layout, mode os.FileMode) (*Segment, error) {
 	}
 	m := atomicx.FromBytes(mapping)
 	initialize(m, l)
+	s := &Segment{Mem: m, Layout: l, Path: path, file: f, mapping: mapping, regIndex: -1}
+	// Join (shared flock, registry entry) before the segment gets its
+	// name, so that RemoveUnused can never see it unattached in between.
+	if err := s.join(); err != nil {
+		unmap(mapping)
+		return nil, err
+	}
 	if err := unix.Link(tmp, path); err != nil {
 		unmap(mapping)
 		if errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("%w: %s", ErrExist, path)
 		}
 		return nil, fmt.Errorf("shmdict: link %s: %w", path, err)
-	}
-	s := &Segment{Mem: m, Layout: l, Path: path, file: f, mapping: mapping, regIndex: -1}
-	if err := s.join(); err != nil {
-		unmap(mapping)
-		return nil, err
 	}
 	ok = true
 	return s, nil
@@ -122,6 +129,38 @@ func allocate(fd int, size uint64) error {
 // and size. It fails with ErrNotExist if there is none, ErrCorrupt or
 // ErrVersion if the file is not a valid segment of this format.
 func Attach(path string) (*Segment, error) {
+	for attempt := 0; ; attempt++ {
+		s, err := attach(path)
+		if !errors.Is(err, errReplaced) {
+			return s, err
+		}
+		if attempt >= 3 {
+			return nil, fmt.Errorf("%w: %s keeps being replaced while attaching", ErrBusy, path)
+		}
+	}
+}
+
+// errReplaced: the file at the path changed while attaching; try again.
+var errReplaced = errors.New("shmdict: segment replaced during attach")
+
+// samePath reports whether fd is still the file at path, so that a
+// process never ends up attached to a segment that was unlinked (or
+// replaced) while it attached.
+func samePath(fd int, path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(path, &b); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, nil
+		}
+		return false, err
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino && a.Nlink > 0, nil
+}
+
+func attach(path string) (*Segment, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, openError(path, err)
@@ -142,6 +181,9 @@ func Attach(path string) (*Segment, error) {
 	}
 	if st.Mode&0o002 != 0 {
 		return nil, fmt.Errorf("%w: %s is world-writable; any local user could corrupt it (chmod o-w it if you trust its contents)", ErrInvalid, path)
+	}
+	if err := checkOwner(path, &st); err != nil {
+		return nil, err
 	}
 	hdr := make([]byte, HeaderSize)
 	n, err := io.ReadFull(f, hdr)
@@ -164,8 +206,45 @@ func Attach(path string) (*Segment, error) {
 		unmap(mapping)
 		return nil, err
 	}
+	// Holding the shared flock now, check that the path still names this
+	// file: RemoveUnused may have unlinked it before we locked it.
+	if same, err := samePath(fd, path); err != nil || !same {
+		unmap(mapping)
+		if err != nil {
+			return nil, fmt.Errorf("shmdict: stat %s: %w", path, err)
+		}
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s (removed while attaching)", ErrNotExist, path)
+		}
+		return nil, errReplaced
+	}
 	ok = true
 	return s, nil
+}
+
+// checkOwner refuses a segment owned by another user unless it is shared
+// through its group (group read-write, and a group this process is in):
+// otherwise anyone could plant a segment under a name another user's
+// program will open and read what it writes there.
+func checkOwner(path string, st *unix.Stat_t) error {
+	euid := uint32(os.Geteuid())
+	if st.Uid == euid || euid == 0 {
+		return nil
+	}
+	if st.Mode&0o060 == 0o060 {
+		if st.Gid == uint32(os.Getegid()) {
+			return nil
+		}
+		if groups, err := os.Getgroups(); err == nil {
+			for _, g := range groups {
+				if uint32(g) == st.Gid {
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: %s belongs to uid %d and is not shared with a group of yours; refusing a segment another user could control (remove it, or create it with Mode 0660 for a shared group)",
+		os.ErrPermission, path, st.Uid)
 }
 
 // openError describes a failure to open an existing segment file.
@@ -221,6 +300,10 @@ func RemoveUnused(path string) error {
 		}
 		return fmt.Errorf("shmdict: flock %s: %w", path, err)
 	}
+	// Unlink only the file we checked: the path may name another by now.
+	if same, err := samePath(fd, path); err != nil || !same {
+		return fmt.Errorf("%w: %s was replaced while checking it; retry", ErrBusy, path)
+	}
 	return Remove(path)
 }
 
@@ -254,7 +337,9 @@ func (s *Segment) LockExclusive() error {
 		return nil
 	}
 	// A failed conversion drops the shared lock (flock(2)); take it back.
-	unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
+	if lerr := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); lerr != nil {
+		err = fmt.Errorf("%w (and the shared lock could not be retaken: %v)", err, lerr)
+	}
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		return fmt.Errorf("%w: %s: other processes have it attached; close them first (or force, at the risk of losing their writes)", ErrInUse, s.Path)
 	}

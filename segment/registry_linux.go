@@ -44,19 +44,18 @@ func (s *Segment) claimEntry() error {
 			return fmt.Errorf("shmdict: lock registry entry of %s: %w", s.Path, err)
 		}
 		off := s.entryOff(i)
-		s.Mem.Store64(off+8, uint64(time.Now().UnixNano()))
-		s.Mem.Store32(off, uint32(os.Getpid()))
+		err = s.guard(func() {
+			s.Mem.Store64(off+8, uint64(time.Now().UnixNano()))
+			s.Mem.Store32(off, uint32(os.Getpid()))
+		})
+		if err != nil {
+			s.lockByte(i, unix.F_UNLCK, unix.F_OFD_SETLK)
+			return err
+		}
 		s.regIndex = i
 		return nil
 	}
 	return fmt.Errorf("%w: %s: all %d process registry entries are held by live processes (create the table with a larger MaxProcesses)", ErrInUse, s.Path, s.Layout.MaxProcs)
-}
-
-func (s *Segment) releaseEntry() {
-	off := s.entryOff(s.regIndex)
-	s.Mem.Store32(off, 0)
-	s.lockByte(s.regIndex, unix.F_UNLCK, unix.F_OFD_SETLK)
-	s.regIndex = -1
 }
 
 // Process is an attached process as the registry records it.

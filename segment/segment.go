@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,10 @@ import (
 
 // DefaultDir is where a name without a slash lives.
 const DefaultDir = "/dev/shm"
+
+// MaxNameLen bounds a name (or a path's last element): the temp file made
+// while creating adds about 30 bytes and must stay under NAME_MAX (255).
+const MaxNameLen = 200
 
 // Segment is one attached segment: its memory and, for file-backed
 // segments, the open file that holds the registry lock and the shared
@@ -44,10 +49,13 @@ func Path(name string) (string, error) {
 		if strings.HasSuffix(name, "/") {
 			return "", fmt.Errorf("%w: %q names a directory, not a file", ErrInvalid, name)
 		}
+		if len(filepath.Base(name)) > MaxNameLen {
+			return "", fmt.Errorf("%w: %q (a file name must be at most %d bytes)", ErrInvalid, name, MaxNameLen)
+		}
 		return filepath.Clean(name), nil
 	}
-	if name == "." || name == ".." || len(name) > 255 || strings.HasPrefix(name, ".") {
-		return "", fmt.Errorf("%w: %q (names must not start with '.' and must be at most 255 bytes)", ErrInvalid, name)
+	if name == "." || name == ".." || len(name) > MaxNameLen || strings.HasPrefix(name, ".") {
+		return "", fmt.Errorf("%w: %q (names must not start with '.' and must be at most %d bytes)", ErrInvalid, name, MaxNameLen)
 	}
 	return filepath.Join(DefaultDir, name), nil
 }
@@ -106,9 +114,15 @@ func (s *Segment) Close() error {
 	if s.file == nil {
 		return nil
 	}
+	// Unmap (in effect) first, then close the file, which drops the
+	// registry entry's OFD lock and the shared flock: nobody sees this
+	// process as detached while an operation of it may still be running.
+	// The entry's pid is cleared first so that listings show it free.
 	var errs []error
 	if s.regIndex >= 0 {
-		s.releaseEntry()
+		if err := s.guard(func() { s.Mem.Store32(s.entryOff(s.regIndex), 0) }); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := protectNone(s.mapping); err != nil {
 		errs = append(errs, fmt.Errorf("shmdict: close %s: %w", s.Path, err))
@@ -119,17 +133,35 @@ func (s *Segment) Close() error {
 	return errors.Join(errs...)
 }
 
+// guard runs f with memory faults turned into an error (ErrFault).
+func (s *Segment) guard(f func()) (err error) {
+	defer func(old bool) {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			err = s.faultError(r)
+		}
+	}(debug.SetPanicOnFault(true))
+	f()
+	return nil
+}
+
 // FaultError turns a value recovered from a panic during an access to the
 // segment into an error: a memory fault becomes ErrClosed (if the segment
 // was closed under the operation) or ErrFault. Any other panic is a bug
 // and is re-raised.
 func (s *Segment) FaultError(r any) error {
-	if re, ok := r.(runtime.Error); ok {
-		if _, isFault := r.(interface{ Addr() uintptr }); isFault {
-			if s.closed.IsSet() {
-				return ErrClosed
-			}
-			return fmt.Errorf("%w: %s: %v", ErrFault, s.Path, re)
+	if s.closed.IsSet() {
+		if err := s.faultError(r); err != nil {
+			return ErrClosed
+		}
+	}
+	return s.faultError(r)
+}
+
+func (s *Segment) faultError(r any) error {
+	if _, ok := r.(runtime.Error); ok {
+		if f, isFault := r.(interface{ Addr() uintptr }); isFault {
+			return fmt.Errorf("%w: %s: fault at address %#x", ErrFault, s.Path, f.Addr())
 		}
 	}
 	panic(r)

@@ -91,7 +91,8 @@ func (t *Table) Clear() (err error) {
 	defer t.exit(fo, &err)
 	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
 		if t.mem.Load64(t.slotOff(slot)) != 0 {
-			t.clearSlot(slot)
+			var cleared bool
+			t.clearSlot(slot, &cleared)
 		}
 	}
 	return nil

@@ -23,6 +23,16 @@ func checkValue(v []byte) error {
 	return nil
 }
 
+// checkRecord rejects a value that, with its key as prefix, fits no
+// arena block, before anything is claimed for it.
+func checkRecord(key, value []byte) error {
+	if arena.ClassFor(arena.PrefixSpan(uint64(len(key)))+uint64(len(value))) < 0 {
+		return fmt.Errorf("%w: %d bytes with a %d-byte key; a value and its key (padded to 8 bytes) must fit in %d bytes (store large values elsewhere and keep a reference)",
+			ErrValueTooLarge, len(value), len(key), arena.MaxPayload)
+	}
+	return nil
+}
+
 // valueWordOff is the offset of a slot's value word.
 func (t *Table) valueWordOff(slot uint64) uint64 { return t.slotOff(slot) + 8 }
 
@@ -132,11 +142,15 @@ func (t *Table) Set(key, value []byte) (err error) {
 	if err := checkValue(value); err != nil {
 		return err
 	}
+	if err := checkRecord(key, value); err != nil {
+		return err
+	}
 	old, err := t.enter()
 	if err != nil {
 		return err
 	}
-	defer t.exit(old, &err)
+	committed := false
+	defer t.exitWrite(old, &err, &committed)
 	slot, err := t.findOrClaim(key, hash64(key, t.seed))
 	if err != nil {
 		return err
@@ -149,6 +163,7 @@ func (t *Table) Set(key, value []byte) (err error) {
 	for {
 		w := t.mem.Load64(woff)
 		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			committed = true
 			segment.Failpoint(segment.FPValuePublished)
 			t.retire(slot, w)
 			return nil
@@ -179,16 +194,17 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	defer t.exit(old, &err)
+	defer t.exitWrite(old, &err, &deleted)
 	slot, _, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return false, err
 	}
-	return t.clearSlot(slot), nil
+	return t.clearSlot(slot, &deleted), nil
 }
 
-// clearSlot empties slot's value word and reports whether it held a value.
-func (t *Table) clearSlot(slot uint64) bool {
+// clearSlot empties slot's value word and reports whether it held a
+// value; it sets *committed as soon as it has.
+func (t *Table) clearSlot(slot uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
@@ -196,6 +212,7 @@ func (t *Table) clearSlot(slot uint64) bool {
 			return false
 		}
 		if t.mem.CAS64(woff, w, nextValueWord(w, 0)) {
+			*committed = true
 			segment.Failpoint(segment.FPDeletePublished)
 			if !isCounter(w) {
 				_ = t.ar.Free(unitOf(w), shardOf(slot))
@@ -215,11 +232,15 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
+	if delta > MaxCounter || delta < MinCounter {
+		return 0, fmt.Errorf("%w: delta %d leaves [%d, %d]", ErrRange, delta, int64(MinCounter), int64(MaxCounter))
+	}
 	old, err := t.enter()
 	if err != nil {
 		return 0, err
 	}
-	defer t.exit(old, &err)
+	committed := false
+	defer t.exitWrite(old, &err, &committed)
 	h := hash64(key, t.seed)
 	var slot uint64
 	if delta == 0 {
@@ -249,6 +270,8 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 			return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
 		}
 		if t.mem.CAS64(woff, w, counterWord(next)) {
+			committed = true
+			n = next
 			segment.Failpoint(segment.FPAddPublished)
 			if isAbsent(w) {
 				t.addLen(slot, 1)
@@ -270,7 +293,7 @@ func clip(key []byte) []byte {
 // (a counter compares as its 8-byte little-endian form) and reports
 // whether it did. An absent key never matches.
 func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
-	if err := checkValue(new); err != nil {
+	if err := checkRecord(key, new); err != nil {
 		return false, err
 	}
 	return t.compareAnd(key, old, new, false)
@@ -290,7 +313,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 	if err != nil {
 		return false, err
 	}
-	defer t.exit(fo, &err)
+	defer t.exitWrite(fo, &err, &done)
 	slot, _, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return false, err
@@ -320,6 +343,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 			}
 		}
 		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			done = true // u is published now: the deferred free must not touch it
 			segment.Failpoint(segment.FPValuePublished)
 			if !isCounter(w) {
 				_ = t.ar.Free(unitOf(w), shardOf(slot))
@@ -371,14 +395,15 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	if err := checkKey(key); err != nil {
 		return nil, false, err
 	}
-	if err := checkValue(value); err != nil {
+	if err := checkRecord(key, value); err != nil {
 		return nil, false, err
 	}
 	fo, err := t.enter()
 	if err != nil {
 		return nil, false, err
 	}
-	defer t.exit(fo, &err)
+	committed := false
+	defer t.exitWrite(fo, &err, &committed)
 	slot, err := t.findOrClaim(key, hash64(key, t.seed))
 	if err != nil {
 		return nil, false, err
@@ -413,6 +438,7 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 			}
 		}
 		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+			committed, actual = true, value
 			segment.Failpoint(segment.FPValuePublished)
 			t.addLen(slot, 1)
 			return value, false, nil

@@ -73,7 +73,15 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 		if !ok {
 			return false, seen{}, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
 		}
-		return eq, seen{w1: w1, p: p, n: n, known: true}, nil
+		if !eq {
+			// A negative answer comes from the immutable key record only:
+			// a value word that went through an ABA under the check above
+			// must not make a key look absent (its inserter would claim a
+			// second slot for it).
+			eq, err := t.keyMatches(w0, key)
+			return eq, seen{w1: w1}, err
+		}
+		return true, seen{w1: w1, p: p, n: n, known: true}, nil
 	}
 }
 

@@ -163,7 +163,8 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		}
 		dup := false
 		for _, other := range firstSlot[h] {
-			if ou := unitOf(t.mem.Load64(t.slotOff(other))); bytes.Equal(t.mem.Bytes(t.ar.Off(ou)+arena.HeaderBytes, n), key) {
+			ou := unitOf(t.mem.Load64(t.slotOff(other)))
+			if _, on, _ := t.ar.ReadHeader(ou); on == n && bytes.Equal(t.mem.Bytes(t.ar.Off(ou)+arena.HeaderBytes, n), key) {
 				problem("slot %d: key %q is also in slot %d", slot, clip(key), other)
 				dup = true
 			}
