@@ -1,0 +1,165 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Info describes a segment file seen from outside, without attaching to
+// it: Inspect reads it with pread and probes its registry locks, so it
+// never counts itself as a user.
+type Info struct {
+	Path      string
+	Size      int64
+	Layout    Layout
+	Keys      int64     // the Len counters' sum (a snapshot)
+	Claimed   uint64    // the claimed-slot counter
+	Live      []Process // live attached processes
+	Modified  time.Time
+	Temp      bool  // a temporary file of an interrupted create or compaction
+	Err       error // why the file is not a usable segment, if it is not
+	TempInUse bool  // for a temp file: its creator still holds it
+}
+
+// Orphan reports whether the file is a valid segment with no live process
+// attached.
+func (i Info) Orphan() bool { return i.Err == nil && !i.Temp && len(i.Live) == 0 }
+
+// IsTempName reports whether a file name is one of the temporary names
+// create and compaction use.
+func IsTempName(name string) bool {
+	return strings.HasPrefix(name, ".") && (strings.Contains(name, ".tmp.") || strings.Contains(name, ".compact."))
+}
+
+// Inspect reads the segment at path: header, counters and live processes.
+// A file that is not a valid segment gives an Info with Err set (and a nil
+// error); the error is for failures to read the file at all.
+func Inspect(path string) (Info, error) {
+	info := Info{Path: path, Temp: IsTempName(filepath.Base(path))}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return info, openError(path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return info, err
+	}
+	info.Size = st.Size
+	info.Modified = time.Unix(st.Mtim.Unix())
+	if info.Temp {
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			info.TempInUse = true
+		} else {
+			unix.Flock(fd, unix.LOCK_UN)
+		}
+		return info, nil
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		info.Err = fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
+		return info, nil
+	}
+	ctl := make([]byte, ControlSize)
+	n, err := io.ReadFull(f, ctl)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return info, err
+	}
+	l, err := decodeHeader(ctl[:min(n, HeaderSize)])
+	if err == nil && uint64(st.Size) != l.TotalSize {
+		err = fmt.Errorf("%w: %s is %d bytes, its header says %d", ErrCorrupt, path, st.Size, l.TotalSize)
+	}
+	if err != nil {
+		info.Err = err
+		return info, nil
+	}
+	info.Layout = l
+	le := binary.LittleEndian
+	info.Claimed = le.Uint64(ctl[OffClaimed:])
+	for i := 0; i < LenStripes; i++ {
+		info.Keys += int64(le.Uint64(ctl[OffLenStripes+i*LineSize:]))
+	}
+	reg := make([]byte, uint64(l.MaxProcs)*RegistryEntrySize)
+	if _, err := f.ReadAt(reg, int64(l.RegistryOff)); err != nil {
+		return info, err
+	}
+	for i := 0; i < int(l.MaxProcs); i++ {
+		e := reg[i*RegistryEntrySize:]
+		pid := le.Uint32(e)
+		if pid == 0 {
+			continue
+		}
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Start: lockBase + int64(i), Len: 1}
+		if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk); err != nil {
+			return info, err
+		}
+		if lk.Type != unix.F_UNLCK {
+			info.Live = append(info.Live, Process{Entry: i, PID: int(pid), Since: time.Unix(0, int64(le.Uint64(e[8:])))})
+		}
+	}
+	return info, nil
+}
+
+// List inspects every segment and temporary file in dir. Files that are
+// not segments at all (wrong magic, other files in /dev/shm) are skipped;
+// damaged segments are listed with Err set.
+func List(dir string) ([]Info, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("shmdict: list %s: %w", dir, err)
+	}
+	var out []Info
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := Inspect(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue // vanished or unreadable: not ours to report
+		}
+		if info.Err != nil && !isOurs(info) {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// isOurs reports whether a file that failed validation still looks like a
+// shmdict segment (it has our magic), as opposed to some other program's
+// file in the same directory.
+func isOurs(info Info) bool {
+	f, err := os.Open(info.Path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, len(Magic))
+	_, err = io.ReadFull(f, b)
+	return err == nil && string(b) == Magic
+}
+
+// RemoveTemp removes a temporary file left by an interrupted create or
+// compaction, if its creator no longer holds it.
+func RemoveTemp(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return openError(path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("%w: %s is being written by its creator", ErrInUse, path)
+	}
+	if same, err := samePath(fd, path); err != nil || !same {
+		return fmt.Errorf("%w: %s changed while checking it", ErrBusy, path)
+	}
+	return Remove(path)
+}

@@ -1,0 +1,235 @@
+package table
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/shmdict/shmdict/arena"
+	"github.com/shmdict/shmdict/segment"
+)
+
+// CompactOptions configure Compact.
+type CompactOptions struct {
+	// Capacity of the new generation; 0 keeps the current one. Compaction
+	// is also how a table grows.
+	Capacity int
+	// ArenaBytes of the new generation; 0 keeps the current size.
+	ArenaBytes int64
+	// Force compacts even while other processes have the table open. They
+	// keep using the old generation (their writes after the copy are lost
+	// to the new one) until they reopen the name.
+	Force bool
+}
+
+// CompactReport says what a compaction did.
+type CompactReport struct {
+	Keys            int   // keys copied
+	DroppedSlots    int   // claimed slots not carried over (deleted keys, retired slots)
+	OldCapacity     int   // claim budgets before and after
+	NewCapacity     int   //
+	OldArenaUsed    int64 // arena bytes in use before and after
+	NewArenaUsed    int64 //
+	OldFileBytes    int64 // segment file sizes before and after
+	NewFileBytes    int64 //
+	OtherProcesses  int   // live processes that had the table open (Force)
+	NewGenerationAt string
+}
+
+// Compact rewrites the table called name into a fresh generation holding
+// only its present keys: deleted keys give their slots back, the arena is
+// defragmented, and Capacity or ArenaBytes can change. It copies into a
+// temporary file next to the table and renames it over the name, so a
+// crash leaves either the old table or the new one. It refuses with
+// ErrInUse while other live processes have the table open, unless
+// opts.Force; while it runs, attaching fails with ErrBusy.
+func Compact(name string, opts CompactOptions) (CompactReport, error) {
+	var rep CompactReport
+	old, err := Attach(name)
+	if err != nil {
+		return rep, err
+	}
+	defer old.Close()
+	if old.seg.IsHeap() {
+		return rep, fmt.Errorf("%w: Compact needs a named table", ErrInvalid)
+	}
+	if err := old.seg.LockExclusive(); err != nil {
+		if !opts.Force || !errors.Is(err, ErrInUse) {
+			return rep, err
+		}
+	}
+	ost := old.Stats()
+	for _, p := range ost.Processes {
+		if !p.Self {
+			rep.OtherProcesses++
+		}
+	}
+	l := old.seg.Layout
+	capacity := opts.Capacity
+	if capacity == 0 {
+		capacity = int(l.ClaimBudget)
+	}
+	arenaBytes := opts.ArenaBytes
+	if arenaBytes == 0 {
+		arenaBytes = int64(l.ArenaSize)
+	}
+	if capacity < ost.Keys {
+		return rep, fmt.Errorf("%w: Capacity %d cannot hold the table's %d keys", ErrInvalid, capacity, ost.Keys)
+	}
+	fi, err := os.Stat(old.seg.Path)
+	if err != nil {
+		return rep, err
+	}
+	nl, err := segment.NewLayout(capacity, arenaBytes, int(l.MaxProcs))
+	if err != nil {
+		return rep, err
+	}
+	dir, base := filepath.Split(old.seg.Path)
+	tmp := filepath.Join(dir, "."+base+".compact."+strconv.Itoa(os.Getpid()))
+	os.Remove(tmp) // a leftover of our own earlier, interrupted attempt
+	seg, err := segment.Create(tmp, nl, fi.Mode().Perm())
+	if err != nil {
+		return rep, err
+	}
+	nt := newTable(seg, name)
+	ok := false
+	defer func() {
+		if !ok {
+			nt.Close()
+			os.Remove(tmp)
+		}
+	}()
+	err = old.rawEntries(func(key []byte, w1 uint64, value []byte) error {
+		if isCounter(w1) {
+			_, err := nt.Add(key, counterOf(w1))
+			if err == nil && counterOf(w1) == 0 {
+				// Add(key, 0) creates nothing; a zero counter must survive.
+				_, err = nt.Add(key, 1)
+				if err == nil {
+					_, err = nt.Add(key, -1)
+				}
+			}
+			return err
+		}
+		return nt.Set(key, value)
+	})
+	if err != nil {
+		return rep, fmt.Errorf("shmdict: compact %s: copying: %w (the table is unchanged)", name, err)
+	}
+	nst := nt.Stats()
+	if err := os.Rename(tmp, old.seg.Path); err != nil {
+		return rep, fmt.Errorf("shmdict: compact %s: %w (the table is unchanged)", name, err)
+	}
+	ok = true
+	nt.Close()
+	rep = CompactReport{
+		Keys:           nst.Keys,
+		DroppedSlots:   ost.ClaimedSlots - nst.ClaimedSlots,
+		OldCapacity:    ost.Capacity,
+		NewCapacity:    nst.Capacity,
+		OldArenaUsed:   ost.ArenaUsed,
+		NewArenaUsed:   nst.ArenaUsed,
+		OldFileBytes:   ost.FileBytes,
+		NewFileBytes:   nst.FileBytes,
+		OtherProcesses: rep.OtherProcesses,
+	}
+	return rep, nil
+}
+
+// rawEntries calls f with every present key, its value word and (for byte
+// values) its value, each read consistently. The slices are reused.
+func (t *Table) rawEntries(f func(key []byte, w1 uint64, value []byte) error) error {
+	var val []byte
+	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+		key, w1, v, ok, err := t.rawEntryAt(slot, val[:0])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		val = v
+		if err := f(key, w1, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, value []byte, ok bool, err error) {
+	fo, err := t.enter()
+	if err != nil {
+		return nil, 0, nil, false, err
+	}
+	defer t.exit(fo, &err)
+	w0 := t.mem.Load64(t.slotOff(slot))
+	if !live(w0) {
+		return nil, 0, nil, false, nil
+	}
+	u := unitOf(w0)
+	_, n, good := t.ar.ReadHeader(u)
+	if !good || n > MaxKeyLen {
+		return nil, 0, nil, false, errCorruptKey(t, u)
+	}
+	key = append([]byte(nil), t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n)...)
+	// The caller has the table to itself (Compact), so the value word
+	// cannot change form between this load and the read.
+	woff := t.valueWordOff(slot)
+	w1 = t.mem.Load64(woff)
+	if isAbsent(w1) {
+		return nil, 0, nil, false, nil
+	}
+	if isCounter(w1) {
+		return key, w1, nil, true, nil
+	}
+	value, present, err := t.readValue(dst, woff, seen{w1: w1})
+	if err != nil || !present {
+		return nil, 0, nil, false, err
+	}
+	return key, w1, value, true, nil
+}
+
+// SegmentInfo describes a table file found by List.
+type SegmentInfo = segment.Info
+
+// List describes every table file in dir ("" means /dev/shm): its size,
+// key count, live attached processes, whether it is an orphan (no live
+// process has it open), and temporary files left by interrupted creates
+// or compactions. It attaches to nothing.
+func List(dir string) ([]SegmentInfo, error) {
+	if dir == "" {
+		dir = segment.DefaultDir
+	}
+	return segment.List(dir)
+}
+
+// RemoveOrphans removes, from dir ("" means /dev/shm), every table that no
+// live process has open and every temporary file whose creator is gone,
+// and returns their paths. Each removal is checked again under an
+// exclusive lock, so a table that a process opens meanwhile is kept.
+func RemoveOrphans(dir string) ([]string, error) {
+	infos, err := List(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, in := range infos {
+		switch {
+		case in.Temp && !in.TempInUse:
+			err = segment.RemoveTemp(in.Path)
+		case in.Orphan():
+			err = segment.RemoveUnused(in.Path)
+		default:
+			continue
+		}
+		if err == nil {
+			removed = append(removed, in.Path)
+		} else if !errors.Is(err, ErrInUse) && !errors.Is(err, ErrNotExist) && !errors.Is(err, ErrBusy) {
+			errs = append(errs, err)
+		}
+	}
+	return removed, errors.Join(errs...)
+}
