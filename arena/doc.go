@@ -7,8 +7,9 @@
 //   - unit: 16 bytes; a block's position is its unit index from the
 //     arena's start (unit 0 is never allocated, so 0 means nil).
 //   - block: a run of units of one size class. A live block holds a
-//     record: one header word then the payload. A free block holds a free
-//     header then the unit index of the next free block of its list.
+//     record: one header word, an optional prefix padded to 8 bytes, then
+//     the payload. A free block holds a free header then the unit index of
+//     the next free block of its list.
 //   - class: one of NumClasses block sizes, 16 B to 16 MiB, about 4 per
 //     power of two so that rounding wastes at most 25%.
 //   - shard: one of segment.FreeShards sets of free-list heads; callers

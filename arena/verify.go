@@ -55,7 +55,7 @@ func (a *Arena) rawHeader(u uint32) uint64 {
 
 // FreeStats summarizes the free lists.
 type FreeStats struct {
-	Blocks  uint64
+	Blocks  uint64 // blocks on the lists
 	Bytes   uint64 // walked
 	Counted uint64 // the shards' free-byte counters
 }

@@ -5,8 +5,9 @@
 // Terminology:
 //   - segment: one file (in /dev/shm or anywhere on a local file system)
 //     mapped MAP_SHARED by every process that uses the table.
-//   - header: the first 256 bytes, written once at create and protected by
-//     a checksum; everything a process needs to find the other regions.
+//   - header: the first 256 bytes, written once at create, bytes [0,184)
+//     protected by a checksum; everything a process needs to find the
+//     other regions.
 //   - control region: mutable shared counters (claimed slots, arena bump
 //     pointer, Len stripes, free-list heads), each hot word on a cache line
 //     of its own.
@@ -20,5 +21,5 @@
 //     order, layout arithmetic, checksum, and file size.
 //   - Layout.go is the single source of every offset and size; docs/FORMAT.md
 //     mirrors it and layout_test.go pins it.
-//   - unsafe appears only in mmap.go (building a slice over a mapping).
+//   - unsafe appears only in mmap_linux.go (building a slice over a mapping).
 package segment

@@ -127,7 +127,10 @@ func allocate(fd int, size uint64) error {
 
 // Attach maps the existing segment at path after validating its header
 // and size. It fails with ErrNotExist if there is none, ErrCorrupt or
-// ErrVersion if the file is not a valid segment of this format.
+// ErrVersion if the file is not a valid segment of this format, ErrInvalid
+// for a world-writable file or a directory, os.ErrPermission for another
+// user's segment, ErrBusy while an exclusive operation holds it, and
+// ErrInUse when its registry is full.
 func Attach(path string) (*Segment, error) {
 	for attempt := 0; ; attempt++ {
 		s, err := attach(path)

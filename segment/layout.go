@@ -25,7 +25,8 @@ import (
 //	+0   [8]  magic "SHMDICT\x00"
 //	+8   u32  format version (1)
 //	+12  u32  header size (256)
-//	+16  u32  byte-order mark 0x01020304 (reads 0x04030201 on a big-endian host)
+//	+16  u32  byte-order mark 0x01020304, written little-endian and checked
+//	          in native order, so a big-endian host refuses the segment
 //	+20  u32  flags (0; reserved)
 //	+24  u64  hash seed (random per segment, from crypto/rand)
 //	+32  u64  slot count (a power of two, >= 16)
@@ -52,11 +53,17 @@ import (
 //	                  +64 MaxClasses x u64 Treiber-stack heads [tag:32|unit:32]
 //	+10240 ..16384    reserved, zero
 const (
-	Magic       = "SHMDICT\x00"
-	Version     = 1
-	HeaderSize  = 256
-	ControlSize = 16384 // header + control region; the registry starts here
+	// Magic starts every segment file.
+	Magic = "SHMDICT\x00"
+	// Version is the format version this build reads and writes.
+	Version = 1
+	// HeaderSize is the size of the immutable header.
+	HeaderSize = 256
+	// ControlSize is the size of header plus control region; the registry
+	// starts here.
+	ControlSize = 16384
 
+	// ByteOrderMark is stored at +16 to detect a host of another byte order.
 	ByteOrderMark = 0x01020304
 
 	offMagic     = 0
@@ -101,8 +108,10 @@ const (
 	// LineSize is the cache-line size assumed for padding.
 	LineSize = 64
 
-	// RegistryEntrySize is the size of one registry entry:
-	// +0 u32 pid (0 = free), +4 u32 reserved, +8 i64 attach time (Unix ns).
+	// RegistryEntrySize is the size of one registry entry: +0 u32 pid (0
+	// once its owner detached cleanly; a killed owner's pid stays, and only
+	// the entry's OFD lock says whether it is live), +4 u32 reserved, +8 i64
+	// attach time (Unix ns).
 	RegistryEntrySize = 64
 	// SlotSize is the size of one slot: two u64 words (key word, value word).
 	SlotSize = 16
@@ -129,18 +138,18 @@ const (
 // Layout describes a segment: the parameters chosen at create and the
 // offsets derived from them.
 type Layout struct {
-	Seed        uint64
-	Slots       uint64 // power of two, >= 16
-	ClaimBudget uint64 // <= Slots*3/4
-	MaxProbe    uint32 // in groups
-	MaxProcs    uint32
-	ArenaSize   uint64 // bytes, multiple of Unit
-	CreatedNano int64
+	Seed        uint64 // hash seed, random per segment
+	Slots       uint64 // slot count: a power of two, >= 16
+	ClaimBudget uint64 // slots that may ever be claimed: Slots*3/4
+	MaxProbe    uint32 // probe limit in 4-slot groups
+	MaxProcs    uint32 // registry entries
+	ArenaSize   uint64 // arena bytes, a multiple of Unit
+	CreatedNano int64  // creation time, Unix nanoseconds
 
-	RegistryOff uint64
-	SlotsOff    uint64
-	ArenaOff    uint64
-	TotalSize   uint64
+	RegistryOff uint64 // derived: byte offset of the registry
+	SlotsOff    uint64 // derived: byte offset of the slot array
+	ArenaOff    uint64 // derived: byte offset of the arena
+	TotalSize   uint64 // derived: file size
 }
 
 func alignUp(x, a uint64) uint64 { return (x + a - 1) &^ (a - 1) }
@@ -152,7 +161,7 @@ func NewLayout(capacity int, arenaBytes int64, maxProcs int) (Layout, error) {
 	if capacity <= 0 {
 		return Layout{}, fmt.Errorf("%w: Capacity must be positive (got %d)", ErrInvalid, capacity)
 	}
-	if capacity > 1<<40 {
+	if int64(capacity) > 1<<40 {
 		return Layout{}, fmt.Errorf("%w: Capacity %d is too large", ErrInvalid, capacity)
 	}
 	if maxProcs <= 0 || maxProcs > MaxMaxProcs {
@@ -225,7 +234,7 @@ func decodeHeader(h []byte) (Layout, error) {
 	if v := le.Uint32(h[offVersion:]); v != Version {
 		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads version %d (use a matching shmdict build, or dump and reload the data)", ErrVersion, v, Version)
 	}
-	if bom := le.Uint32(h[offBOM:]); bom != ByteOrderMark {
+	if bom := binary.NativeEndian.Uint32(h[offBOM:]); bom != ByteOrderMark {
 		return Layout{}, fmt.Errorf("%w: byte-order mark %#x (written on a host of another byte order?)", ErrCorrupt, bom)
 	}
 	if sum, want := le.Uint64(h[offChecksum:]), xxhash.Sum64(h[:offChecksum]); sum != want {

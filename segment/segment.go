@@ -27,9 +27,9 @@ const MaxNameLen = 200
 // segments, the open file that holds the registry lock and the shared
 // flock.
 type Segment struct {
-	Mem    atomicx.Mem
-	Layout Layout
-	Path   string // "" for a heap segment
+	Mem    atomicx.Mem // the whole segment, addressed by byte offsets
+	Layout Layout      // validated at create or attach
+	Path   string      // "" for a heap segment
 
 	file     *os.File // nil for a heap segment
 	mapping  []byte   // the MAP_SHARED mapping; nil for a heap segment

@@ -260,24 +260,27 @@ type Process = segment.Process
 
 // Stats is a snapshot of a table's shape and use.
 type Stats struct {
-	Name          string
-	Path          string // "" for a table made by New
-	FormatVersion int
-	Created       time.Time
-	Capacity      int   // keys the table can hold (the claim budget)
-	Slots         int   // slots in the index (a power of two)
-	Keys          int   // keys present (Len)
-	ClaimedSlots  int   // slots claimed by a key, present or deleted
-	Tombstones    int   // claimed slots whose key is deleted
-	ArenaBytes    int64 // size of the record arena
-	ArenaUsed     int64 // bytes in live records (including lost-in-crash leaks)
-	ArenaFree     int64 // bytes free: never handed out, or on free lists
-	FileBytes     int64 // size of the segment file
-	Processes     []Process
+	Name          string    // the name the table was opened with
+	Path          string    // the segment file; "" for a table made by New
+	FormatVersion int       // segment format version
+	Created       time.Time // when the segment was created
+	Capacity      int       // keys the table can hold (the claim budget)
+	Slots         int       // slots in the index (a power of two)
+	Keys          int       // keys present (Len)
+	// ClaimedSlots counts slots claimed by a key, present or deleted, as
+	// the shared counter says (it includes reservations in flight or
+	// leaked by a killed process until Repair recounts them).
+	ClaimedSlots int
+	Tombstones   int       // ClaimedSlots - Keys: slots held by deleted keys
+	ArenaBytes   int64     // size of the record arena
+	ArenaUsed    int64     // bytes in live records (including lost-in-crash leaks)
+	ArenaFree    int64     // bytes free: never handed out, or on free lists
+	FileBytes    int64     // size of the segment file
+	Processes    []Process // live processes that have the table open
 }
 
-// Stats returns a snapshot of the table's counters. It is zero (but for
-// the name) after Close.
+// Stats returns a snapshot of the table's counters. After Close only Name
+// and Path are set.
 func (t *Table) Stats() Stats {
 	st := Stats{Name: t.name, Path: t.seg.Path}
 	keys, err := t.count()
@@ -312,6 +315,7 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 	return err
 }
 
+// String names the table, for logs.
 func (t *Table) String() string {
 	return fmt.Sprintf("shmdict.Table(%q)", t.name)
 }

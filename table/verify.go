@@ -42,6 +42,7 @@ type Report struct {
 // OK reports whether no invariant was found broken.
 func (r Report) OK() bool { return len(r.Problems) == 0 }
 
+// String formats the report for people, one fact per line.
 func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "slots %d, claimed %d (dead %d), keys %d (counters %d), tombstones %d\n",
@@ -113,7 +114,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		}
 	}
 	used := arena.NewUnitSet(t.ar.Units()) // blocks that slots reference
-	firstSlot := map[uint64][]uint64{} // key hash -> slots holding a key with that hash
+	firstSlot := map[uint64][]uint64{}     // key hash -> slots holding a key with that hash
 	var fixes []slotFix
 	stripes := make([]int64, segment.LenStripes)
 
