@@ -1,0 +1,609 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shmdict/shmdict/table"
+)
+
+// Header facts the targets need (segment/layout.go; pinned by
+// segment/layout_test.go).
+const (
+	hdrSeed     = 24
+	hdrChecksum = 184
+	headerSize  = 256
+	// maxFileSize bounds the files FuzzAttach writes.
+	maxFileSize = 1 << 20
+	// maxFlips bounds the flips FuzzFlip applies from one input.
+	maxFlips = 64
+	// deadline turns a hang (a loop over corrupt data) into a crash that
+	// the fuzzer records. It is far above what a run takes (milliseconds)
+	// and is not a measurement.
+	deadline = 30 * time.Second
+	// templateSeed fixes the template's hash seed, so that keys land in
+	// the same slots every time and a corpus entry flips the same bytes
+	// of the same records on every machine.
+	templateSeed = 0x5eed_f00d_cafe_d00d
+)
+
+// opErrors are the errors an operation on an attached, possibly damaged
+// segment may return. ErrFault is not among them: there is no truncation
+// here, so a fault would mean an access outside the mapping.
+var opErrors = []error{table.ErrNotFound, table.ErrCorrupt, table.ErrFull, table.ErrNotCounter, table.ErrRange}
+
+func matches(err error, set []error) bool {
+	for _, s := range set {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// guard crashes the process if the returned stop function is not called
+// within deadline, with every goroutine's stack in the message.
+func guard(what string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTimer(deadline)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			panic(fmt.Sprintf("fuzz: %s did not finish within %v: a loop over corrupt data?\n%s", what, deadline, buf[:n]))
+		}
+	}()
+	return func() { close(done) }
+}
+
+// checker records the outcome of operations on a table: every error must
+// be a sentinel in opErrors; on an undamaged table (clean) only the
+// errors listed for that call are allowed.
+type checker struct {
+	t     *testing.T
+	clean bool
+	// repaired: the table passed Verify, so no operation may find
+	// corruption (ErrCorrupt) in it.
+	repaired bool
+}
+
+func (c checker) check(op string, err error, cleanOK ...error) {
+	c.t.Helper()
+	if err == nil {
+		return
+	}
+	if !matches(err, opErrors) {
+		c.t.Fatalf("%s: error %v matches no expected sentinel (%v)", op, err, opErrors)
+	}
+	if c.repaired && errors.Is(err, table.ErrCorrupt) {
+		c.t.Fatalf("%s on a repaired table that passed Verify: %v", op, err)
+	}
+	if !bytes.HasPrefix([]byte(err.Error()), []byte("shmdict: ")) {
+		c.t.Fatalf("%s: message %q lacks the shmdict: prefix", op, err)
+	}
+	if c.clean && !matches(err, cleanOK) {
+		c.t.Fatalf("%s on an undamaged table: %v", op, err)
+	}
+}
+
+// model is what the template holds: byte values and counters.
+type model struct {
+	values   map[string][]byte
+	counters map[string]int64
+	deleted  []string
+}
+
+// snapshot is a table's contents as All yields them, counters as their
+// 8-byte form.
+func (m model) snapshot() map[string]string {
+	out := map[string]string{}
+	for k, v := range m.values {
+		out[k] = string(v)
+	}
+	for k, n := range m.counters {
+		out[k] = string(binary.LittleEndian.AppendUint64(nil, uint64(n)))
+	}
+	return out
+}
+
+type template struct {
+	file  []byte
+	m     model
+	keys  [][]byte // every key the template has ever held
+	slots uint64   // slot array offset
+	arena uint64   // arena offset
+}
+
+var (
+	tmplOnce sync.Once
+	tmpl     template
+	tmplErr  error
+)
+
+// getTemplate builds (once per process) a small file-backed segment with
+// byte values of many sizes, counters, deleted keys and free blocks:
+// Capacity 24 (32 slots), a 4 KiB arena, 4 registry entries, 28 KiB in all.
+func getTemplate(tb testing.TB) template {
+	tb.Helper()
+	tmplOnce.Do(func() { tmpl, tmplErr = buildTemplate() })
+	if tmplErr != nil {
+		tb.Fatalf("building the template segment: %v", tmplErr)
+	}
+	return tmpl
+}
+
+func buildTemplate() (template, error) {
+	dir, err := os.MkdirTemp("", "shmdict-fuzz-template-")
+	if err != nil {
+		return template{}, err
+	}
+	defer os.RemoveAll(dir)
+	p := filepath.Join(dir, "seg")
+	tb, err := table.Create(p, table.Options{Capacity: 24, ArenaBytes: 4096, MaxProcesses: 4})
+	if err != nil {
+		return template{}, err
+	}
+	if err := tb.Close(); err != nil {
+		return template{}, err
+	}
+	// Fix the seed (and reseal the header's checksum).
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return template{}, err
+	}
+	binary.LittleEndian.PutUint64(b[hdrSeed:], templateSeed)
+	binary.LittleEndian.PutUint64(b[hdrChecksum:], xxhash.Sum64(b[:hdrChecksum]))
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		return template{}, err
+	}
+	if tb, err = table.Attach(p); err != nil {
+		return template{}, err
+	}
+	m := model{values: map[string][]byte{}, counters: map[string]int64{}}
+	var keys [][]byte
+	for i := range 16 {
+		k := fmt.Sprintf("key-%02d", i)
+		v := bytes.Repeat([]byte{byte('a' + i)}, i*13)
+		if err := tb.Set([]byte(k), v); err != nil {
+			return template{}, fmt.Errorf("Set(%s): %w", k, err)
+		}
+		m.values[k] = v
+		keys = append(keys, []byte(k))
+	}
+	for i := range 3 {
+		k := fmt.Sprintf("ctr-%d", i)
+		n, err := tb.Add([]byte(k), int64(i)*1000-7)
+		if err != nil {
+			return template{}, fmt.Errorf("Add(%s): %w", k, err)
+		}
+		m.counters[k] = n
+		keys = append(keys, []byte(k))
+	}
+	for _, k := range []string{"key-03", "key-07", "key-12"} {
+		if ok, err := tb.Delete([]byte(k)); !ok || err != nil {
+			return template{}, fmt.Errorf("Delete(%s): %v, %w", k, ok, err)
+		}
+		delete(m.values, k)
+		m.deleted = append(m.deleted, k)
+	}
+	for _, k := range []string{"key-01", "key-05", "key-09"} {
+		v := bytes.Repeat([]byte{'Z'}, len(m.values[k])+40)
+		if err := tb.Set([]byte(k), v); err != nil {
+			return template{}, fmt.Errorf("Set(%s): %w", k, err)
+		}
+		m.values[k] = v
+	}
+	st := tb.Stats()
+	if err := tb.Close(); err != nil {
+		return template{}, err
+	}
+	if b, err = os.ReadFile(p); err != nil {
+		return template{}, err
+	}
+	if st.ClaimedSlots != len(keys) || st.Keys != len(m.values)+len(m.counters) {
+		return template{}, fmt.Errorf("template stats unexpected: %+v", st)
+	}
+	le := binary.LittleEndian
+	return template{file: b, m: m, keys: keys, slots: le.Uint64(b[64:]), arena: le.Uint64(b[72:])}, nil
+}
+
+// flipsOf decodes a FuzzFlip input: 5 bytes per flip, a little-endian
+// u32 v then an xor mask x. If v's top bit is clear the flip lands in the
+// slot array or the arena, at slots + v mod (size - slots); otherwise in
+// the control region or the registry, at 256 + (v &^ 1<<31) mod (slots -
+// 256). At most maxFlips are applied; a partial tail is ignored.
+func flipsOf(data []byte, slots, size uint64) (offs []uint64, masks []byte) {
+	for i := 0; i+5 <= len(data) && len(offs) < maxFlips; i += 5 {
+		v := uint64(binary.LittleEndian.Uint32(data[i:]))
+		var off uint64
+		if v>>31 == 0 {
+			off = slots + v%(size-slots)
+		} else {
+			off = headerSize + (v&^(1<<31))%(slots-headerSize)
+		}
+		offs = append(offs, off)
+		masks = append(masks, data[i+4])
+	}
+	return offs, masks
+}
+
+// FuzzFlip damages a valid segment (the input says where and how, see
+// flipsOf) and runs every kind of operation on it: each must return a
+// table sentinel, never panic or hang; with no effective flip the results
+// must be exact. Verify may report the damage; after Repair it must pass,
+// and operations on the repaired table must find no corruption.
+func FuzzFlip(f *testing.F) {
+	tp := getTemplate(f)
+	f.Add([]byte{})
+	p := filepath.Join(f.TempDir(), "seg") // one file per worker process, rewritten each run
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := bytes.Clone(tp.file)
+		offs, masks := flipsOf(data, tp.slots, uint64(len(b)))
+		for i, off := range offs {
+			b[off] ^= masks[i]
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tb, err := table.Attach(p)
+		if err != nil {
+			t.Fatalf("Attach of a segment with an intact header: %v", err)
+		}
+		defer tb.Close()
+		stop := guard(fmt.Sprintf("FuzzFlip(%x)", data))
+		defer stop()
+		clean := bytes.Equal(b, tp.file)
+		verify(t, tb, "damaged", clean)
+		exercise(t, tb, tp, checker{t: t, clean: clean})
+		verify(t, tb, "damaged, after writes", clean)
+		if err := tb.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		// Repair must leave a table that Verify passes and on which no
+		// operation finds corruption.
+		rep, err := table.Repair(p, false)
+		if err != nil {
+			t.Fatalf("Repair: %v\n%s", err, rep)
+		}
+		tb, err = table.Attach(p)
+		if err != nil {
+			t.Fatalf("Attach after Repair: %v", err)
+		}
+		defer tb.Close()
+		verify(t, tb, "repaired", true)
+		exercise(t, tb, tp, checker{t: t, repaired: true})
+		verify(t, tb, "repaired, after writes", true)
+	})
+}
+
+// verify runs Verify on tb: it may report problems (ErrCorrupt) unless
+// ok is set, and must never fail otherwise.
+func verify(t *testing.T, tb *table.Table, when string, ok bool) {
+	t.Helper()
+	rep, err := tb.Verify()
+	if err != nil && (ok || !errors.Is(err, table.ErrCorrupt)) {
+		t.Fatalf("Verify (%s): %v\n%s", when, err, rep)
+	}
+	if err == nil && !rep.OK() || err != nil && rep.OK() {
+		t.Fatalf("Verify (%s): error %v with report:\n%s", when, err, rep)
+	}
+}
+
+// exercise runs reads, then writes, then reads again on tb, a copy of the
+// template, checking errors with c and, on a clean copy, every result.
+func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
+	t.Helper()
+	snapshot := func(when string, want map[string]string, claimed int) {
+		got := map[string]string{}
+		n := 0
+		err := tb.AllErr(func(k, v []byte) bool {
+			n++
+			if n > 1<<20 {
+				t.Fatalf("%s: All yielded more than 2^20 entries", when)
+			}
+			if len(k) > table.MaxKeyLen || len(v) > table.MaxValueLen {
+				t.Fatalf("%s: All yielded a %d-byte key and a %d-byte value", when, len(k), len(v))
+			}
+			got[string(k)] = string(v)
+			return true
+		})
+		c.check(when+": AllErr", err)
+		if c.clean {
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("%s: All on an undamaged table (-want +got):\n%s", when, diff)
+			}
+			if tb.Len() != len(want) {
+				t.Fatalf("%s: Len = %d, want %d", when, tb.Len(), len(want))
+			}
+		}
+		for range tb.All() { // the plain iterator, too
+		}
+		st := tb.Stats()
+		if st.ArenaFree < 0 || st.ArenaFree > st.ArenaBytes || st.ArenaUsed < 0 || st.ArenaUsed > st.ArenaBytes ||
+			st.ClaimedSlots < 0 || st.ClaimedSlots > st.Slots || st.Keys < 0 || st.Tombstones < 0 {
+			t.Fatalf("%s: Stats out of bounds: %+v", when, st)
+		}
+		if c.clean && (st.Keys != len(want) || st.ClaimedSlots != claimed) {
+			t.Fatalf("%s: Stats on an undamaged table: %+v, want %d keys, %d claimed", when, st, len(want), claimed)
+		}
+	}
+
+	want := tp.m.snapshot()
+	snapshot("before writes", want, len(tp.keys))
+	for _, k := range tp.keys {
+		v, err := tb.Get(k)
+		c.check(fmt.Sprintf("Get(%s)", k), err, table.ErrNotFound)
+		if len(v) > table.MaxValueLen {
+			t.Fatalf("Get(%s) returned %d bytes", k, len(v))
+		}
+		if c.clean {
+			w, present := want[string(k)]
+			if present != (err == nil) || string(v) != w {
+				t.Fatalf("Get(%s) on an undamaged table = %q, %v, want %q (present %v)", k, v, err, w, present)
+			}
+		}
+		buf := make([]byte, 0, 64)
+		_, err = tb.AppendGet(buf, k)
+		c.check(fmt.Sprintf("AppendGet(%s)", k), err, table.ErrNotFound)
+		ok, err := tb.Contains(k)
+		c.check(fmt.Sprintf("Contains(%s)", k), err)
+		if _, present := want[string(k)]; c.clean && ok != present {
+			t.Fatalf("Contains(%s) on an undamaged table = %v, want %v", k, ok, present)
+		}
+	}
+
+	// Writes: overwrite and re-create every key, add to counters, insert
+	// new keys, compare-and-swap, delete, then clear.
+	for i, k := range tp.keys {
+		ks := string(k)
+		if _, isCounter := tp.m.counters[ks]; isCounter {
+			n, err := tb.Add(k, 5)
+			c.check(fmt.Sprintf("Add(%s)", k), err)
+			if c.clean && n != tp.m.counters[ks]+5 {
+				t.Fatalf("Add(%s) on an undamaged table = %d, want %d", k, n, tp.m.counters[ks]+5)
+			}
+			if err == nil {
+				want[ks] = string(binary.LittleEndian.AppendUint64(nil, uint64(n)))
+			}
+			_, err = tb.Add(k, 0)
+			c.check(fmt.Sprintf("Add(%s, 0)", k), err)
+			continue
+		}
+		_, err := tb.Add(k, 1)
+		if _, present := tp.m.values[ks]; present {
+			c.check(fmt.Sprintf("Add(%s) on a byte value", k), err, table.ErrNotCounter)
+			if c.clean && !errors.Is(err, table.ErrNotCounter) {
+				t.Fatalf("Add(%s) on a byte value of an undamaged table: %v", k, err)
+			}
+		} else {
+			// A deleted key: Add makes it a counter.
+			c.check(fmt.Sprintf("Add(%s) on a deleted key", k), err)
+			if err == nil {
+				want[ks] = string(binary.LittleEndian.AppendUint64(nil, 1))
+			}
+		}
+		if i%3 == 0 {
+			nv := bytes.Repeat([]byte{'n'}, i*7)
+			c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, nv))
+			want[ks] = string(nv)
+		}
+		if i%4 == 1 {
+			old, present := want[ks]
+			ok, err := tb.CompareAndSwap(k, []byte(old), []byte("swapped"))
+			c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
+			if c.clean && ok != present {
+				t.Fatalf("CompareAndSwap(%s) on an undamaged table = %v, want %v", k, ok, present)
+			}
+			if ok {
+				want[ks] = "swapped"
+			}
+		}
+		if i%5 == 2 {
+			ok, err := tb.Delete(k)
+			c.check(fmt.Sprintf("Delete(%s)", k), err)
+			_, present := want[ks]
+			if c.clean && ok != present {
+				t.Fatalf("Delete(%s) on an undamaged table = %v, want %v", k, ok, present)
+			}
+			delete(want, ks)
+		}
+	}
+	// New keys: the template has 19 of 24 slots claimed.
+	const newKeys = 4
+	for i := range newKeys {
+		k := fmt.Appendf(nil, "new-%d", i)
+		v := bytes.Repeat([]byte{'N'}, 10+i*30)
+		stored, err := tb.SetIfAbsent(k, v)
+		c.check(fmt.Sprintf("SetIfAbsent(%s)", k), err)
+		if c.clean && !stored {
+			t.Fatalf("SetIfAbsent(%s) on an undamaged table did not store", k)
+		}
+		if stored {
+			want[string(k)] = string(v)
+		}
+		actual, loaded, err := tb.GetOrSet(k, []byte("other"))
+		c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
+		if c.clean && (!loaded || !bytes.Equal(actual, v)) {
+			t.Fatalf("GetOrSet(%s) on an undamaged table = %q, %v", k, actual, loaded)
+		}
+		ok, err := tb.CompareAndDelete(k, []byte("not the value"))
+		c.check(fmt.Sprintf("CompareAndDelete(%s)", k), err)
+		if ok && c.clean {
+			t.Fatalf("CompareAndDelete(%s) with a wrong value deleted it", k)
+		}
+	}
+	if !c.clean {
+		want = nil // the damaged table's contents are unknown
+	}
+	snapshot("after writes", want, len(tp.keys)+newKeys)
+	c.check("Clear", tb.Clear())
+	snapshot("after Clear", map[string]string{}, len(tp.keys)+newKeys)
+	if c.clean {
+		if n := tb.Len(); n != 0 {
+			t.Fatalf("Len after Clear = %d", n)
+		}
+	}
+	// The cleared table takes writes again.
+	c.check("Set after Clear", tb.Set(tp.keys[0], []byte("again")))
+}
+
+// FuzzAttach writes arbitrary bytes as a segment file (zero-extended to
+// size mod 2^20+1 when that is longer) and attaches it: the result must
+// be a typed error (ErrCorrupt or ErrVersion) or a table on which
+// operations return typed errors only.
+func FuzzAttach(f *testing.F) {
+	f.Add([]byte{}, uint32(0))
+	f.Add([]byte("SHMDICT\x00"), uint32(0))
+	// The template and consistent variants of its header (resealed), made
+	// here rather than committed: each is 25 KiB before quoting.
+	tp := getTemplate(f)
+	total := uint32(len(tp.file))
+	full := bytes.TrimRight(tp.file, "\x00")
+	patch := func(src []byte, off int, v uint64) []byte {
+		h := bytes.Clone(src)
+		binary.LittleEndian.PutUint64(h[off:], v)
+		binary.LittleEndian.PutUint64(h[hdrChecksum:], xxhash.Sum64(h[:hdrChecksum]))
+		return h
+	}
+	f.Add(bytes.Clone(tp.file[:headerSize]), total)
+	f.Add(full, total)
+	f.Add(patch(full, 32, 64), total)                             // 64 slots: keys out of place
+	f.Add(patch(full, 48, 1|uint64(tp.file[52])<<32), total)      // probe limit 1
+	f.Add(patch(full, 40, 1), total)                              // claim budget 1, 19 claimed
+	f.Add(patch(full, hdrSeed, 12345), total)                     // another seed
+	f.Add(patch(patch(full, 80, 8192), 88, 32768), uint32(32768)) // a larger arena
+	f.Add(patch(patch(full, 80, 8192), 88, 32768), total)         // the file is too short for it
+
+	p := filepath.Join(f.TempDir(), "seg") // one file per worker process, rewritten each run
+	f.Fuzz(func(t *testing.T, data []byte, size uint32) {
+		n := int(size % (maxFileSize + 1))
+		file := data
+		if n > len(data) {
+			file = append(bytes.Clone(data), make([]byte, n-len(data))...)
+		}
+
+		if err := os.WriteFile(p, file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stop := guard(fmt.Sprintf("FuzzAttach(%d bytes, size %d)", len(data), size))
+		defer stop()
+		tb, err := table.Attach(p)
+		if err != nil {
+			if !errors.Is(err, table.ErrCorrupt) && !errors.Is(err, table.ErrVersion) {
+				t.Fatalf("Attach: %v, want ErrCorrupt or ErrVersion", err)
+			}
+			// Open must fail the same way and leave the file alone.
+			tb, err2 := table.Open(p, table.Options{Capacity: 10})
+			if err2 == nil {
+				tb.Close()
+				t.Fatalf("Open succeeded where Attach failed with %v", err)
+			}
+			if !errors.Is(err2, table.ErrCorrupt) && !errors.Is(err2, table.ErrVersion) {
+				t.Fatalf("Open: %v, want ErrCorrupt or ErrVersion", err2)
+			}
+			if after, _ := os.ReadFile(p); !bytes.Equal(after, file) {
+				t.Fatalf("a failed Open changed the file")
+			}
+			return
+		}
+		defer tb.Close() // on a failure; the end of the run closes it first
+		c := checker{t: t}
+		for range tb.All() {
+		}
+		_ = tb.Len()
+		if st := tb.Stats(); st.ArenaFree < 0 || st.ArenaUsed < 0 || st.ClaimedSlots > st.Slots {
+			t.Fatalf("Stats out of bounds: %+v", st)
+		}
+		for _, k := range append(tp.keys, []byte("fuzz"), []byte{}) {
+			_, err := tb.Get(k)
+			c.check(fmt.Sprintf("Get(%s)", k), err)
+			c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, []byte("value")))
+			_, err = tb.Get(k)
+			c.check(fmt.Sprintf("Get(%s) after Set", k), err)
+			_, err = tb.Add(k, 1)
+			c.check(fmt.Sprintf("Add(%s)", k), err)
+			_, err = tb.Delete(k)
+			c.check(fmt.Sprintf("Delete(%s)", k), err)
+			_, err = tb.Add(k, -3)
+			c.check(fmt.Sprintf("Add(%s) after Delete", k), err)
+			_, err = tb.CompareAndSwap(k, binary.LittleEndian.AppendUint64(nil, ^uint64(2)), []byte("v2"))
+			c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
+			_, _, err = tb.GetOrSet(k, []byte("v3"))
+			c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
+		}
+		c.check("AllErr", tb.AllErr(func(k, v []byte) bool { return true }))
+		if rep, err := tb.Verify(); err != nil && !errors.Is(err, table.ErrCorrupt) || (err == nil) != rep.OK() {
+			t.Fatalf("Verify: %v\n%s", err, rep)
+		}
+		c.check("Clear", tb.Clear())
+		_ = tb.Stats()
+		if err := tb.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		// Repair must not fail on whatever attached (no post-condition
+		// here: FuzzFlip checks what Repair leaves).
+		if rep, err := table.Repair(p, false); err != nil {
+			t.Fatalf("Repair: %v\n%s", err, rep)
+		}
+	})
+}
+
+// TestFuzzTemplateClean runs the FuzzFlip checks on an undamaged copy of
+// the template, and checks that flipsOf maps inputs as documented, so
+// that the corpus means what it says.
+func TestFuzzTemplateClean(t *testing.T) {
+	tp := getTemplate(t)
+	if tp.slots != 20480 || tp.arena != 24576 || len(tp.file) != 28672 {
+		t.Fatalf("template layout: slots at %d, arena at %d, %d bytes; the corpus assumes 20480, 24576, 28672",
+			tp.slots, tp.arena, len(tp.file))
+	}
+	size := uint64(len(tp.file))
+	in := []byte{
+		0, 0, 0, 0, 0xFF, // slots+0
+		0x10, 0x10, 0, 0, 1, // slots+0x1010 = arena+16
+		0, 1, 0, 0x80, 2, // control 256+256 = 512
+		0xFF, 0xFF, 0xFF, 0x7F, 3, // slots + (2^31-1) mod 8192
+		9, 9, // partial tail, ignored
+	}
+	offs, masks := flipsOf(in, tp.slots, size)
+	wantOffs := []uint64{20480, 24576 + 16, 512, 20480 + (1<<31-1)%8192}
+	if diff := cmp.Diff(wantOffs, offs); diff != "" || !bytes.Equal(masks, []byte{0xFF, 1, 2, 3}) {
+		t.Errorf("flipsOf: offsets (-want +got):\n%s masks %v", diff, masks)
+	}
+	for i := range len(in) * 8 {
+		d := bytes.Clone(in)
+		d[i/8] ^= 1 << (i % 8)
+		offs, _ := flipsOf(d, tp.slots, size)
+		for _, o := range offs {
+			if o < headerSize || o >= size {
+				t.Fatalf("flipsOf put a flip at %d, outside [256, %d)", o, size)
+			}
+		}
+	}
+
+	p := filepath.Join(t.TempDir(), "seg")
+	if err := os.WriteFile(p, tp.file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := table.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	exercise(t, tb, tp, checker{t: t, clean: true})
+}
