@@ -90,6 +90,10 @@ func (a *Arena) WalkFree(used *UnitSet) (FreeStats, []string) {
 					problems = append(problems, fmt.Sprintf("free list %d/%d: block at unit %d has header %#x, not a free block of its class", shard, c, u, hdr))
 					break
 				}
+				if bump := a.Bump(); u+ClassUnits(c) > bump {
+					problems = append(problems, fmt.Sprintf("free list %d/%d: block at unit %d ends above the bump pointer %d", shard, c, u, bump))
+					break
+				}
 				if used.MarkRange(u, ClassUnits(c)) {
 					problems = append(problems, fmt.Sprintf("free list %d/%d: block at unit %d overlaps a live block or another free block (or the list has a cycle)", shard, c, u))
 					break

@@ -418,8 +418,15 @@ func TestChaosSigstop(t *testing.T) {
 	}
 	defer tb.Close()
 	exe, _ := os.Executable()
+	// With failpoints the writer stops itself on its 50th pass through the
+	// failpoint; without, the parent stops it at a random moment, so it
+	// must still be running then.
+	childOps := 2000
+	if !segment.FailpointsEnabled {
+		childOps = 200000
+	}
 	for _, fp := range []string{segment.FPValueWritten, segment.FPValuePublished, segment.FPArenaPopped, segment.FPArenaFreeMarked} {
-		cmd := exec.Command(exe, name, "2000")
+		cmd := exec.Command(exe, name, itoa(childOps))
 		cmd.Env = append(os.Environ(), childEnv+"="+roleStopWrite, childIndexEnv+"=0",
 			"SHMDICT_FAILPOINT="+fp+":50:stop")
 		var stderr strings.Builder
@@ -461,8 +468,8 @@ func TestChaosSigstop(t *testing.T) {
 		t.Logf("writer stopped at %s: the parent's slowest operation took %v", fp, worst)
 	}
 	n, err := tb.Add([]byte("ctr"), 0)
-	if err != nil || n != 4*(2000+2000) {
-		t.Fatalf("ctr = %d, %v; want %d", n, err, 4*4000)
+	if want := int64(4 * (2000 + childOps)); err != nil || n != want {
+		t.Fatalf("ctr = %d, %v; want %d", n, err, want)
 	}
 	rep, err := tb.Verify()
 	if err != nil || rep.LeakedBytes != 0 {
@@ -479,8 +486,13 @@ func waitStopped(pid int, timeout time.Duration) bool {
 			return false
 		}
 		// The state follows the parenthesized command name.
-		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
-			return true
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+			switch b[i+2] {
+			case 'T', 't':
+				return true
+			case 'Z', 'X':
+				return false // it exited without stopping
+			}
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -30,6 +30,9 @@ type Report struct {
 	LeakedBytes  uint64 // arena space below the bump pointer in no live or free block
 	UnusedBytes  uint64 // arena space above the bump pointer
 	OtherProcess int    // other live processes attached during the check
+	// OverBudget: more slots are claimed than the claim budget allows (only
+	// corruption does this). New keys get ErrFull; Compact fixes it.
+	OverBudget bool
 
 	// Problems lists broken invariants, each with where it was found.
 	// Leaked space is not a problem (a killed writer leaves some); it is
@@ -50,6 +53,9 @@ func (r Report) String() string {
 	fmt.Fprintf(&b, "counters: Len %d, claimed %d\n", r.LenCounter, r.ClaimedCounter)
 	fmt.Fprintf(&b, "arena: live %d blocks / %d B, free %d blocks / %d B (counter %d B), leaked %d B, unused %d B\n",
 		r.LiveBlocks, r.LiveBytes, r.FreeBlocks, r.FreeBytes, r.FreeCounter, r.LeakedBytes, r.UnusedBytes)
+	if r.OverBudget {
+		fmt.Fprintf(&b, "note: more slots are claimed than the budget allows; compact the table\n")
+	}
 	if r.OtherProcess > 0 {
 		fmt.Fprintf(&b, "note: %d other processes were attached; counts may have moved during the check\n", r.OtherProcess)
 	}
@@ -121,9 +127,21 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 	rep.Slots = int(l.Slots)
 	rep.LenCounter = t.Len()
 	rep.ClaimedCounter = int(t.mem.Load64(segment.OffClaimed))
+	var liveEnd uint64 // end (in units) of the highest live block
+	markLive := func(u uint32) string {
+		msg := t.ar.MarkLive(u, used)
+		if msg == "" {
+			liveEnd = max(liveEnd, uint64(u)+blockBytes(t.ar, u)/arena.Unit)
+		}
+		return msg
+	}
 	for slot := uint64(0); slot < l.Slots; slot++ {
 		w0 := t.mem.Load64(t.slotOff(slot))
 		if w0 == 0 {
+			if w1 := t.mem.Load64(t.valueWordOff(slot)); w1 != 0 {
+				problem("slot %d is empty but its value word is %#x", slot, w1)
+				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
+			}
 			continue
 		}
 		rep.ClaimedSlots++
@@ -143,7 +161,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
 		}
-		if msg := t.ar.MarkLive(ku, used); msg != "" {
+		if msg := markLive(ku); msg != "" {
 			problem("slot %d: key %s", slot, msg)
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
@@ -193,7 +211,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 				rep.Tombstones++
 				continue
 			}
-			if msg := t.ar.MarkLive(vu, used); msg != "" {
+			if msg := markLive(vu); msg != "" {
 				problem("slot %d: value %s", slot, msg)
 				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
 				rep.Tombstones++
@@ -211,12 +229,14 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 	if rep.ClaimedCounter != rep.ClaimedSlots {
 		problem("claimed-slot counter says %d, %d slots are claimed", rep.ClaimedCounter, rep.ClaimedSlots)
 	}
-	if rep.ClaimedSlots > int(l.ClaimBudget) {
-		problem("%d slots are claimed, more than the budget of %d", rep.ClaimedSlots, l.ClaimBudget)
-	}
+	// More claimed slots than the budget only comes from corruption; the
+	// table works (new keys get ErrFull), and only Compact can shrink it.
+	rep.OverBudget = rep.ClaimedSlots > int(l.ClaimBudget)
 	bump := t.ar.Bump()
 	if bump == 0 || bump > t.ar.Units() {
 		problem("arena bump pointer %d is outside [1, %d]", bump, t.ar.Units())
+	} else if liveEnd > bump {
+		problem("arena bump pointer %d is below live records (which end at unit %d): new records would overwrite them", bump, liveEnd)
 	}
 	covered := used.Clone() // live blocks, then free ones too
 	fs, freeProblems := t.ar.WalkFree(covered)
@@ -231,7 +251,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 	rep.UnusedBytes = (t.ar.Units() - min(bump, t.ar.Units())) * arena.Unit
 
 	if repair {
-		t.applyRepair(rep, fixes, used, stripes)
+		t.applyRepair(rep, fixes, used, stripes, liveEnd)
 	}
 	if len(rep.Problems) > 0 && !repair {
 		return fmt.Errorf("%w: %s: %d problems, first: %s", ErrCorrupt, t.name, len(rep.Problems), rep.Problems[0])
@@ -266,7 +286,7 @@ func (t *Table) onProbePath(h, slot uint64) bool {
 
 // applyRepair makes the fixes check collected, then rebuilds the counters
 // and the free lists from what the slots reference.
-func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, stripes []int64) {
+func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, stripes []int64, liveEnd uint64) {
 	for _, f := range fixes {
 		if f.kill {
 			t.mem.Store64(t.valueWordOff(f.slot), 0)
@@ -282,6 +302,10 @@ func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, s
 	}
 	if rep.LenCounter != rep.Keys {
 		rep.Fixed = append(rep.Fixed, fmt.Sprintf("Len counters set to %d (were %d)", rep.Keys, rep.LenCounter))
+	}
+	if bump := t.ar.Bump(); bump < liveEnd || bump > t.ar.Units() {
+		t.mem.Store64(segment.OffBump, max(liveEnd, 1))
+		rep.Fixed = append(rep.Fixed, fmt.Sprintf("arena bump pointer set to %d (was %d)", max(liveEnd, 1), bump))
 	}
 	t.mem.Store64(segment.OffClaimed, uint64(rep.ClaimedSlots))
 	if rep.ClaimedCounter != rep.ClaimedSlots {
