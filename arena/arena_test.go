@@ -172,6 +172,16 @@ func free(t *testing.T, a *Arena, u uint32, shard int) {
 	}
 }
 
+// place mirrors the bump pointer's placement rule: a block of up to a
+// line (4 units) does not cross a line boundary, a larger one starts on a
+// line; the skipped units go to a free list.
+func place(b, n uint64) uint64 {
+	if n > lineUnits || b%lineUnits+n > lineUnits {
+		return (b + lineUnits - 1) &^ (lineUnits - 1)
+	}
+	return b
+}
+
 // available is the arena's free space: on free lists or above the bump.
 func available(a *Arena) uint64 {
 	return a.FreeBytes() + (a.Units()-min(a.Bump(), a.Units()))*Unit
@@ -182,19 +192,26 @@ func TestArenaAllocFreeReuse(t *testing.T) {
 	m := seg.Mem
 	u1 := alloc(t, a, m, 3, 0)
 	u2 := alloc(t, a, m, 3, 0)
-	if u1 != 1 || u2 != 1+uint32(ClassUnits(3)) {
-		t.Errorf("bump allocations at units %d, %d, want 1, %d", u1, u2, 1+ClassUnits(3))
+	n3 := ClassUnits(3)
+	w1 := place(1, n3)
+	w2 := place(w1+n3, n3)
+	if uint64(u1) != w1 || uint64(u2) != w2 {
+		t.Errorf("bump allocations at units %d, %d, want %d, %d", u1, u2, w1, w2)
 	}
-	if a.Bump() != 1+2*ClassUnits(3) {
-		t.Errorf("bump = %d, want %d", a.Bump(), 1+2*ClassUnits(3))
+	if a.Bump() != w2+n3 {
+		t.Errorf("bump = %d, want %d", a.Bump(), w2+n3)
+	}
+	gap := a.FreeBytes() // the units skipped to line-align, now on a free list
+	if gap != (w1-1)*Unit {
+		t.Errorf("FreeBytes after aligned allocations = %d, want the %d skipped bytes", gap, (w1-1)*Unit)
 	}
 	c, n, ok := a.ReadHeader(u1)
 	if c != 3 || n != 0 || !ok {
 		t.Errorf("ReadHeader(live block) = %d, %d, %v", c, n, ok)
 	}
 	free(t, a, u1, 2)
-	if got := a.FreeBytes(); got != ClassUnits(3)*Unit {
-		t.Errorf("FreeBytes after one free = %d, want %d", got, ClassUnits(3)*Unit)
+	if got := a.FreeBytes(); got != gap+ClassUnits(3)*Unit {
+		t.Errorf("FreeBytes after one free = %d, want %d", got, gap+ClassUnits(3)*Unit)
 	}
 	if _, _, ok := a.ReadHeader(u1); ok {
 		t.Error("ReadHeader accepts a free block")
@@ -203,8 +220,8 @@ func TestArenaAllocFreeReuse(t *testing.T) {
 	if u := alloc(t, a, m, 3, 2); u != u1 {
 		t.Errorf("Alloc after Free = %d, want the freed unit %d", u, u1)
 	}
-	if a.FreeBytes() != 0 {
-		t.Errorf("FreeBytes after reuse = %d", a.FreeBytes())
+	if a.FreeBytes() != gap {
+		t.Errorf("FreeBytes after reuse = %d, want %d", a.FreeBytes(), gap)
 	}
 	// LIFO within a list.
 	free(t, a, u1, 5)
@@ -242,17 +259,23 @@ func TestArenaExhaustion(t *testing.T) {
 				checkStamped(t, a, u, c)
 				units = append(units, u)
 			}
-			// Unit 0 is never handed out.
-			if want := int((a.Units() - 1) / ClassUnits(c)); len(units) != want {
-				t.Fatalf("%d blocks of %d units fit, want %d", len(units), ClassUnits(c), want)
+			// Unit 0 is never handed out; blocks are line-placed.
+			n := ClassUnits(c)
+			want := 0
+			for b := uint64(1); place(b, n)+n <= a.Units(); b = place(b, n) + n {
+				want++
 			}
-			if available(a) >= ClassUnits(c)*Unit {
-				t.Fatalf("ErrNoSpace with %d bytes available", available(a))
+			if len(units) != want {
+				t.Fatalf("%d blocks of %d units fit, want %d", len(units), n, want)
+			}
+			gap := a.FreeBytes() // skipped units, in blocks of smaller classes
+			if bump := a.Bump(); place(bump, n)+n <= a.Units() {
+				t.Fatalf("ErrNoSpace with the bump pointer at %d of %d", bump, a.Units())
 			}
 			for i, u := range units {
 				free(t, a, u, i%segment.FreeShards)
 			}
-			if got, want := a.FreeBytes(), uint64(len(units))*ClassUnits(c)*Unit; got != want {
+			if got, want := a.FreeBytes(), gap+uint64(len(units))*n*Unit; got != want {
 				t.Fatalf("FreeBytes = %d, want %d", got, want)
 			}
 			seen := map[uint32]bool{}
@@ -266,8 +289,8 @@ func TestArenaExhaustion(t *testing.T) {
 			if _, err := a.Alloc(c, 3); !errors.Is(err, ErrNoSpace) {
 				t.Fatalf("Alloc after refilling: %v, want ErrNoSpace", err)
 			}
-			if a.FreeBytes() != 0 {
-				t.Fatalf("FreeBytes after refilling = %d", a.FreeBytes())
+			if a.FreeBytes() != gap {
+				t.Fatalf("FreeBytes after refilling = %d, want the %d skipped bytes", a.FreeBytes(), gap)
 			}
 		})
 	}
@@ -653,6 +676,7 @@ func TestArenaCorrupt(t *testing.T) {
 		a, seg := testArena(t, 4096)
 		m := seg.Mem
 		u := alloc(t, a, m, c, 0)
+		gap := a.FreeBytes() // units skipped to line-align u
 		for _, bad := range []uint32{0, uint32(a.Units()), uint32(a.Units()) + 1, 0xFFFFFFFF} {
 			if err := a.Free(bad, 0); !errors.Is(err, segment.ErrCorrupt) {
 				t.Errorf("Free(%d) = %v, want ErrCorrupt", bad, err)
@@ -676,7 +700,7 @@ func TestArenaCorrupt(t *testing.T) {
 		if err := a.Free(u, 0); !errors.Is(err, segment.ErrCorrupt) {
 			t.Errorf("second Free = %v, want ErrCorrupt", err)
 		}
-		if a.FreeBytes() != ClassUnits(c)*Unit {
+		if a.FreeBytes() != gap+ClassUnits(c)*Unit {
 			t.Errorf("FreeBytes after a refused double free = %d", a.FreeBytes())
 		}
 	})
@@ -722,6 +746,7 @@ func TestArenaLengths(t *testing.T) {
 	m := seg.Mem
 	const c = 3 // 64 bytes: 8 header + 56
 	u := alloc(t, a, m, c, 0)
+	gap := a.FreeBytes() // units skipped to line-align u
 	cases := []struct {
 		p, n uint64
 		ok   bool
@@ -756,7 +781,7 @@ func TestArenaLengths(t *testing.T) {
 	// A live header with a prefix is freed like any other.
 	a.SetLengths(u, 9, 40)
 	free(t, a, u, 0)
-	if a.FreeBytes() != ClassUnits(c)*Unit {
+	if a.FreeBytes() != gap+ClassUnits(c)*Unit {
 		t.Errorf("FreeBytes = %d after freeing a prefixed block", a.FreeBytes())
 	}
 }

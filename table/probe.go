@@ -118,6 +118,16 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 // the key record privately, then publishes it with one CAS on the key
 // word.
 func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
+	// Most writes are to keys that exist: take the read-only path first.
+	if slot, _, ok, err := t.find(key, h); ok || err != nil {
+		return slot, err
+	}
+	return t.claim(key, h)
+}
+
+// claim is findOrClaim's slow path, for a key that was absent a moment
+// ago (another process may be inserting it right now).
+func (t *Table) claim(key []byte, h uint64) (uint64, error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
 	var keyUnit uint32
