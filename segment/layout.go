@@ -16,6 +16,7 @@ import (
 //	0             256              header (immutable after create, checksummed)
 //	256           16128            control region (mutable shared counters)
 //	16384         64*MaxProcs      process registry
+//	RingOff       32*RingEntries   change-event ring (RingOff = 16384+64*MaxProcs)
 //	SlotsOff      16*Slots         slot array (SlotsOff is 4096-aligned)
 //	ArenaOff      ArenaSize        arena: key and value records (4096-aligned)
 //	TotalSize                      = roundup(ArenaOff+ArenaSize, 4096)
@@ -39,7 +40,8 @@ import (
 //	+80  u64  arena size in bytes (a multiple of 16)
 //	+88  u64  total file size
 //	+96  i64  creation time, Unix nanoseconds
-//	+104 [80] reserved, zero
+//	+104 u32  event ring entries (0: no subscriptions; else a power of two)
+//	+108 [76] reserved, zero
 //	+184 u64  checksum: xxhash64 of bytes [0, 184)
 //	+192 [64] reserved, zero
 //
@@ -51,7 +53,12 @@ import (
 //	+512   16 x 64 B  Len stripes: one i64 live-key delta at the start of each line
 //	+2048  8 x 1024 B free-list shards: +0 u64 free bytes in this shard,
 //	                  +64 MaxClasses x u64 Treiber-stack heads [tag:32|unit:32]
-//	+10240 ..16384    reserved, zero
+//	+10240 u32  wake word: bumped (and futex-woken) when a write finds a
+//	            waiter; every process's waiting goroutine sleeps on it
+//	+10304 u32  ring doorbell [seq:31|waiters:1] for subscribers
+//	+10368 u64  ring tail: events ever appended
+//	+10432 ..12288  reserved, zero
+//	+12288 1024 x u32  key doorbells [seq:31|waiters:1], by key hash
 const (
 	// Magic starts every segment file.
 	Magic = "SHMDICT\x00"
@@ -82,6 +89,7 @@ const (
 	offArenaSize = 80
 	offTotal     = 88
 	offCreated   = 96
+	offRing      = 104
 	offChecksum  = 184
 
 	// OffClaimed is the shared count of claimed slots.
@@ -104,6 +112,23 @@ const (
 	ShardHeadsOff = 64
 	// MaxClasses bounds the number of arena size classes (heads per shard).
 	MaxClasses = (ShardStride - ShardHeadsOff) / 8
+
+	// OffWake is the wake word every process's waiter goroutine sleeps on.
+	OffWake = 10240
+	// OffRingBell is the subscribers' doorbell word.
+	OffRingBell = 10304
+	// OffRingTail counts the events ever appended to the ring.
+	OffRingTail = 10368
+	// OffDoorbells is the first key doorbell (u32); key doorbell i is at
+	// OffDoorbells+4*i. 1024 doorbells keep unrelated keys from sharing a
+	// doorbell most of the time in 4 KiB.
+	OffDoorbells = 12288
+	// Doorbells is the number of key doorbells.
+	Doorbells = 1024
+	// RingEntrySize is the size of one change event in the ring.
+	RingEntrySize = 32
+	// MaxRingEntries bounds the event ring.
+	MaxRingEntries = 1 << 24
 
 	// LineSize is the cache-line size assumed for padding.
 	LineSize = 64
@@ -143,10 +168,12 @@ type Layout struct {
 	ClaimBudget uint64 // slots that may ever be claimed: Slots*3/4
 	MaxProbe    uint32 // probe limit in 4-slot groups
 	MaxProcs    uint32 // registry entries
+	RingEntries uint32 // event ring entries: 0 or a power of two
 	ArenaSize   uint64 // arena bytes, a multiple of Unit
 	CreatedNano int64  // creation time, Unix nanoseconds
 
 	RegistryOff uint64 // derived: byte offset of the registry
+	RingOff     uint64 // derived: byte offset of the event ring
 	SlotsOff    uint64 // derived: byte offset of the slot array
 	ArenaOff    uint64 // derived: byte offset of the arena
 	TotalSize   uint64 // derived: file size
@@ -188,9 +215,24 @@ func NewLayout(capacity int, arenaBytes int64, maxProcs int) (Layout, error) {
 	return l, nil
 }
 
+// WithRing returns l with an event ring of n entries (rounded up to a
+// power of two, at least 64; 0 for none).
+func (l Layout) WithRing(n int) (Layout, error) {
+	if n < 0 || n > MaxRingEntries {
+		return l, fmt.Errorf("%w: EventRing must be in [0, %d] (got %d)", ErrInvalid, MaxRingEntries, n)
+	}
+	if n > 0 {
+		n = max(64, 1<<bits.Len(uint(n-1)))
+	}
+	l.RingEntries = uint32(n)
+	l.derive()
+	return l, nil
+}
+
 func (l *Layout) derive() {
 	l.RegistryOff = ControlSize
-	l.SlotsOff = alignUp(l.RegistryOff+uint64(l.MaxProcs)*RegistryEntrySize, PageAlign)
+	l.RingOff = l.RegistryOff + uint64(l.MaxProcs)*RegistryEntrySize
+	l.SlotsOff = alignUp(l.RingOff+uint64(l.RingEntries)*RingEntrySize, PageAlign)
 	l.ArenaOff = alignUp(l.SlotsOff+l.Slots*SlotSize, PageAlign)
 	l.TotalSize = alignUp(l.ArenaOff+l.ArenaSize, PageAlign)
 }
@@ -211,6 +253,7 @@ func encodeHeader(l Layout) []byte {
 	le.PutUint64(h[offBudget:], l.ClaimBudget)
 	le.PutUint32(h[offMaxProbe:], l.MaxProbe)
 	le.PutUint32(h[offMaxProcs:], l.MaxProcs)
+	le.PutUint32(h[offRing:], l.RingEntries)
 	le.PutUint64(h[offRegistry:], l.RegistryOff)
 	le.PutUint64(h[offSlotsOff:], l.SlotsOff)
 	le.PutUint64(h[offArenaOff:], l.ArenaOff)
@@ -249,6 +292,7 @@ func decodeHeader(h []byte) (Layout, error) {
 		ClaimBudget: le.Uint64(h[offBudget:]),
 		MaxProbe:    le.Uint32(h[offMaxProbe:]),
 		MaxProcs:    le.Uint32(h[offMaxProcs:]),
+		RingEntries: le.Uint32(h[offRing:]),
 		ArenaSize:   le.Uint64(h[offArenaSize:]),
 		CreatedNano: int64(le.Uint64(h[offCreated:])),
 	}
@@ -259,6 +303,8 @@ func decodeHeader(h []byte) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: claim budget %d out of range for %d slots", ErrCorrupt, l.ClaimBudget, l.Slots)
 	case l.MaxProbe == 0:
 		return Layout{}, fmt.Errorf("%w: probe limit is zero", ErrCorrupt)
+	case l.RingEntries > MaxRingEntries || l.RingEntries&(l.RingEntries-1) != 0:
+		return Layout{}, fmt.Errorf("%w: event ring size %d is not a power of two up to %d", ErrCorrupt, l.RingEntries, MaxRingEntries)
 	case l.MaxProcs == 0 || l.MaxProcs > MaxMaxProcs:
 		return Layout{}, fmt.Errorf("%w: registry size %d out of range", ErrCorrupt, l.MaxProcs)
 	case l.ArenaSize < 2*Unit || l.ArenaSize%Unit != 0 || l.ArenaSize/Unit > MaxArenaUnits:

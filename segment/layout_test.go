@@ -472,3 +472,52 @@ func TestLayoutDecodeEveryFlip(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutNotifyRegions pins the notification words and the event ring.
+func TestLayoutNotifyRegions(t *testing.T) {
+	pins := map[string][2]uint64{
+		"OffWake":        {OffWake, 10240},
+		"OffRingBell":    {OffRingBell, 10304},
+		"OffRingTail":    {OffRingTail, 10368},
+		"OffDoorbells":   {OffDoorbells, 12288},
+		"Doorbells":      {Doorbells, 1024},
+		"RingEntrySize":  {RingEntrySize, 32},
+		"offRing":        {offRing, 104},
+		"MaxRingEntries": {MaxRingEntries, 1 << 24},
+	}
+	for name, p := range pins {
+		if p[0] != p[1] {
+			t.Errorf("%s = %d, want %d", name, p[0], p[1])
+		}
+	}
+	if OffDoorbells+Doorbells*4 != ControlSize {
+		t.Errorf("doorbells end at %d, want the end of the control region %d", OffDoorbells+Doorbells*4, ControlSize)
+	}
+	for _, off := range []uint64{OffWake, OffRingBell, OffRingTail} {
+		if off%LineSize != 0 {
+			t.Errorf("notify word at %d is not on a line of its own", off)
+		}
+	}
+	l, err := NewLayout(1000, 1<<20, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.RingOff != l.RegistryOff+8*RegistryEntrySize || l.RingEntries != 0 || l.SlotsOff != alignUp(l.RingOff, PageAlign) {
+		t.Errorf("layout without a ring: %+v", l)
+	}
+	r, err := l.WithRing(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RingEntries != 128 || r.SlotsOff != alignUp(r.RingOff+128*RingEntrySize, PageAlign) || r.TotalSize <= l.TotalSize-1 {
+		t.Errorf("layout with a ring of 100: %+v", r)
+	}
+	h := encodeHeader(r)
+	got, err := decodeHeader(h)
+	if err != nil || got.RingEntries != 128 || got.SlotsOff != r.SlotsOff {
+		t.Errorf("ring layout round trip: %+v, %v", got, err)
+	}
+	if _, err := l.WithRing(MaxRingEntries + 1); !errors.Is(err, ErrInvalid) {
+		t.Errorf("WithRing(too many) = %v, want ErrInvalid", err)
+	}
+}

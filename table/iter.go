@@ -90,10 +90,18 @@ func (t *Table) Clear() (err error) {
 	}
 	defer t.exit(fo, &err)
 	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
-		if t.mem.Load64(t.slotOff(slot)) != 0 {
-			var cleared bool
-			t.clearSlot(slot, &cleared)
+		w0 := t.mem.Load64(t.slotOff(slot))
+		if !live(w0) || isAbsent(t.mem.Load64(t.valueWordOff(slot))) {
+			continue
 		}
+		u := unitOf(w0)
+		_, n, ok := t.ar.ReadHeader(u)
+		if !ok || n > MaxKeyLen {
+			return errCorruptKey(t, u)
+		}
+		h := hash64(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), t.seed)
+		var cleared bool
+		t.clearSlot(slot, h, &cleared)
 	}
 	return nil
 }

@@ -151,7 +151,8 @@ func (t *Table) Set(key, value []byte) (err error) {
 	}
 	committed := false
 	defer t.exitWrite(old, &err, &committed)
-	slot, err := t.findOrClaim(key, hash64(key, t.seed))
+	h := hash64(key, t.seed)
+	slot, err := t.findOrClaim(key, h)
 	if err != nil {
 		return err
 	}
@@ -162,10 +163,12 @@ func (t *Table) Set(key, value []byte) (err error) {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
-		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+		nw := nextValueWord(w, u)
+		if t.mem.CAS64(woff, w, nw) {
 			committed = true
 			segment.Failpoint(segment.FPValuePublished)
 			t.retire(slot, w)
+			t.notify(h, slot, w, nw, EventSet)
 			return nil
 		}
 	}
@@ -195,29 +198,32 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 		return false, err
 	}
 	defer t.exitWrite(old, &err, &deleted)
-	slot, _, ok, err := t.find(key, hash64(key, t.seed))
+	h := hash64(key, t.seed)
+	slot, _, ok, err := t.find(key, h)
 	if err != nil || !ok {
 		return false, err
 	}
-	return t.clearSlot(slot, &deleted), nil
+	return t.clearSlot(slot, h, &deleted), nil
 }
 
 // clearSlot empties slot's value word and reports whether it held a
 // value; it sets *committed as soon as it has.
-func (t *Table) clearSlot(slot uint64, committed *bool) bool {
+func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
 		if isAbsent(w) {
 			return false
 		}
-		if t.mem.CAS64(woff, w, nextValueWord(w, 0)) {
+		nw := nextValueWord(w, 0)
+		if t.mem.CAS64(woff, w, nw) {
 			*committed = true
 			segment.Failpoint(segment.FPDeletePublished)
 			if !isCounter(w) {
 				_ = t.ar.Free(unitOf(w), shardOf(slot))
 			}
 			t.addLen(slot, -1)
+			t.notify(h, slot, w, nw, EventDelete)
 			return true
 		}
 	}
@@ -269,13 +275,14 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
 			return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
 		}
-		if t.mem.CAS64(woff, w, counterWord(next)) {
+		if nw := counterWord(next); t.mem.CAS64(woff, w, nw) {
 			committed = true
 			n = next
 			segment.Failpoint(segment.FPAddPublished)
 			if isAbsent(w) {
 				t.addLen(slot, 1)
 			}
+			t.notify(h, slot, w, nw, EventAdd)
 			return next, nil
 		}
 	}
@@ -314,7 +321,8 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 		return false, err
 	}
 	defer t.exitWrite(fo, &err, &done)
-	slot, _, ok, err := t.find(key, hash64(key, t.seed))
+	h := hash64(key, t.seed)
+	slot, _, ok, err := t.find(key, h)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -342,15 +350,18 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 				return false, err
 			}
 		}
-		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+		if nw := nextValueWord(w, u); t.mem.CAS64(woff, w, nw) {
 			done = true // u is published now: the deferred free must not touch it
 			segment.Failpoint(segment.FPValuePublished)
 			if !isCounter(w) {
 				_ = t.ar.Free(unitOf(w), shardOf(slot))
 			}
+			kind := EventSet
 			if del {
 				t.addLen(slot, -1)
+				kind = EventDelete
 			}
+			t.notify(h, slot, w, nw, kind)
 			return true, nil
 		}
 	}
@@ -404,7 +415,8 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	}
 	committed := false
 	defer t.exitWrite(fo, &err, &committed)
-	slot, err := t.findOrClaim(key, hash64(key, t.seed))
+	h := hash64(key, t.seed)
+	slot, err := t.findOrClaim(key, h)
 	if err != nil {
 		return nil, false, err
 	}
@@ -437,10 +449,11 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 				return nil, false, err
 			}
 		}
-		if t.mem.CAS64(woff, w, nextValueWord(w, u)) {
+		if nw := nextValueWord(w, u); t.mem.CAS64(woff, w, nw) {
 			committed, actual = true, value
 			segment.Failpoint(segment.FPValuePublished)
 			t.addLen(slot, 1)
+			t.notify(h, slot, w, nw, EventSet)
 			return value, false, nil
 		}
 	}

@@ -48,6 +48,12 @@ type Options struct {
 	// MaxProcesses is the number of processes that can be attached at
 	// once (registry entries). Default 1024.
 	MaxProcesses int
+	// EventRing is the number of change events the segment keeps for
+	// Subscribe (rounded up to a power of two, at least 64). Default 0:
+	// no subscriptions, and writes pay nothing for them. Wait works
+	// either way. A subscriber more than EventRing events behind misses
+	// events (and is told how many).
+	EventRing int
 	// Mode is the segment file's permission bits. Default 0600 (the
 	// owner only); 0660 shares with the file's group. World-writable
 	// modes are refused.
@@ -63,7 +69,11 @@ func (o Options) layout() (segment.Layout, error) {
 	if procs == 0 {
 		procs = segment.DefaultMaxProcs
 	}
-	return segment.NewLayout(o.Capacity, arenaBytes, procs)
+	l, err := segment.NewLayout(o.Capacity, arenaBytes, procs)
+	if err != nil {
+		return l, err
+	}
+	return l.WithRing(o.EventRing)
 }
 
 // Table is a key-value table in a shared segment. Its methods are safe for
@@ -78,6 +88,9 @@ type Table struct {
 	slotsOff uint64
 	maxProbe uint64 // groups
 	budget   uint64
+	ringMask uint64 // event ring entries - 1, or 0 without a ring
+	hub      hub
+	done     chan struct{} // closed by Close
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -92,6 +105,8 @@ func newTable(seg *segment.Segment, name string) *Table {
 		slotsOff: l.SlotsOff,
 		maxProbe: min(uint64(l.MaxProbe), l.Groups()),
 		budget:   l.ClaimBudget,
+		ringMask: max(uint64(l.RingEntries), 1) - 1,
+		done:     make(chan struct{}),
 	}
 }
 
@@ -192,7 +207,13 @@ func RemoveUnused(name string) error {
 // Close detaches this process from the table. Other processes are not
 // affected. Every method called afterwards returns ErrClosed, and so does
 // an operation that another goroutine had in flight.
-func (t *Table) Close() error { return t.seg.Close() }
+func (t *Table) Close() error {
+	err := t.seg.Close()
+	if err == nil {
+		close(t.done)
+	}
+	return err
+}
 
 // Name is the name the table was opened with ("" for New).
 func (t *Table) Name() string { return t.name }

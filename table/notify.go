@@ -1,0 +1,265 @@
+package table
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/shmdict/shmdict/segment"
+)
+
+// Waiting for changes, across processes, without a server.
+//
+// Doorbells. 1024 32-bit words in the segment, chosen by key hash:
+//
+//	bits 31..1  seq: bumped each time a writer rings it
+//	bit  0      waiters: some process is waiting on a key of this doorbell
+//
+// A waiter sets the waiters bit, then re-checks its key; a writer, after
+// its publishing CAS, loads the doorbell and rings it only if the bit is
+// set. Both sides act on seq-cst atomics in opposite orders, so either the
+// waiter's re-check sees the write or the writer sees the bit: no lost
+// wake-up, and a write with nobody waiting costs one load and no syscall.
+//
+// Ringing clears the bit, bumps seq, bumps the segment's wake word and
+// FUTEX_WAKEs it. Each process runs one hub goroutine that sleeps on the
+// wake word (a shared futex: the kernel matches it across processes by
+// file and offset), so each process blocks one thread however many
+// goroutines wait; the hub re-checks its local waiters and wakes the ones
+// whose keys changed. A waiter killed with its bit set costs one spurious
+// wake-up, nothing more.
+
+// Version identifies one state of a key's value: every Set, Delete, Add
+// or swap gives the key a new Version. The Version of an absent key that
+// never existed is 0. A counter's Version is derived from its value, so an
+// Add undone by an opposite Add before a waiter looks is not seen.
+type Version uint64
+
+// hubPoll bounds how long the hub sleeps without a wake-up; it is a safety
+// net (and how the hub notices Close), not the wake-up path.
+const hubPoll = 2 * time.Second
+
+// waiter is one goroutine waiting, as the hub sees it.
+type waiter struct {
+	key   []byte
+	h     uint64
+	since uint64
+	ring  bool   // a subscriber: wait for the ring tail to pass since
+	ch    chan struct{}
+}
+
+// hub fans one futex wait per process out to its waiting goroutines.
+type hub struct {
+	mu      sync.Mutex
+	waiters map[*waiter]struct{}
+	running bool
+}
+
+func doorbellOff(h uint64) uint64 { return segment.OffDoorbells + h%segment.Doorbells*4 }
+
+// arm sets the waiters bit of the doorbell word at off.
+func (t *Table) arm(off uint64) {
+	for {
+		v := t.mem.Load32(off)
+		if v&1 != 0 || t.mem.CAS32(off, v, v|1) {
+			return
+		}
+	}
+}
+
+// ringIfWaited rings the doorbell at off if some process armed it.
+func (t *Table) ringIfWaited(off uint64) {
+	for {
+		v := t.mem.Load32(off)
+		if v&1 == 0 {
+			return
+		}
+		if t.mem.CAS32(off, v, (v+2)&^1) {
+			break
+		}
+	}
+	t.mem.Add32(segment.OffWake, 1)
+	t.mem.FutexWake(segment.OffWake, math.MaxInt32)
+}
+
+// notify is called after a change of the key with hash h in slot from
+// value word old to new: it appends a change event if the segment keeps
+// them and rings the key's doorbell if anyone waits on it.
+func (t *Table) notify(h, slot, old, new uint64, kind EventKind) {
+	if t.ringMask != 0 {
+		t.appendEvent(slot, old, new, kind)
+	}
+	if d := doorbellOff(h); t.mem.Load32(d)&1 != 0 {
+		t.ringIfWaited(d)
+	}
+}
+
+// version returns the current Version of key.
+func (t *Table) version(key []byte, h uint64) (v Version, err error) {
+	fo, err := t.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer t.exit(fo, &err)
+	slot, _, ok, err := t.find(key, h)
+	if err != nil || !ok {
+		return 0, err
+	}
+	return Version(t.mem.Load64(t.valueWordOff(slot))), nil
+}
+
+// Lookup returns key's value with its Version, for a later Wait. For an
+// absent key it returns ErrNotFound and the absent state's Version.
+func (t *Table) Lookup(key []byte) ([]byte, Version, error) {
+	if err := checkKey(key); err != nil {
+		return nil, 0, err
+	}
+	h := hash64(key, t.seed)
+	for {
+		v, err := t.version(key, h)
+		if err != nil {
+			return nil, 0, err
+		}
+		val, err := t.Get(key)
+		if err != nil && err != ErrNotFound {
+			return nil, 0, err
+		}
+		// The pair is consistent if the version did not move around the read.
+		if v2, err2 := t.version(key, h); err2 == nil && v2 == v {
+			return val, v, err
+		}
+	}
+}
+
+// Wait blocks until key's Version differs from since (the key was set,
+// deleted or added to since the caller saw it), or ctx ends, and returns
+// the new Version. It returns at once if the key has already changed.
+// Pass the Version from Lookup, or 0 to wait for a key that never existed
+// to appear. Waiting costs no CPU: the process's hub goroutine sleeps on
+// a futex that writers wake.
+func (t *Table) Wait(ctx context.Context, key []byte, since Version) (Version, error) {
+	if err := checkKey(key); err != nil {
+		return since, err
+	}
+	h := hash64(key, t.seed)
+	bell := doorbellOff(h)
+	for {
+		v, err := t.version(key, h)
+		if err != nil || v != since {
+			return v, err
+		}
+		w := &waiter{key: key, h: h, since: uint64(since), ch: make(chan struct{}, 1)}
+		t.hub.add(t, w)
+		if err := t.guarded(func() { t.arm(bell) }); err != nil {
+			t.hub.remove(w)
+			return since, err
+		}
+		if v, err := t.version(key, h); err != nil || v != since {
+			t.hub.remove(w)
+			return v, err
+		}
+		select {
+		case <-w.ch:
+			t.hub.remove(w)
+		case <-ctx.Done():
+			t.hub.remove(w)
+			return since, ctx.Err()
+		case <-t.done:
+			t.hub.remove(w)
+			return since, ErrClosed
+		}
+	}
+}
+
+// guarded runs f on the segment with faults turned into errors.
+func (t *Table) guarded(f func()) (err error) {
+	fo, err := t.enter()
+	if err != nil {
+		return err
+	}
+	defer t.exit(fo, &err)
+	f()
+	return nil
+}
+
+func (h *hub) add(t *Table, w *waiter) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiters == nil {
+		h.waiters = map[*waiter]struct{}{}
+	}
+	h.waiters[w] = struct{}{}
+	if !h.running {
+		h.running = true
+		go h.run(t)
+	}
+}
+
+func (h *hub) remove(w *waiter) {
+	h.mu.Lock()
+	delete(h.waiters, w)
+	h.mu.Unlock()
+}
+
+// run is the hub goroutine: it sleeps on the wake word and, on each
+// wake-up (or poll), re-arms the doorbells of its waiters and wakes those
+// whose keys (or the event ring) moved. It exits when nobody waits.
+func (h *hub) run(t *Table) {
+	var ws []*waiter
+	for {
+		if t.seg.Closed() {
+			h.mu.Lock()
+			h.running = false
+			h.mu.Unlock()
+			return
+		}
+		var g uint32
+		if err := t.guarded(func() { g = t.mem.Load32(segment.OffWake) }); err != nil {
+			h.mu.Lock()
+			h.running = false
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Lock()
+		if len(h.waiters) == 0 {
+			h.running = false
+			h.mu.Unlock()
+			return
+		}
+		ws = ws[:0]
+		for w := range h.waiters {
+			ws = append(ws, w)
+		}
+		h.mu.Unlock()
+		for _, w := range ws {
+			if t.moved(w) {
+				select {
+				case w.ch <- struct{}{}:
+				default:
+				}
+			}
+		}
+		t.guarded(func() { t.mem.FutexWait(segment.OffWake, g, hubPoll) })
+	}
+}
+
+// moved re-arms w's doorbell and reports whether what w waits for has
+// happened (an error counts: the waiter will see it when it re-checks).
+func (t *Table) moved(w *waiter) bool {
+	if w.ring {
+		var tail uint64
+		if err := t.guarded(func() {
+			t.arm(segment.OffRingBell)
+			tail = t.mem.Load64(segment.OffRingTail)
+		}); err != nil {
+			return true
+		}
+		return tail != w.since
+	}
+	if err := t.guarded(func() { t.arm(doorbellOff(w.h)) }); err != nil {
+		return true
+	}
+	v, err := t.version(w.key, w.h)
+	return err != nil || uint64(v) != w.since
+}
