@@ -45,7 +45,7 @@ type waiter struct {
 	key   []byte
 	h     uint64
 	since uint64
-	ring  bool   // a subscriber: wait for the ring tail to pass since
+	ring  bool // a subscriber: wait for the ring tail to pass since
 	ch    chan struct{}
 }
 

@@ -343,8 +343,8 @@ func childSubscriber(args []string) error {
 	started := make(chan struct{})
 	go func() {
 		<-started
-		childSync("ready")   // the parent says go when writers start...
-		childStdin.ReadString('\n') // ...and again when they are done and it is time to stop
+		childSync("ready")                 // the parent says go when writers start...
+		childStdin.ReadString('\n')        // ...and again when they are done and it is time to stop
 		time.Sleep(500 * time.Millisecond) // drain what the writers left in the ring
 		cancel()
 	}()
@@ -480,7 +480,6 @@ func BenchmarkWakeLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 }
-
 
 // BenchmarkSetEvents compares Set on existing keys with the event ring off
 // and on (subscriptions cost writers one atomic add and one entry write).
