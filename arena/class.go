@@ -21,8 +21,18 @@ const (
 	HeaderBytes = 8
 )
 
-// ClassUnits returns the block size of class c in units.
-func ClassUnits(c int) uint64 {
+// classUnits caches ClassUnits: lookups sit on every record read.
+var classUnits = func() (t [NumClasses]uint64) {
+	for c := range t {
+		t[c] = computeClassUnits(c)
+	}
+	return t
+}()
+
+// ClassUnits returns the block size of class c (0 <= c < NumClasses) in units.
+func ClassUnits(c int) uint64 { return classUnits[c] }
+
+func computeClassUnits(c int) uint64 {
 	if c < smallClasses {
 		return uint64(c + 1)
 	}
