@@ -57,6 +57,16 @@ func Inspect(path string) (Info, error) {
 	info.Size = st.Size
 	info.Modified = time.Unix(st.Mtim.Unix())
 	if info.Temp {
+		// A name alone proves nothing in a shared directory: a temp file
+		// of ours belongs to this user and holds zeros (not yet
+		// initialized) or a segment header.
+		head := make([]byte, len(Magic))
+		n, _ := f.ReadAt(head, 0)
+		if st.Uid != uint32(os.Geteuid()) || !(string(head[:n]) == Magic[:n] && n == len(Magic) || allZero(head[:n])) {
+			info.Temp = false
+			info.Err = fmt.Errorf("%w: %s has a temporary file's name but is not one of ours", ErrCorrupt, path)
+			return info, nil
+		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			info.TempInUse = true
 		} else {
@@ -106,6 +116,15 @@ func Inspect(path string) (Info, error) {
 		}
 	}
 	return info, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // List inspects every segment and temporary file in dir. Files that are

@@ -303,8 +303,8 @@ func decodeHeader(h []byte) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: claim budget %d out of range for %d slots", ErrCorrupt, l.ClaimBudget, l.Slots)
 	case l.MaxProbe == 0:
 		return Layout{}, fmt.Errorf("%w: probe limit is zero", ErrCorrupt)
-	case l.RingEntries > MaxRingEntries || l.RingEntries&(l.RingEntries-1) != 0:
-		return Layout{}, fmt.Errorf("%w: event ring size %d is not a power of two up to %d", ErrCorrupt, l.RingEntries, MaxRingEntries)
+	case l.RingEntries > MaxRingEntries || l.RingEntries&(l.RingEntries-1) != 0 || (l.RingEntries != 0 && l.RingEntries < 64):
+		return Layout{}, fmt.Errorf("%w: event ring size %d is not 0 or a power of two in [64, %d]", ErrCorrupt, l.RingEntries, MaxRingEntries)
 	case l.MaxProcs == 0 || l.MaxProcs > MaxMaxProcs:
 		return Layout{}, fmt.Errorf("%w: registry size %d out of range", ErrCorrupt, l.MaxProcs)
 	case l.ArenaSize < 2*Unit || l.ArenaSize%Unit != 0 || l.ArenaSize/Unit > MaxArenaUnits:

@@ -23,6 +23,10 @@ import (
 //	+16 u64 value word after the change (the key's new Version)
 //	+24 u32 slot index
 //	+28 u8  kind (EventKind)
+//	+29 u24 lap: (pos / RingEntries) mod 2^24, written first, so that a
+//	        writer stalled for a lap that lands its stores in a newer
+//	        writer's entry makes that entry fail the reader's lap check
+//	        (and count as missed) instead of mixing two changes
 //
 // Subscribers read entries seqlock-style (seq, payload, seq again). Two
 // writers changing one key may append in the opposite order to their
@@ -77,6 +81,11 @@ type Event struct {
 // ErrNoEvents: Subscribe on a table created without an event ring.
 var ErrNoEvents = errors.New("shmdict: table keeps no change events (create it with Options.EventRing > 0)")
 
+// lap is the 24-bit lap number of ring position pos.
+func (t *Table) lap(pos uint64) uint64 {
+	return pos / (t.ringMask + 1) & (1<<24 - 1)
+}
+
 func (t *Table) ringEntry(pos uint64) uint64 {
 	return t.seg.Layout.RingOff + (pos&t.ringMask)*segment.RingEntrySize
 }
@@ -95,9 +104,9 @@ func (t *Table) appendEvent(slot, old, new uint64, kind EventKind) {
 			break
 		}
 	}
+	t.mem.Store64(e+24, slot&0xFFFFFFFF|uint64(kind)<<32|t.lap(pos)<<40)
 	t.mem.Store64(e+8, old)
 	t.mem.Store64(e+16, new)
-	t.mem.Store64(e+24, slot&0xFFFFFFFF|uint64(kind)<<32)
 	t.mem.CAS64(e, mine, pos+1)
 	if t.mem.Load32(segment.OffRingBell)&1 != 0 {
 		t.ringIfWaited(segment.OffRingBell)
@@ -122,9 +131,14 @@ func (t *Table) readEntry(pos uint64) (ev rawEvent, ok, lost bool, err error) {
 			ev.old = t.mem.Load64(e + 8)
 			ev.new = t.mem.Load64(e + 16)
 			meta := t.mem.Load64(e + 24)
-			if t.mem.Load64(e) == s {
-				ev.slot, ev.kind, ok = meta&0xFFFFFFFF, EventKind(meta>>32), true
+			if t.mem.Load64(e) != s {
+				return // rewritten while we read: look again
 			}
+			if meta>>40 != t.lap(pos) {
+				lost = true // a stalled writer of an earlier lap wrote over it
+				return
+			}
+			ev.slot, ev.kind, ok = meta&0xFFFFFFFF, EventKind(meta>>32&0xFF), true
 		case s&^writingBit > pos+1:
 			lost = true
 		}
@@ -237,9 +251,14 @@ func (s *subscriber) step(ctx context.Context, yield func(Event, error) bool) (b
 				s.waitFrom = time.Now()
 			}
 			if time.Since(s.waitFrom) > holdFor {
+				// Its writer died (or stalled a lap): count it once, and
+				// do not count the chain gap it leaves again.
 				s.pos++
 				s.missed++
 				s.waitFrom = time.Time{}
+				if !s.resync(yield) {
+					return false, nil
+				}
 				continue
 			}
 			return s.sleep(ctx, 100*time.Microsecond)

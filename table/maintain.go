@@ -83,6 +83,9 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		return rep, err
 	}
 	nl, err := segment.NewLayout(capacity, arenaBytes, int(l.MaxProcs))
+	if err == nil {
+		nl, err = nl.WithRing(int(l.RingEntries)) // subscribers keep working after a reopen
+	}
 	if err != nil {
 		return rep, err
 	}

@@ -15,7 +15,7 @@ import (
 
 func TestCompact(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tbl")
-	tb, err := Create(path, Options{Capacity: 1200})
+	tb, err := Create(path, Options{Capacity: 1200, EventRing: 128})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +50,9 @@ func TestCompact(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, snapshot(tb)); diff != "" {
 		t.Fatalf("contents changed (-before +after):\n%s", diff)
+	}
+	if tb.seg.Layout.RingEntries != 128 {
+		t.Errorf("compaction dropped the event ring: %d entries", tb.seg.Layout.RingEntries)
 	}
 	if n, err := tb.Add([]byte("zero"), 0); n != 0 || err != nil {
 		t.Fatalf("zero counter: %d, %v", n, err)
@@ -114,6 +117,7 @@ func TestListAndRemoveOrphans(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "notours"), []byte("hello"), 0o600)
 	os.WriteFile(filepath.Join(dir, "damaged"), append([]byte(segment.Magic), make([]byte, 300)...), 0o600)
 	os.WriteFile(filepath.Join(dir, ".x.tmp.1.2"), make([]byte, 100), 0o600)
+	os.WriteFile(filepath.Join(dir, ".y.tmp.3.4"), []byte("another program's file"), 0o600)
 
 	infos, err := List(dir)
 	if err != nil {
@@ -158,6 +162,9 @@ func TestListAndRemoveOrphans(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "open")); err != nil {
 		t.Fatal("the open table was removed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".y.tmp.3.4")); err != nil {
+		t.Fatal("a foreign file with a temporary-looking name was removed")
 	}
 	if v, err := open.Get([]byte("a")); err != nil || string(v) != "1" {
 		t.Fatalf("open table after RemoveOrphans: %q, %v", v, err)

@@ -161,13 +161,6 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
 		}
-		if msg := markLive(ku); msg != "" {
-			problem("slot %d: key %s", slot, msg)
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		rep.LiveBlocks++
-		rep.LiveBytes += blockBytes(t.ar, ku)
 		key := t.mem.Bytes(t.ar.Off(ku)+arena.HeaderBytes, n)
 		h := hash64(key, t.seed)
 		if wordTag(w0) != tagOf(h) {
@@ -192,6 +185,15 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
 		}
+		// Mark the key record only now: a slot retired above must leave
+		// its record unmarked, so that Repair reclaims it at once.
+		if msg := markLive(ku); msg != "" {
+			problem("slot %d: key %s", slot, msg)
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
+		rep.LiveBlocks++
+		rep.LiveBytes += blockBytes(t.ar, ku)
 		firstSlot[h] = append(firstSlot[h], slot)
 
 		w1 := t.mem.Load64(t.valueWordOff(slot))
