@@ -480,6 +480,8 @@ func TestLayoutNotifyRegions(t *testing.T) {
 		"OffRingBell":    {OffRingBell, 10304},
 		"OffRingTail":    {OffRingTail, 10368},
 		"OffDoorbells":   {OffDoorbells, 12288},
+		"OffLeases":      {OffLeases, 10496},
+		"Leases":         {Leases, 128},
 		"Doorbells":      {Doorbells, 1024},
 		"RingEntrySize":  {RingEntrySize, 32},
 		"offRing":        {offRing, 104},
@@ -489,6 +491,9 @@ func TestLayoutNotifyRegions(t *testing.T) {
 		if p[0] != p[1] {
 			t.Errorf("%s = %d, want %d", name, p[0], p[1])
 		}
+	}
+	if OffLeases+Leases*8 > OffDoorbells || OffLeases < OffRingTail+8 || OffLeases%LineSize != 0 {
+		t.Errorf("leases [%d, %d) overlap their neighbours or are not line-aligned", OffLeases, OffLeases+Leases*8)
 	}
 	if OffDoorbells+Doorbells*4 != ControlSize {
 		t.Errorf("doorbells end at %d, want the end of the control region %d", OffDoorbells+Doorbells*4, ControlSize)

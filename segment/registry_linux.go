@@ -99,3 +99,20 @@ func (s *Segment) Processes() ([]Process, error) {
 	}
 	return out, nil
 }
+
+// Entry returns this process's registry entry index, or -1 (a heap
+// segment, or none).
+func (s *Segment) Entry() int { return s.regIndex }
+
+// EntryAlive reports whether registry entry i is held by a live process
+// (this one included). For a heap segment every entry counts as alive.
+func (s *Segment) EntryAlive(i int) bool {
+	if s.file == nil || i == s.regIndex {
+		return true
+	}
+	if i < 0 || i >= int(s.Layout.MaxProcs) || s.closed.IsSet() {
+		return false
+	}
+	lk, err := s.lockByte(i, unix.F_WRLCK, unix.F_OFD_GETLK)
+	return err != nil || lk.Type != unix.F_UNLCK // an error: assume alive, and let the deadline decide
+}
