@@ -11,3 +11,10 @@ func (f *Flag) Set() bool { return f.v.CompareAndSwap(false, true) }
 
 // IsSet reports whether the flag is set.
 func (f *Flag) IsSet() bool { return f.v.Load() }
+
+// Counter is a process-local atomic counter (for example a sweep cursor),
+// so that packages above this one need not import sync/atomic.
+type Counter struct{ v atomic.Uint64 }
+
+// Add adds d and returns the new value.
+func (c *Counter) Add(d uint64) uint64 { return c.v.Add(d) }

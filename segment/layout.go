@@ -57,7 +57,9 @@ import (
 //	            waiter; every process's waiting goroutine sleeps on it
 //	+10304 u32  ring doorbell [seq:31|waiters:1] for subscribers
 //	+10368 u64  ring tail: events ever appended
-//	+10432 ..10496  reserved, zero
+//	+10432 u64  TTL used: set to 1 by the first SetWithTTL (writers sweep)
+//	+10440 u64  expired values reclaimed (a statistic)
+//	+10448 ..10496  reserved, zero
 //	+10496 128 x u64  load leases [owner entry:16|deadline Unix ms:48], by key hash
 //	+11520 ..12288  reserved, zero
 //	+12288 1024 x u32  key doorbells [seq:31|waiters:1], by key hash
@@ -121,6 +123,11 @@ const (
 	OffRingBell = 10304
 	// OffRingTail counts the events ever appended to the ring.
 	OffRingTail = 10368
+	// OffTTLUsed becomes 1 once any process stored a value with a TTL.
+	OffTTLUsed = 10432
+	// OffExpired counts expired values reclaimed.
+	OffExpired = 10440
+
 	// OffLeases is the first load lease (u64) of GetOrLoad; lease i is at
 	// OffLeases+8*i. 128 leases let 128 keys load at once (more with luck:
 	// keys share a lease by hash, which only serializes their loads).

@@ -104,7 +104,10 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 			os.Remove(tmp)
 		}
 	}()
-	err = old.rawEntries(func(key []byte, w1 uint64, value []byte) error {
+	err = old.rawEntries(func(key []byte, w1 uint64, deadline int64, value []byte) error {
+		if deadline != 0 {
+			return nt.set(key, value, deadline) // keeps its deadline
+		}
 		if isCounter(w1) {
 			_, err := nt.Add(key, counterOf(w1))
 			if err == nil && counterOf(w1) == 0 {
@@ -143,10 +146,10 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 
 // rawEntries calls f with every present key, its value word and (for byte
 // values) its value, each read consistently. The slices are reused.
-func (t *Table) rawEntries(f func(key []byte, w1 uint64, value []byte) error) error {
+func (t *Table) rawEntries(f func(key []byte, w1 uint64, deadline int64, value []byte) error) error {
 	var val []byte
 	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
-		key, w1, v, ok, err := t.rawEntryAt(slot, val[:0])
+		key, w1, dl, v, ok, err := t.rawEntryAt(slot, val[:0])
 		if err != nil {
 			return err
 		}
@@ -154,27 +157,27 @@ func (t *Table) rawEntries(f func(key []byte, w1 uint64, value []byte) error) er
 			continue
 		}
 		val = v
-		if err := f(key, w1, v); err != nil {
+		if err := f(key, w1, dl, v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, value []byte, ok bool, err error) {
+func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, deadline int64, value []byte, ok bool, err error) {
 	fo, err := t.enter()
 	if err != nil {
-		return nil, 0, nil, false, err
+		return nil, 0, 0, nil, false, err
 	}
 	defer t.exit(fo, &err)
 	w0 := t.mem.Load64(t.slotOff(slot))
 	if !live(w0) {
-		return nil, 0, nil, false, nil
+		return nil, 0, 0, nil, false, nil
 	}
 	u := unitOf(w0)
 	_, n, good := t.ar.ReadHeader(u)
 	if !good || n > MaxKeyLen {
-		return nil, 0, nil, false, errCorruptKey(t, u)
+		return nil, 0, 0, nil, false, errCorruptKey(t, u)
 	}
 	key = append([]byte(nil), t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n)...)
 	// The caller has the table to itself (Compact), so the value word
@@ -182,16 +185,19 @@ func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, valu
 	woff := t.valueWordOff(slot)
 	w1 = t.mem.Load64(woff)
 	if isAbsent(w1) {
-		return nil, 0, nil, false, nil
+		return nil, 0, 0, nil, false, nil
 	}
 	if isCounter(w1) {
-		return key, w1, nil, true, nil
+		return key, w1, 0, nil, true, nil
 	}
 	value, present, err := t.readValue(dst, woff, seen{w1: w1})
 	if err != nil || !present {
-		return nil, 0, nil, false, err
+		return nil, 0, 0, nil, false, err // absent, expired, or an error
 	}
-	return key, w1, value, true, nil
+	if expires(w1) {
+		deadline, _ = t.deadline(w1)
+	}
+	return key, w1, deadline, value, true, nil
 }
 
 // SegmentInfo describes a table file found by List.

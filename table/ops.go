@@ -25,8 +25,8 @@ func checkValue(v []byte) error {
 
 // checkRecord rejects a value that, with its key as prefix, fits no
 // arena block, before anything is claimed for it.
-func checkRecord(key, value []byte) error {
-	if arena.ClassFor(arena.PrefixSpan(uint64(len(key)))+uint64(len(value))) < 0 {
+func checkRecord(key, value []byte, head int) error {
+	if arena.ClassFor(arena.PrefixSpan(uint64(len(key)))+uint64(head+len(value))) < 0 {
 		return fmt.Errorf("%w: %d bytes with a %d-byte key; a value and its key (padded to 8 bytes) must fit in %d bytes (store large values elsewhere and keep a reference)",
 			ErrValueTooLarge, len(value), len(key), arena.MaxPayload)
 	}
@@ -63,9 +63,30 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 			}
 			return dst, false, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
 		}
+		off := t.ar.Off(u) + arena.HeaderBytes + arena.PrefixSpan(p)
+		if expires(w1) {
+			// The payload starts with the deadline; past it, the key
+			// reads as absent (a writer reclaims it later).
+			if n < 8 {
+				if w := t.mem.Load64(woff); w != w1 {
+					w1 = w
+					continue
+				}
+				return dst, false, fmt.Errorf("%w: expiring value record at arena unit %d is too short (%s)", ErrCorrupt, u, t.name)
+			}
+			dl := int64(t.mem.Load64(off))
+			if w := t.mem.Load64(woff); w != w1 {
+				w1 = w
+				continue
+			}
+			if dl <= t.now() {
+				return dst, false, nil
+			}
+			off, n = off+8, n-8
+		}
 		mark := len(dst)
 		dst = slices.Grow(dst, int(n))
-		dst = t.mem.CopyOut(dst, t.ar.Off(u)+arena.HeaderBytes+arena.PrefixSpan(p), n)
+		dst = t.mem.CopyOut(dst, off, n)
 		w := t.mem.Load64(woff)
 		if w == w1 {
 			return dst, true, nil
@@ -130,19 +151,32 @@ func (t *Table) Contains(key []byte) (found bool, err error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	return !isAbsent(t.mem.Load64(t.valueWordOff(slot))), nil
+	woff := t.valueWordOff(slot)
+	for {
+		live, stable := t.present(woff, t.mem.Load64(woff))
+		if stable {
+			return live, nil
+		}
+	}
 }
 
 // Set stores value under key, replacing any value or counter. The bytes
 // are copied into the table; the old value's space is reused.
-func (t *Table) Set(key, value []byte) (err error) {
+func (t *Table) Set(key, value []byte) error { return t.set(key, value, 0) }
+
+// set stores value under key, with a deadline (Unix ns) unless 0.
+func (t *Table) set(key, value []byte, deadline int64) (err error) {
 	if err := checkKey(key); err != nil {
 		return err
 	}
 	if err := checkValue(value); err != nil {
 		return err
 	}
-	if err := checkRecord(key, value); err != nil {
+	head := 0
+	if deadline != 0 {
+		head = 8
+	}
+	if err := checkRecord(key, value, head); err != nil {
 		return err
 	}
 	old, err := t.enter()
@@ -156,7 +190,7 @@ func (t *Table) Set(key, value []byte) (err error) {
 	if err != nil {
 		return err
 	}
-	u, err := t.writeRecord(key, value, shardOf(slot))
+	u, err := t.writeRecord(key, deadline, value, shardOf(slot))
 	if err != nil {
 		return err
 	}
@@ -164,11 +198,15 @@ func (t *Table) Set(key, value []byte) (err error) {
 	for {
 		w := t.mem.Load64(woff)
 		nw := nextValueWord(w, u)
+		if deadline != 0 {
+			nw |= expiresBit
+		}
 		if t.mem.CAS64(woff, w, nw) {
 			committed = true
 			segment.Failpoint(segment.FPValuePublished)
 			t.retire(slot, w)
 			t.notify(h, slot, w, nw, EventSet)
+			t.sweepSome(deadline != 0)
 			return nil
 		}
 	}
@@ -215,6 +253,11 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 		if isAbsent(w) {
 			return false
 		}
+		// An expired value is removed too, but was not there to delete.
+		exp, stable := t.expired(woff, w)
+		if !stable {
+			continue
+		}
 		nw := nextValueWord(w, 0)
 		if t.mem.CAS64(woff, w, nw) {
 			*committed = true
@@ -224,7 +267,7 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 			}
 			t.addLen(slot, -1)
 			t.notify(h, slot, w, nw, EventDelete)
-			return true
+			return !exp
 		}
 	}
 }
@@ -266,7 +309,14 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		case isCounter(w):
 			cur = counterOf(w)
 		case unitOf(w) != 0:
-			return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+			exp, stable := t.expired(woff, w)
+			if !stable {
+				continue
+			}
+			if !exp {
+				return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+			}
+			// An expired value counts as absent: the counter starts at 0.
 		}
 		if delta == 0 {
 			return cur, nil
@@ -279,9 +329,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 			committed = true
 			n = next
 			segment.Failpoint(segment.FPAddPublished)
-			if isAbsent(w) {
-				t.addLen(slot, 1)
-			}
+			t.retire(slot, w) // absent: count the key; expired: free its record
 			t.notify(h, slot, w, nw, EventAdd)
 			return next, nil
 		}
@@ -300,7 +348,7 @@ func clip(key []byte) []byte {
 // (a counter compares as its 8-byte little-endian form) and reports
 // whether it did. An absent key never matches.
 func (t *Table) CompareAndSwap(key, old, new []byte) (swapped bool, err error) {
-	if err := checkRecord(key, new); err != nil {
+	if err := checkRecord(key, new, 0); err != nil {
 		return false, err
 	}
 	return t.compareAnd(key, old, new, false)
@@ -346,7 +394,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 			return false, nil
 		}
 		if !del && u == 0 {
-			if u, err = t.writeRecord(key, new, shardOf(slot)); err != nil {
+			if u, err = t.writeRecord(key, 0, new, shardOf(slot)); err != nil {
 				return false, err
 			}
 		}
@@ -384,7 +432,18 @@ func (t *Table) valueEquals(woff, w uint64, b []byte) (eq, stable bool, err erro
 		}
 		return false, false, fmt.Errorf("%w: value record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
 	}
-	eq = n == uint64(len(b)) && t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes+arena.PrefixSpan(p), b)
+	off := t.ar.Off(u) + arena.HeaderBytes + arena.PrefixSpan(p)
+	if expires(w) {
+		// An expired value never matches; a live one compares after its deadline.
+		if n < 8 {
+			return false, t.mem.Load64(woff) == w, nil
+		}
+		if int64(t.mem.Load64(off)) <= t.now() {
+			return false, t.mem.Load64(woff) == w, nil
+		}
+		off, n = off+8, n-8
+	}
+	eq = n == uint64(len(b)) && t.mem.Equal(off, b)
 	return eq, t.mem.Load64(woff) == w, nil
 }
 
@@ -406,7 +465,7 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	if err := checkKey(key); err != nil {
 		return nil, false, err
 	}
-	if err := checkRecord(key, value); err != nil {
+	if err := checkRecord(key, value, 0); err != nil {
 		return nil, false, err
 	}
 	fo, err := t.enter()
@@ -424,7 +483,11 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	var u uint32
 	for {
 		w := t.mem.Load64(woff)
-		if !isAbsent(w) {
+		live, stable := t.present(woff, w)
+		if !stable {
+			continue
+		}
+		if live {
 			if u != 0 {
 				t.ar.Free(u, shardOf(slot))
 				u = 0
@@ -445,14 +508,14 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 			return v, true, nil
 		}
 		if u == 0 {
-			if u, err = t.writeRecord(key, value, shardOf(slot)); err != nil {
+			if u, err = t.writeRecord(key, 0, value, shardOf(slot)); err != nil {
 				return nil, false, err
 			}
 		}
 		if nw := nextValueWord(w, u); t.mem.CAS64(woff, w, nw) {
 			committed, actual = true, value
 			segment.Failpoint(segment.FPValuePublished)
-			t.addLen(slot, 1)
+			t.retire(slot, w) // absent: count the key; expired: free its record
 			t.notify(h, slot, w, nw, EventSet)
 			return value, false, nil
 		}

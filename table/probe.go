@@ -155,7 +155,7 @@ func (t *Table) claim(key []byte, h uint64) (uint64, error) {
 					segment.Failpoint(segment.FPClaimReserved)
 				}
 				if keyUnit == 0 {
-					u, err := t.writeRecord(nil, key, int(h%segment.FreeShards))
+					u, err := t.writeRecord(nil, 0, key, int(h%segment.FreeShards))
 					if err != nil {
 						release()
 						return 0, err
@@ -202,10 +202,16 @@ func (t *Table) reserveSlot() error {
 
 // writeRecord allocates a block from shard and fills it privately with
 // prefix and payload; the caller publishes it with a CAS or frees it. Key
-// records have no prefix; value records have their key as prefix.
-func (t *Table) writeRecord(prefix, payload []byte, shard int) (uint32, error) {
+// records have no prefix; value records have their key as prefix. A
+// nonzero deadline (Unix ns) is written as an i64 before the payload, for
+// a value word with expiresBit.
+func (t *Table) writeRecord(prefix []byte, deadline int64, payload []byte, shard int) (uint32, error) {
 	span := arena.PrefixSpan(uint64(len(prefix)))
-	c := arena.ClassFor(span + uint64(len(payload)))
+	head := uint64(0)
+	if deadline != 0 {
+		head = 8
+	}
+	c := arena.ClassFor(span + head + uint64(len(payload)))
 	if c < 0 {
 		return 0, fmt.Errorf("%w: %d bytes with a %d-byte key, the limit is %d in all (store large values elsewhere and keep a reference)",
 			ErrValueTooLarge, len(payload), len(prefix), arena.MaxPayload)
@@ -220,9 +226,12 @@ func (t *Table) writeRecord(prefix, payload []byte, shard int) (uint32, error) {
 		return 0, fmt.Errorf("%w (%s)", err, t.name)
 	}
 	off := t.ar.Off(u)
-	t.ar.SetLengths(u, uint64(len(prefix)), uint64(len(payload)))
+	t.ar.SetLengths(u, uint64(len(prefix)), head+uint64(len(payload)))
 	t.mem.CopyIn(off+arena.HeaderBytes, prefix)
-	t.mem.CopyIn(off+arena.HeaderBytes+span, payload)
+	if head != 0 {
+		t.mem.Put64(off+arena.HeaderBytes+span, uint64(deadline))
+	}
+	t.mem.CopyIn(off+arena.HeaderBytes+span+head, payload)
 	segment.Failpoint(segment.FPValueWritten)
 	return u, nil
 }

@@ -18,7 +18,9 @@ import "math/rand/v2"
 //
 // Value word (w1), one of:
 //
-//	bit 63 = 0   bits 62..32 version (31 bits, +1 per change, wrapping)
+//	bit 63 = 0   bit 62      expires: the record starts its payload with
+//	                         an i64 deadline (Unix ns); see ttl.go
+//	             bits 61..32 version (30 bits, +1 per change, wrapping)
 //	             bits 31..0  arena unit of the value record; 0 = absent
 //	bit 63 = 1   bits 62..0  an int63 counter (two's complement), so that
 //	             Add is one CAS with no allocation
@@ -36,7 +38,8 @@ const (
 	unitMask     = 1<<32 - 1
 
 	counterBit  = 1 << 63
-	versionMask = 1<<31 - 1
+	expiresBit  = 1 << 62
+	versionMask = 1<<30 - 1
 
 	// MaxCounter and MinCounter bound a counter (int63).
 	MaxCounter = 1<<62 - 1
@@ -64,6 +67,9 @@ func unitOf(w uint64) uint32 { return uint32(w & unitMask) }
 
 // isAbsent reports whether a value word holds no value.
 func isAbsent(w1 uint64) bool { return !isCounter(w1) && unitOf(w1) == 0 }
+
+// expires reports whether value word w1 names a record with a deadline.
+func expires(w1 uint64) bool { return w1&(counterBit|expiresBit) == expiresBit }
 
 // nextValueWord returns the value word that replaces old with record unit
 // (0 for absent), with a fresh version.

@@ -3,6 +3,7 @@ package table
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime/debug"
 	"time"
@@ -91,11 +92,13 @@ type Table struct {
 	ringMask uint64 // event ring entries - 1, or 0 without a ring
 	hub      hub
 	done     chan struct{} // closed by Close
+	clock    func() time.Time
+	sweep    atomicx.Counter // this process's TTL sweep position
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
 	l := seg.Layout
-	return &Table{
+	t := &Table{
 		seg:      seg,
 		mem:      seg.Mem,
 		ar:       arena.New(seg.Mem, l),
@@ -108,6 +111,8 @@ func newTable(seg *segment.Segment, name string) *Table {
 		ringMask: max(uint64(l.RingEntries), 1) - 1,
 		done:     make(chan struct{}),
 	}
+	t.sweep.Add(rand.Uint64()) // processes sweep for expired values from different places
+	return t
 }
 
 // Open attaches to the table called name, creating it with opts if it
@@ -297,6 +302,7 @@ type Stats struct {
 	ArenaUsed    int64     // bytes in live records (including lost-in-crash leaks)
 	ArenaFree    int64     // bytes free: never handed out, or on free lists
 	FileBytes    int64     // size of the segment file
+	Expired      int64     // expired values reclaimed so far (by any process)
 	Processes    []Process // live processes that have the table open
 }
 
@@ -332,6 +338,7 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 	st.ArenaFree = min(free, st.ArenaBytes)
 	st.ArenaUsed = st.ArenaBytes - st.ArenaFree
 	st.FileBytes = int64(l.TotalSize)
+	st.Expired = int64(t.mem.Load64(segment.OffExpired))
 	st.Processes, err = t.seg.Processes()
 	return err
 }

@@ -206,8 +206,8 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			rep.Tombstones++
 		default:
 			vu := unitOf(w1)
-			_, vp, _, ok := t.ar.ReadPrefixed(vu)
-			if !ok || vp != n || !t.mem.Equal(t.ar.Off(vu)+arena.HeaderBytes, key) {
+			_, vp, vn, ok := t.ar.ReadPrefixed(vu)
+			if !ok || vp != n || !t.mem.Equal(t.ar.Off(vu)+arena.HeaderBytes, key) || (expires(w1) && vn < 8) {
 				problem("slot %d: value record at unit %d of key %q is malformed or carries another key", slot, vu, clip(key))
 				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
 				rep.Tombstones++
