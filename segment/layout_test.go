@@ -481,6 +481,8 @@ func TestLayoutNotifyRegions(t *testing.T) {
 		"OffRingTail":    {OffRingTail, 10368},
 		"OffDoorbells":   {OffDoorbells, 12288},
 		"OffLeases":      {OffLeases, 10496},
+		"OffTTLUsed":     {OffTTLUsed, 10432},
+		"OffExpired":     {OffExpired, 10440},
 		"Leases":         {Leases, 128},
 		"Doorbells":      {Doorbells, 1024},
 		"RingEntrySize":  {RingEntrySize, 32},
