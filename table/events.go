@@ -42,7 +42,7 @@ const (
 	// as missed. Appends follow their CAS within microseconds, but a
 	// writer can be descheduled in between on a loaded machine; only a
 	// writer that died there makes a subscriber wait this long.
-	holdFor = 250 * time.Millisecond
+	holdFor = 2 * time.Second
 )
 
 // EventKind says what a change event did.
