@@ -95,7 +95,22 @@ func childChaos(args []string) error {
 			key := fmt.Sprintf("w%d-k%02d", w, r.IntN(chaosOwnedKeys))
 			v := chaosValue(r, w, seq, key)
 			line = fmt.Sprintf("B %d S %s %s\n", seq, key, v)
-			op = func() error { return tb.Set([]byte(key), []byte(v)) }
+			if p < 15 {
+				// An hour-long TTL: the value stays, but the expiring
+				// record format and the writers' sweeps get killed too.
+				op = func() error { return tb.SetWithTTL([]byte(key), []byte(v), time.Hour) }
+			} else {
+				op = func() error { return tb.Set([]byte(key), []byte(v)) }
+			}
+		case p < 55:
+			// Short-lived keys: they expire and are reclaimed (by sweeps,
+			// by writers replacing them) while writers get killed; only
+			// their integrity is checked, not their presence.
+			key := fmt.Sprintf("t%d-k%02d", w, r.IntN(chaosOwnedKeys))
+			v := chaosValue(r, w, seq, key)
+			ttl := time.Duration(1+r.IntN(3)) * time.Millisecond
+			line = fmt.Sprintf("B %d T %s %s\n", seq, key, v)
+			op = func() error { return tb.SetWithTTL([]byte(key), []byte(v), ttl) }
 		case p < 65:
 			key := fmt.Sprintf("w%d-k%02d", w, r.IntN(chaosOwnedKeys))
 			line = fmt.Sprintf("B %d D %s -\n", seq, key)
@@ -278,6 +293,9 @@ func TestChaosKill(t *testing.T) {
 			} else {
 				fig.inFlight++
 			}
+			if op.kind == 'T' {
+				continue // short-lived: checked for integrity below, not presence
+			}
 			if op.kind == 'A' {
 				d, _ := strconv.ParseInt(op.arg, 10, 64)
 				ctrMax[op.key] += d
@@ -328,6 +346,13 @@ func TestChaosKill(t *testing.T) {
 			}
 		}
 	}
+	for k, v := range got {
+		if k[0] == 't' {
+			if err := checkChaosValue(k, v); err != nil {
+				t.Error(err)
+			}
+		}
+	}
 	for j := range chaosCounters {
 		key := fmt.Sprintf("ctr%d", j)
 		n, err := tb.Add([]byte(key), 0)
@@ -368,11 +393,22 @@ func TestChaosKill(t *testing.T) {
 	if rep, err := tb.Verify(); err != nil || rep.LeakedBytes != 0 {
 		t.Fatalf("Verify after Repair: %v\n%s", err, rep)
 	}
+	// Short-lived keys may expire between the two looks; the rest must
+	// be exactly as before.
+	lasting := func(m map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			if k[0] != 't' {
+				out[k] = v
+			}
+		}
+		return out
+	}
 	after := map[string]string{}
 	for k, v := range tb.All() {
 		after[string(k)] = string(v)
 	}
-	if fmt.Sprint(after) != fmt.Sprint(got) {
+	if fmt.Sprint(lasting(after)) != fmt.Sprint(lasting(got)) {
 		t.Error("Repair changed the table's contents")
 	}
 	if kills == 0 || fig.acked == 0 {
