@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
@@ -90,6 +91,9 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
+	if slot, sn, ok, done, err := t.findFirstGroup(key, g, tag); done {
+		return slot, sn, ok, err
+	}
 	for i := uint64(0); i < t.maxProbe; i++ {
 		base := g * segment.GroupSlots
 		for j := uint64(0); j < segment.GroupSlots; j++ {
@@ -111,6 +115,51 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 		g = (g + i + 1) & (t.groups - 1)
 	}
 	return 0, seen{}, false, nil
+}
+
+// findFirstGroup settles the common lookups, a key in its first probe
+// group or absent before that group's first empty slot, with the group's
+// four key words turned into bit masks rather than a branch per slot. A
+// slot's position in its group is random, so branching on each word
+// mispredicts about once per lookup, and a mispredict that waits for the
+// slot's cache miss discards the next lookup's overlapping work. done is
+// false when the lookup needs the general probe loop (a tag collision, or
+// a full first group with no match).
+func (t *Table) findFirstGroup(key []byte, g, tag uint64) (slot uint64, sn seen, ok, done bool, err error) {
+	base := g * segment.GroupSlots
+	off := t.slotOff(base)
+	want := uint64(stateClaimed)<<(stateShift-32) | tag
+	w0 := t.mem.Load64(off)
+	w1 := t.mem.Load64(off + segment.SlotSize)
+	w2 := t.mem.Load64(off + 2*segment.SlotSize)
+	w3 := t.mem.Load64(off + 3*segment.SlotSize)
+	match := bit(w0>>32 == want) | bit(w1>>32 == want)<<1 | bit(w2>>32 == want)<<2 | bit(w3>>32 == want)<<3
+	empty := bit(w0 == 0) | bit(w1 == 0)<<1 | bit(w2 == 0)<<2 | bit(w3 == 0)<<3
+	// Only matches before the first empty slot count; with no empty slot,
+	// empty&-empty is 0 and the mask below keeps every match.
+	cand := match & (empty&-empty - 1)
+	if cand == 0 {
+		return 0, seen{}, false, empty != 0, nil
+	}
+	j := uint64(bits.TrailingZeros64(cand))
+	w := [4]uint64{w0, w1, w2, w3}[j]
+	eq, sn, err := t.matches(base+j, w, key)
+	if err != nil {
+		return 0, seen{}, false, true, err
+	}
+	if eq {
+		return base + j, sn, true, true, nil
+	}
+	return 0, seen{}, false, false, nil
+}
+
+// bit is 1 for true and 0 for false, without a branch.
+func bit(b bool) uint64 {
+	var x uint64
+	if b {
+		x = 1
+	}
+	return x
 }
 
 // findOrClaim returns the slot index holding key, claiming a slot for it
