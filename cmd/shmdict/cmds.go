@@ -1,0 +1,565 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shmdict/shmdict/table"
+)
+
+// attach opens an existing table, with a hint when it is missing.
+func attach(name string) (*table.Table, error) {
+	t, err := table.Attach(name)
+	if errors.Is(err, table.ErrNotExist) {
+		return nil, fmt.Errorf("%w; create it with 'shmdict create %s --capacity N'", err, name)
+	}
+	return t, err
+}
+
+// withTable runs f on the attached table and closes it.
+func withTable(name string, f func(t *table.Table) error) error {
+	t, err := attach(name)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return f(t)
+}
+
+// others lists the attached processes other than this one.
+func others(ps []table.Process) []table.Process {
+	var out []table.Process
+	for _, p := range ps {
+		if !p.Self {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func pids(ps []table.Process) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, strconv.Itoa(p.PID))
+	}
+	return strings.Join(s, ",")
+}
+
+func init() {
+	var asJSON *bool
+	register(&command{
+		name: "ls", args: "[DIR]", summary: "list table segments with size, keys, fill and attached processes",
+		help: `DIR defaults to /dev/shm. STATE is "ok", "orphan" (no live process has it
+open), "temp" (left by an interrupted create or compaction; 'shmdict gc'
+removes both), or why the file is not a usable segment.
+
+Examples:
+  shmdict ls
+  shmdict ls /var/lib/myapp --json`,
+		flags: func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON, one object per segment") },
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 0, 1); err != nil {
+				return err
+			}
+			dir := ""
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			infos, err := table.List(dir)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name     string  `json:"name"`
+				Path     string  `json:"path"`
+				Bytes    int64   `json:"bytes"`
+				Keys     int64   `json:"keys"`
+				Capacity uint64  `json:"capacity"`
+				Fill     float64 `json:"fill_percent"`
+				Procs    int     `json:"processes"`
+				State    string  `json:"state"`
+			}
+			var rows []row
+			for _, in := range infos {
+				r := row{Name: filepath.Base(in.Path), Path: in.Path, Bytes: in.Size, Keys: in.Keys,
+					Capacity: in.Layout.ClaimBudget, Procs: len(in.Live), State: "ok"}
+				if r.Capacity > 0 {
+					r.Fill = float64(in.Claimed) * 100 / float64(r.Capacity)
+				}
+				switch {
+				case in.Temp && in.TempInUse:
+					r.State = "temp (in use)"
+				case in.Temp:
+					r.State = "temp"
+				case in.Err != nil:
+					r.State = oneLine(in.Err)
+				case in.Orphan():
+					r.State = "orphan"
+				}
+				rows = append(rows, r)
+			}
+			if *asJSON {
+				enc := json.NewEncoder(e.stdout)
+				for _, r := range rows {
+					if err := enc.Encode(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSIZE\tKEYS\tCAPACITY\tFILL\tPROCS\tSTATE")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\n", r.Name, humanBytes(r.Bytes), r.Keys, r.Capacity, r.Fill, r.Procs, r.State)
+			}
+			return tw.Flush()
+		},
+	})
+
+	var capacity, events, maxProcs *int
+	var arenaSize, mode *string
+	register(&command{
+		name: "create", args: "NAME --capacity N [--arena SIZE] [--events N]", summary: "create a table",
+		help: `Fails if NAME exists. SIZE takes K, M, G suffixes (binary).
+
+Examples:
+  shmdict create tokens --capacity 1000000
+  shmdict create /var/lib/myapp/cache.shm --capacity 50000 --arena 256M --events 4096`,
+		flags: func(fs *flag.FlagSet) {
+			capacity = fs.Int("capacity", 0, "number of keys the table must hold (required)")
+			arenaSize = fs.String("arena", "", "bytes for key and value records (default: derived from capacity)")
+			events = fs.Int("events", 0, "change events kept for 'watch --prefix' and Subscribe (0: none)")
+			maxProcs = fs.Int("max-procs", 0, "processes that can attach at once (default 1024)")
+			mode = fs.String("mode", "0600", "file permission bits, octal")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 1, 1); err != nil {
+				return err
+			}
+			if *capacity <= 0 {
+				return usagef("--capacity N is required and must be positive (got %d)", *capacity)
+			}
+			opts := table.Options{Capacity: *capacity, EventRing: *events, MaxProcesses: *maxProcs}
+			if *arenaSize != "" {
+				n, err := parseSize(*arenaSize)
+				if err != nil {
+					return err
+				}
+				opts.ArenaBytes = n
+			}
+			m, err := strconv.ParseUint(*mode, 8, 32)
+			if err != nil {
+				return usagef("bad --mode %q: want octal permission bits such as 0600", *mode)
+			}
+			opts.Mode = os.FileMode(m)
+			t, err := table.Create(args[0], opts)
+			if err != nil {
+				return err
+			}
+			defer t.Close()
+			st := t.Stats()
+			fmt.Fprintf(e.stdout, "created %s: capacity %d keys, %d slots, arena %s, file %s\n",
+				st.Path, st.Capacity, st.Slots, humanBytes(st.ArenaBytes), humanBytes(st.FileBytes))
+			return nil
+		},
+	})
+
+	var force *bool
+	register(&command{
+		name: "rm", args: "NAME [--force]", summary: "remove a table (refused while processes have it open)",
+		help: `Without --force, rm refuses while a live process has the table open (exit 1).
+With --force the name is removed anyway; processes that have it open keep
+using their mapping until they close it.
+
+Examples:
+  shmdict rm tokens
+  shmdict rm tokens --force`,
+		flags: func(fs *flag.FlagSet) { force = fs.Bool("force", false, "remove even while processes have it open") },
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 1, 1); err != nil {
+				return err
+			}
+			name := args[0]
+			if *force {
+				return table.Remove(name)
+			}
+			err := table.RemoveUnused(name)
+			if errors.Is(err, table.ErrInUse) {
+				if infos, lerr := inspect(name); lerr == nil && len(infos.Live) > 0 {
+					return fmt.Errorf("%d live process(es) have %s open (PIDs %s); stop them first or pass --force", len(infos.Live), name, pids(infos.Live))
+				}
+				return fmt.Errorf("%w; stop the processes first or pass --force", err)
+			}
+			return err
+		},
+	})
+
+	var yes *bool
+	register(&command{
+		name: "gc", args: "[DIR] [--yes]", summary: "remove orphaned segments and leftover temp files",
+		help: `An orphan is a segment no live process has open; temp files are left by an
+interrupted create or compaction. gc lists them, then asks (on a terminal)
+or needs --yes. DIR defaults to /dev/shm.
+
+Examples:
+  shmdict gc
+  shmdict gc /var/lib/myapp --yes`,
+		flags: func(fs *flag.FlagSet) { yes = fs.Bool("yes", false, "remove without asking") },
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 0, 1); err != nil {
+				return err
+			}
+			dir := ""
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			infos, err := table.List(dir)
+			if err != nil {
+				return err
+			}
+			var cands []string
+			for _, in := range infos {
+				if in.Orphan() {
+					cands = append(cands, in.Path)
+				}
+			}
+			if len(cands) == 0 {
+				fmt.Fprintln(e.stdout, "no orphans")
+				return nil
+			}
+			for _, c := range cands {
+				fmt.Fprintln(e.stdout, "orphan:", c)
+			}
+			if !*yes {
+				if !e.stdinTTY {
+					return usagef("%d orphan(s) found; pass --yes to remove them", len(cands))
+				}
+				fmt.Fprintf(e.stdout, "remove %d file(s)? [y/N] ", len(cands))
+				ans, _ := bufio.NewReader(e.stdin).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(ans)); a != "y" && a != "yes" {
+					fmt.Fprintln(e.stdout, "nothing removed")
+					return nil
+				}
+			}
+			removed, err := table.RemoveOrphans(dir)
+			for _, r := range removed {
+				fmt.Fprintln(e.stdout, "removed:", r)
+			}
+			return err
+		},
+	})
+
+	register(&command{
+		name: "stats", args: "NAME [--json]", summary: "show a table's shape, fill and attached processes",
+		help: `Examples:
+  shmdict stats tokens
+  shmdict stats tokens --json | jq .Keys`,
+		flags: func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON") },
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 1, 1); err != nil {
+				return err
+			}
+			return withTable(args[0], func(t *table.Table) error {
+				st := t.Stats()
+				st.Processes = others(st.Processes)
+				if *asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(st)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fill := 0.0
+				if st.Capacity > 0 {
+					fill = float64(st.ClaimedSlots) * 100 / float64(st.Capacity)
+				}
+				fmt.Fprintf(tw, "path\t%s\n", st.Path)
+				fmt.Fprintf(tw, "format version\t%d\n", st.FormatVersion)
+				fmt.Fprintf(tw, "created\t%s\n", st.Created.Format(time.RFC3339))
+				fmt.Fprintf(tw, "keys\t%d\n", st.Keys)
+				fmt.Fprintf(tw, "capacity\t%d keys (%d slots)\n", st.Capacity, st.Slots)
+				fmt.Fprintf(tw, "claimed slots\t%d (%.1f%% of capacity; %d held by deleted keys)\n", st.ClaimedSlots, fill, st.Tombstones)
+				fmt.Fprintf(tw, "arena\t%s used, %s free of %s\n", humanBytes(st.ArenaUsed), humanBytes(st.ArenaFree), humanBytes(st.ArenaBytes))
+				fmt.Fprintf(tw, "file\t%s\n", humanBytes(st.FileBytes))
+				fmt.Fprintf(tw, "expired\t%d values reclaimed\n", st.Expired)
+				fmt.Fprintf(tw, "processes\t%d other live process(es)\n", len(st.Processes))
+				for _, p := range st.Processes {
+					fmt.Fprintf(tw, "\tpid %d since %s\n", p.PID, p.Since.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		},
+	})
+
+	var hexOut, raw *bool
+	register(&command{
+		name: "get", args: "NAME KEY [--hex|--raw]", summary: "print a key's value (exit 1 if absent)",
+		help: `A counter prints as a decimal number. Other values print as text when
+printable, else Go-quoted ("\x00..."); --hex prints hex, --raw writes the
+bytes exactly, without a newline.
+
+Examples:
+  shmdict get tokens user:42
+  shmdict get tokens blob --raw > blob.bin`,
+		flags: func(fs *flag.FlagSet) {
+			hexOut = fs.Bool("hex", false, "print the value in hex")
+			raw = fs.Bool("raw", false, "write the value's bytes exactly, no newline")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 2, 2); err != nil {
+				return err
+			}
+			return withTable(args[0], func(t *table.Table) error {
+				key := []byte(args[1])
+				v, err := t.Get(key)
+				if errors.Is(err, table.ErrNotFound) {
+					return fmt.Errorf("key %s not found in %s", display(key), args[0])
+				}
+				if err != nil {
+					return err
+				}
+				if len(v) == 8 && !*raw && !*hexOut {
+					if n, err := t.Add(key, 0); err == nil {
+						fmt.Fprintln(e.stdout, n)
+						return nil
+					}
+				}
+				switch {
+				case *raw:
+					_, err = e.stdout.Write(v)
+				case *hexOut:
+					_, err = fmt.Fprintln(e.stdout, hex.EncodeToString(v))
+				default:
+					_, err = fmt.Fprintln(e.stdout, display(v))
+				}
+				return err
+			})
+		},
+	})
+
+	var ttl *time.Duration
+	register(&command{
+		name: "set", args: "NAME KEY VALUE [--ttl D]", summary: "store a value (VALUE - reads stdin)",
+		help: `Examples:
+  shmdict set tokens user:42 '{"name":"ada"}'
+  shmdict set tokens session:9 abc --ttl 30m
+  shmdict set tokens blob - < blob.bin`,
+		flags: func(fs *flag.FlagSet) {
+			ttl = fs.Duration("ttl", 0, "expire after this long (e.g. 90s, 30m; 0: never)")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 3, 3); err != nil {
+				return err
+			}
+			if *ttl < 0 {
+				return usagef("--ttl must not be negative (got %v)", *ttl)
+			}
+			val := []byte(args[2])
+			if args[2] == "-" {
+				b, err := readAllLimited(e, table.MaxValueLen)
+				if err != nil {
+					return err
+				}
+				val = b
+			}
+			return withTable(args[0], func(t *table.Table) error {
+				if *ttl > 0 {
+					return t.SetWithTTL([]byte(args[1]), val, *ttl)
+				}
+				return t.Set([]byte(args[1]), val)
+			})
+		},
+	})
+
+	register(&command{
+		name: "del", args: "NAME KEY", summary: "delete a key (exit 1 if it was absent)",
+		help: `Examples:
+  shmdict del tokens user:42`,
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 2, 2); err != nil {
+				return err
+			}
+			return withTable(args[0], func(t *table.Table) error {
+				ok, err := t.Delete([]byte(args[1]))
+				if err == nil && !ok {
+					return fmt.Errorf("key %s not found in %s", display([]byte(args[1])), args[0])
+				}
+				return err
+			})
+		},
+	})
+
+	register(&command{
+		name: "incr", args: "NAME KEY [DELTA]", summary: "add DELTA (default 1) to a counter and print it",
+		help: `An absent key starts at 0. DELTA may be negative; 0 reads the counter.
+
+Examples:
+  shmdict incr tokens requests
+  shmdict incr tokens requests -- -5`,
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 2, 3); err != nil {
+				return err
+			}
+			delta := int64(1)
+			if len(args) == 3 {
+				d, err := strconv.ParseInt(args[2], 10, 64)
+				if err != nil {
+					return usagef("bad DELTA %q: want an integer", args[2])
+				}
+				delta = d
+			}
+			return withTable(args[0], func(t *table.Table) error {
+				n, err := t.Add([]byte(args[1]), delta)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, n)
+				return nil
+			})
+		},
+	})
+
+	var prefix *string
+	register(&command{
+		name: "keys", args: "NAME [--prefix P]", summary: "list keys, sorted",
+		help: `Keys print as text when printable, else Go-quoted.
+
+Examples:
+  shmdict keys tokens --prefix user:`,
+		flags: func(fs *flag.FlagSet) { prefix = fs.String("prefix", "", "only keys starting with P") },
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 1, 1); err != nil {
+				return err
+			}
+			return withTable(args[0], func(t *table.Table) error {
+				var keys []string
+				err := t.AllErr(func(k, _ []byte) bool {
+					if strings.HasPrefix(string(k), *prefix) {
+						keys = append(keys, string(k))
+					}
+					return true
+				})
+				if err != nil {
+					return err
+				}
+				slices.Sort(keys)
+				w := bufio.NewWriter(e.stdout)
+				for _, k := range keys {
+					fmt.Fprintln(w, display([]byte(k)))
+				}
+				return w.Flush()
+			})
+		},
+	})
+
+	var repair, fsckForce *bool
+	register(&command{
+		name: "fsck", args: "NAME [--repair [--force]]", summary: "check a table's invariants (exit 1 on problems)",
+		help: `Without --repair, fsck only reads (other processes may keep working) and
+exits 1 if it finds problems. --repair rebuilds free lists, recounts, and
+retires corrupt slots; it needs the table to itself unless --force.
+
+Examples:
+  shmdict fsck tokens
+  shmdict fsck tokens --repair`,
+		flags: func(fs *flag.FlagSet) {
+			repair = fs.Bool("repair", false, "fix what can be fixed")
+			fsckForce = fs.Bool("force", false, "repair even while other processes have the table open")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 1, 1); err != nil {
+				return err
+			}
+			name := args[0]
+			var rep table.Report
+			var err error
+			if *repair {
+				rep, err = during(e, "repairing "+name, func() (table.Report, error) { return table.Repair(name, *fsckForce) })
+				if errors.Is(err, table.ErrInUse) {
+					return fmt.Errorf("%w; stop them first or pass --force", err)
+				}
+			} else {
+				err = withTable(name, func(t *table.Table) error {
+					rep, err = during(e, "checking "+name, t.Verify)
+					return err
+				})
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, rep.String())
+			if !rep.OK() && !*repair {
+				return fmt.Errorf("%s has %d problem(s); run 'shmdict fsck %s --repair'", name, len(rep.Problems), name)
+			}
+			return nil
+		},
+	})
+
+	var compCap *int
+	var compArena *string
+	var compForce *bool
+	register(&command{
+		name: "compact", args: "NAME [--capacity N] [--arena SIZE] [--force]", summary: "rebuild a table: free deleted keys' slots, optionally grow it",
+		help: `Compaction copies live keys into a new generation of the segment and
+replaces the name. It needs the table to itself unless --force (then other
+processes keep the old generation until they reopen the name).
+
+Examples:
+  shmdict compact tokens
+  shmdict compact tokens --capacity 2000000 --arena 1G`,
+		flags: func(fs *flag.FlagSet) {
+			compCap = fs.Int("capacity", 0, "new capacity (default: keep)")
+			compArena = fs.String("arena", "", "new arena size (default: keep)")
+			compForce = fs.Bool("force", false, "compact even while other processes have it open")
+		},
+		run: func(e *env, fs *flag.FlagSet, args []string) error {
+			if err := wantArgs(args, 1, 1); err != nil {
+				return err
+			}
+			if *compCap < 0 {
+				return usagef("--capacity must not be negative")
+			}
+			opts := table.CompactOptions{Capacity: *compCap, Force: *compForce}
+			if *compArena != "" {
+				n, err := parseSize(*compArena)
+				if err != nil {
+					return err
+				}
+				opts.ArenaBytes = n
+			}
+			rep, err := during(e, "compacting "+args[0], func() (table.CompactReport, error) { return table.Compact(args[0], opts) })
+			if errors.Is(err, table.ErrInUse) {
+				return fmt.Errorf("%w; stop them first or pass --force", err)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "compacted %s: %d keys copied, %d slots freed; capacity %d -> %d; arena used %s -> %s; file %s -> %s\n",
+				args[0], rep.Keys, rep.DroppedSlots, rep.OldCapacity, rep.NewCapacity,
+				humanBytes(rep.OldArenaUsed), humanBytes(rep.NewArenaUsed), humanBytes(rep.OldFileBytes), humanBytes(rep.NewFileBytes))
+			return nil
+		},
+	})
+}
+
+// readAllLimited reads stdin up to max bytes.
+func readAllLimited(e *env, max int) ([]byte, error) {
+	b, err := ioReadAll(e.stdin, max+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("%w: stdin has more than %d bytes", table.ErrValueTooLarge, max)
+	}
+	return b, nil
+}

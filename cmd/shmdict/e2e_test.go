@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/shmdict/shmdict/table"
+)
+
+// The tests build the command once and run it as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "shmdict-cli-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "shmdict")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the command: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// cli runs the command with args and stdin.
+func cli(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running shmdict %q: %v", args, err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+// ok runs the command and fails the test unless it exits 0.
+func ok(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	r := cli(t, stdin, args...)
+	if r.code != 0 {
+		t.Fatalf("shmdict %q: exit %d, stderr %q", args, r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// fails runs the command and checks its exit code and that stderr is one
+// line containing want.
+func fails(t *testing.T, code int, want string, stdin string, args ...string) {
+	t.Helper()
+	r := cli(t, stdin, args...)
+	if r.code != code {
+		t.Fatalf("shmdict %q: exit %d, want %d (stdout %q, stderr %q)", args, r.code, code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, want) {
+		t.Fatalf("shmdict %q: stderr %q does not mention %q", args, r.stderr, want)
+	}
+	if n := strings.Count(strings.TrimSuffix(r.stderr, "\n"), "\n"); n != 0 {
+		t.Fatalf("shmdict %q: stderr has %d lines, want one: %q", args, n+1, r.stderr)
+	}
+}
+
+func tablePath(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "t.shm")
+}
+
+func TestSetInOneInvocationGetInAnother(t *testing.T) {
+	p := tablePath(t)
+	if out := ok(t, "", "create", p, "--capacity", "1000"); !strings.Contains(out, "capacity 1536 keys") {
+		t.Fatalf("create printed %q", out)
+	}
+	ok(t, "", "set", p, "user:1", "ada lovelace")
+	ok(t, "\x00\xffbinary", "set", p, "blob", "-")
+	if got := ok(t, "", "get", p, "user:1"); got != "ada lovelace\n" {
+		t.Fatalf("get user:1 = %q", got)
+	}
+	if got := ok(t, "", "get", p, "blob"); got != `"\x00\xffbinary"`+"\n" {
+		t.Fatalf("get blob = %q, want it Go-quoted", got)
+	}
+	if got := ok(t, "", "get", p, "blob", "--raw"); got != "\x00\xffbinary" {
+		t.Fatalf("get --raw blob = %q", got)
+	}
+	if got := ok(t, "", "get", p, "blob", "--hex"); got != "00ff62696e617279\n" {
+		t.Fatalf("get --hex blob = %q", got)
+	}
+	if got := ok(t, "", "incr", p, "hits", "--", "-3"); got != "-3\n" {
+		t.Fatalf("incr hits -3 = %q", got)
+	}
+	if got := ok(t, "", "get", p, "hits"); got != "-3\n" {
+		t.Fatalf("get of a counter = %q, want the number", got)
+	}
+	if got := ok(t, "", "keys", p); got != "blob\nhits\nuser:1\n" {
+		t.Fatalf("keys = %q", got)
+	}
+	if got := ok(t, "", "keys", p, "--prefix", "us"); got != "user:1\n" {
+		t.Fatalf("keys --prefix us = %q", got)
+	}
+	ok(t, "", "del", p, "user:1")
+	fails(t, 1, "not found", "", "get", p, "user:1")
+	fails(t, 1, "not found", "", "del", p, "user:1")
+	ok(t, "", "set", p, "session", "x", "--ttl", "1h")
+	tbl, err := table.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	if left, err := tbl.TTL([]byte("session")); err != nil || left < 59*time.Minute || left > time.Hour {
+		t.Fatalf("TTL of a key set with --ttl 1h = %v, %v", left, err)
+	}
+}
+
+func TestIncrFromConcurrentInvocations(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "100")
+	const workers, each = 2, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if out, err := exec.Command(binary, "incr", p, "n").CombinedOutput(); err != nil {
+					errs <- fmt.Errorf("incr: %v: %s", err, out)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := ok(t, "", "get", p, "n"); got != strconv.Itoa(workers*each)+"\n" {
+		t.Fatalf("after %d concurrent incr invocations, n = %q", workers*each, got)
+	}
+}
+
+func TestDumpLoadRoundTrip(t *testing.T) {
+	p := tablePath(t)
+	tbl, err := table.Create(p, table.Options{Capacity: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	set := func(k, v string) {
+		if err := tbl.Set([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("text", "hello, world")
+	set("empty", "")
+	set("\xff\xfe not utf8 key", "\x00\x01\x02")
+	set("json-ish", `{"a":"<b>&"}`)
+	set("eight bytes", "12345678")
+	set("newline", "a\nb")
+	for i := range 200 {
+		set(fmt.Sprintf("k%03d", i), strings.Repeat("v", i))
+	}
+	for k, n := range map[string]int64{"zero": 0, "neg": -7, "big": table.MaxCounter} {
+		if _, err := tbl.Add([]byte(k), 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tbl.Add([]byte(k), n-1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tbl.SetWithTTL([]byte("ttl"), []byte("later"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	dump1 := ok(t, "", "dump", p)
+	if !strings.HasPrefix(dump1, "{\"shmdict_dump\":1}\n") {
+		t.Fatalf("dump does not start with its header: %q", dump1[:min(len(dump1), 40)])
+	}
+	if n := strings.Count(dump1, "\n"); n != 1+6+200+3+1 {
+		t.Fatalf("dump has %d lines", n)
+	}
+	q := filepath.Join(filepath.Dir(p), "copy.shm")
+	if out := ok(t, dump1, "load", q, "--capacity", "1000"); !strings.Contains(out, "loaded 210 keys") {
+		t.Fatalf("load printed %q", out)
+	}
+	dump2 := ok(t, "", "dump", q)
+	if d := cmp.Diff(dump1, dump2); d != "" {
+		t.Fatalf("dump of the loaded copy differs (-original +copy):\n%s", d)
+	}
+	// Loading into the original replaces: a changed key comes back.
+	set("text", "changed")
+	if _, err := tbl.Add([]byte("zero"), 5); err != nil {
+		t.Fatal(err)
+	}
+	set("neg", "no longer a counter")
+	ok(t, dump1, "load", p)
+	if d := cmp.Diff(dump1, ok(t, "", "dump", p)); d != "" {
+		t.Fatalf("reloading a dump did not restore the table (-want +got):\n%s", d)
+	}
+}
+
+func TestRmRefusesWhileAttached(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "10")
+	tbl, err := table.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails(t, 1, "--force", "", "rm", p)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("rm removed a table in use: %v", err)
+	}
+	if st := ok(t, "", "stats", p); !strings.Contains(st, "1 other live process") {
+		t.Fatalf("stats does not count the attached process:\n%s", st)
+	}
+	tbl.Close()
+	ok(t, "", "rm", p)
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("rm left the file: %v", err)
+	}
+	ok(t, "", "create", p, "--capacity", "10")
+	tbl, err = table.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	ok(t, "", "rm", p, "--force")
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("rm --force left the file: %v", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.shm")
+	fails(t, 1, "create it with", "", "get", missing, "k")
+	fails(t, 1, "does not exist", "", "stats", missing)
+	fails(t, 2, "--capacity", "", "create", filepath.Join(dir, "x"), "--capacity", "0")
+	fails(t, 2, "invalid value", "", "create", filepath.Join(dir, "x"), "--capacity", "lots")
+	fails(t, 2, "bad size", "", "create", filepath.Join(dir, "x"), "--capacity", "10", "--arena", "12Q")
+	fails(t, 2, "no command", "", "frobnicate")
+	fails(t, 2, "missing arguments", "", "set", filepath.Join(dir, "x"), "k")
+	fails(t, 2, "flag provided but not defined", "", "get", "--nope", "a", "b")
+	fails(t, 2, "bad DELTA", "", "incr", filepath.Join(dir, "x"), "k", "1.5")
+
+	garbage := filepath.Join(dir, "garbage.shm")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a segment "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fails(t, 1, "corrupt", "", "stats", garbage)
+	fails(t, 1, "corrupt", "", "get", garbage, "k")
+
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "10")
+	fails(t, 1, "exists", "", "create", p, "--capacity", "10")
+	fails(t, 1, "not a shmdict dump", "hello\n", "load", p)
+	fails(t, 1, "line 2", "{\"shmdict_dump\":1}\n{\"key\":\"a\"}\n", "load", p)
+	fails(t, 1, "line 3", "{\"shmdict_dump\":1}\n{\"key\":\"a\",\"value\":\"b\"}\n{\"key\":\"c\",\"value_b64\":\"!!\"}\n", "load", p)
+	// A malformed line stores nothing, not even the lines before it.
+	if got := ok(t, "", "keys", p); got != "" {
+		t.Fatalf("a failed load stored keys: %q", got)
+	}
+	fails(t, 1, "dump format 2", "{\"shmdict_dump\":2}\n", "load", p)
+	ok(t, "", "set", p, "s", "text")
+	fails(t, 1, "not a counter", "", "incr", p, "s")
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	top := ok(t, "", "help")
+	for name := range commands {
+		if !strings.Contains(top, "  "+name) {
+			t.Errorf("'shmdict help' does not list %s", name)
+		}
+		out := ok(t, "", name, "--help")
+		if !strings.Contains(out, "Usage: shmdict "+name) || !strings.Contains(out, "Examples:") {
+			t.Errorf("shmdict %s --help lacks usage or examples:\n%s", name, out)
+		}
+	}
+	if r := cli(t, ""); r.code != 2 {
+		t.Errorf("no arguments: exit %d, want 2", r.code)
+	}
+}
+
+func TestFsckAndCompact(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "100")
+	for i := range 50 {
+		ok(t, "", "set", p, fmt.Sprintf("k%d", i), "v")
+	}
+	for i := range 25 {
+		ok(t, "", "del", p, fmt.Sprintf("k%d", i))
+	}
+	if out := ok(t, "", "fsck", p); !strings.Contains(out, "keys 25") {
+		t.Fatalf("fsck report:\n%s", out)
+	}
+	out := ok(t, "", "compact", p, "--capacity", "1000")
+	if !strings.Contains(out, "25 keys copied, 25 slots freed") || !strings.Contains(out, "-> 1536") {
+		t.Fatalf("compact printed %q", out)
+	}
+	ok(t, "", "fsck", p, "--repair")
+	if got := strings.Count(ok(t, "", "keys", p), "\n"); got != 25 {
+		t.Fatalf("%d keys after compact, want 25", got)
+	}
+}
+
+func TestLsAndGc(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.shm"), filepath.Join(dir, "b.shm")
+	ok(t, "", "create", a, "--capacity", "100")
+	ok(t, "", "create", b, "--capacity", "100")
+	ok(t, "", "set", a, "k", "v")
+	tbl, err := table.Attach(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	var rows []map[string]any
+	dec := json.NewDecoder(strings.NewReader(ok(t, "", "ls", dir, "--json")))
+	for dec.More() {
+		var r map[string]any
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	got := map[string][2]any{}
+	for _, r := range rows {
+		got[r["name"].(string)] = [2]any{r["keys"], r["state"]}
+	}
+	want := map[string][2]any{"a.shm": {1.0, "orphan"}, "b.shm": {0.0, "ok"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("ls --json (-want +got):\n%s", d)
+	}
+	if out := ok(t, "", "ls", dir); !strings.Contains(out, "NAME") || !strings.Contains(out, "orphan") {
+		t.Fatalf("ls:\n%s", out)
+	}
+	fails(t, 2, "--yes", "", "gc", dir) // stdin is not a terminal
+	if out := ok(t, "", "gc", dir, "--yes"); !strings.Contains(out, "removed: "+a) {
+		t.Fatalf("gc --yes printed %q", out)
+	}
+	if _, err := os.Stat(a); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("gc left the orphan: %v", err)
+	}
+	if _, err := os.Stat(b); err != nil {
+		t.Fatalf("gc removed a table in use: %v", err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "100", "--events", "64")
+	tbl, err := table.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+
+	start := func(args ...string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(binary, args...)
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &out.b
+	}
+	// Watching one key: its value now, then after each change.
+	cmd, out := start("watch", p, "cfg", "--count", "2")
+	waitFor(t, func() bool { return tbl.Stats().Processes != nil && len(tbl.Stats().Processes) == 2 })
+	time.Sleep(50 * time.Millisecond) // let it reach Wait
+	if err := tbl.Set([]byte("cfg"), []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(outString(out), "cfg = one") })
+	if _, err := tbl.Delete([]byte("cfg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch KEY: %v: %s", err, outString(out))
+	}
+	if got, want := outString(out), "cfg (absent)\ncfg = one\ncfg (absent)\n"; got != want {
+		t.Fatalf("watch KEY printed %q, want %q", got, want)
+	}
+
+	// Watching a prefix: every change event of matching keys.
+	cmd, out = start("watch", p, "--prefix", "user:", "--count", "2")
+	waitFor(t, func() bool { return len(tbl.Stats().Processes) == 2 })
+	time.Sleep(100 * time.Millisecond) // let it subscribe
+	if err := tbl.Set([]byte("other"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Set([]byte("user:1"), []byte("ada")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tbl.Add([]byte("user:n"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch --prefix: %v: %s", err, outString(out))
+	}
+	if got := outString(out); !strings.Contains(got, "user:1 = ada") || !strings.Contains(got, "user:n = 3") || strings.Contains(got, "other") {
+		t.Fatalf("watch --prefix printed %q", got)
+	}
+
+	q := filepath.Join(filepath.Dir(p), "noevents.shm")
+	ok(t, "", "create", q, "--capacity", "10")
+	fails(t, 1, "--events", "", "watch", q, "--all")
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer (the child's output
+// copier) and a reader (the test) at once.
+type syncBuffer struct{ b bytes.Buffer }
+
+var outMu sync.Mutex
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	outMu.Lock()
+	defer outMu.Unlock()
+	return s.b.Write(p)
+}
+
+func outString(b *bytes.Buffer) string {
+	outMu.Lock()
+	defer outMu.Unlock()
+	return b.String()
+}
