@@ -14,6 +14,10 @@ const (
 	FPArenaPopped     = "arena.popped"     // block popped, free-byte counter not yet updated
 	FPArenaFreeMarked = "arena.freeMarked" // block's header marked free, not yet pushed
 	FPArenaPushed     = "arena.pushed"     // block pushed, free-byte counter not yet updated
+
+	// Eviction segments only (slot reuse).
+	FPClaimPending    = "claim.pending"    // slot taken as PENDING(key), path not yet checked
+	FPRetirePublished = "retire.published" // slot retired (dead), records not freed, counters not updated
 )
 
 // Failpoints lists every failpoint name.
@@ -21,3 +25,6 @@ var Failpoints = []string{
 	FPClaimReserved, FPClaimKeyWritten, FPClaimPublished, FPValueWritten, FPValuePublished,
 	FPDeletePublished, FPAddPublished, FPArenaBumped, FPArenaPopped, FPArenaFreeMarked, FPArenaPushed,
 }
+
+// ReuseFailpoints lists the failpoints only segments with eviction reach.
+var ReuseFailpoints = []string{FPClaimPending, FPRetirePublished}

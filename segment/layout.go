@@ -18,17 +18,20 @@ import (
 //	16384         64*MaxProcs      process registry
 //	RingOff       32*RingEntries   change-event ring (RingOff = 16384+64*MaxProcs)
 //	SlotsOff      16*Slots         slot array (SlotsOff is 4096-aligned)
+//	RefOff        Slots/8          CLOCK reference bits, eviction segments only
+//	                               (4096-aligned; absent, RefOff = 0, otherwise)
 //	ArenaOff      ArenaSize        arena: key and value records (4096-aligned)
 //	TotalSize                      = roundup(ArenaOff+ArenaSize, 4096)
 //
 // Header (all integers little-endian):
 //
 //	+0   [8]  magic "SHMDICT\x00"
-//	+8   u32  format version (1)
+//	+8   u32  format version: 1, or 2 for a segment with eviction (flags != 0),
+//	          whose slots are reused under a protocol a version-1 build lacks
 //	+12  u32  header size (256)
 //	+16  u32  byte-order mark 0x01020304, written little-endian and checked
 //	          in native order, so a big-endian host refuses the segment
-//	+20  u32  flags (0; reserved)
+//	+20  u32  flags: bit 0 = CLOCK eviction with slot reuse (version 2); others 0
 //	+24  u64  hash seed (random per segment, from crypto/rand)
 //	+32  u64  slot count (a power of two, >= 16)
 //	+40  u64  claim budget: slots that may ever be claimed (<= 3/4 of slots)
@@ -59,15 +62,22 @@ import (
 //	+10368 u64  ring tail: events ever appended
 //	+10432 u64  TTL used: set to 1 by the first SetWithTTL (writers sweep)
 //	+10440 u64  expired values reclaimed (a statistic)
-//	+10448 ..10496  reserved, zero
+//	+10448 u64  CLOCK hand: slots ever passed by eviction (eviction segments)
+//	+10456 u64  keys evicted (a statistic)
+//	+10464 ..10496  reserved, zero
 //	+10496 128 x u64  load leases [owner entry:16|deadline Unix ms:48], by key hash
 //	+11520 ..12288  reserved, zero
 //	+12288 1024 x u32  key doorbells [seq:31|waiters:1], by key hash
 const (
 	// Magic starts every segment file.
 	Magic = "SHMDICT\x00"
-	// Version is the format version this build reads and writes.
+	// Version is the format version of segments without eviction.
 	Version = 1
+	// VersionEvict is the format version of segments with eviction
+	// (FlagEvictCLOCK); this build reads and writes both.
+	VersionEvict = 2
+	// FlagEvictCLOCK marks a segment with CLOCK eviction and slot reuse.
+	FlagEvictCLOCK = 1
 	// HeaderSize is the size of the immutable header.
 	HeaderSize = 256
 	// ControlSize is the size of header plus control region; the registry
@@ -127,6 +137,10 @@ const (
 	OffTTLUsed = 10432
 	// OffExpired counts expired values reclaimed.
 	OffExpired = 10440
+	// OffClockHand is the CLOCK hand of eviction: slots ever passed.
+	OffClockHand = 10448
+	// OffEvicted counts keys evicted.
+	OffEvicted = 10456
 
 	// OffLeases is the first load lease (u64) of GetOrLoad; lease i is at
 	// OffLeases+8*i. 128 leases let 128 keys load at once (more with luck:
@@ -187,10 +201,12 @@ type Layout struct {
 	RingEntries uint32 // event ring entries: 0 or a power of two
 	ArenaSize   uint64 // arena bytes, a multiple of Unit
 	CreatedNano int64  // creation time, Unix nanoseconds
+	Flags       uint32 // FlagEvictCLOCK or 0
 
 	RegistryOff uint64 // derived: byte offset of the registry
 	RingOff     uint64 // derived: byte offset of the event ring
 	SlotsOff    uint64 // derived: byte offset of the slot array
+	RefOff      uint64 // derived: byte offset of the reference bits (0: none)
 	ArenaOff    uint64 // derived: byte offset of the arena
 	TotalSize   uint64 // derived: file size
 }
@@ -245,11 +261,37 @@ func (l Layout) WithRing(n int) (Layout, error) {
 	return l, nil
 }
 
+// WithEviction returns l with CLOCK eviction (and slot reuse) on or off.
+func (l Layout) WithEviction(on bool) Layout {
+	l.Flags = 0
+	if on {
+		l.Flags = FlagEvictCLOCK
+	}
+	l.derive()
+	return l
+}
+
+// Evicts reports whether the segment evicts (and reuses slots).
+func (l Layout) Evicts() bool { return l.Flags&FlagEvictCLOCK != 0 }
+
+// FormatVersion is the version the header of l carries.
+func (l Layout) FormatVersion() int {
+	if l.Flags != 0 {
+		return VersionEvict
+	}
+	return Version
+}
+
 func (l *Layout) derive() {
 	l.RegistryOff = ControlSize
 	l.RingOff = l.RegistryOff + uint64(l.MaxProcs)*RegistryEntrySize
 	l.SlotsOff = alignUp(l.RingOff+uint64(l.RingEntries)*RingEntrySize, PageAlign)
 	l.ArenaOff = alignUp(l.SlotsOff+l.Slots*SlotSize, PageAlign)
+	l.RefOff = 0
+	if l.Evicts() {
+		l.RefOff = l.ArenaOff
+		l.ArenaOff = alignUp(l.RefOff+l.Slots/8, PageAlign)
+	}
 	l.TotalSize = alignUp(l.ArenaOff+l.ArenaSize, PageAlign)
 }
 
@@ -261,7 +303,8 @@ func encodeHeader(l Layout) []byte {
 	h := make([]byte, HeaderSize)
 	le := binary.LittleEndian
 	copy(h[offMagic:], Magic)
-	le.PutUint32(h[offVersion:], Version)
+	le.PutUint32(h[offVersion:], uint32(l.FormatVersion()))
+	le.PutUint32(h[offFlags:], l.Flags)
 	le.PutUint32(h[offHdrSize:], HeaderSize)
 	le.PutUint32(h[offBOM:], ByteOrderMark)
 	le.PutUint64(h[offSeed:], l.Seed)
@@ -290,8 +333,9 @@ func decodeHeader(h []byte) (Layout, error) {
 	if string(h[offMagic:offMagic+8]) != Magic {
 		return Layout{}, fmt.Errorf("%w: bad magic %q (not a shmdict segment)", ErrCorrupt, h[offMagic:offMagic+8])
 	}
-	if v := le.Uint32(h[offVersion:]); v != Version {
-		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads version %d (use a matching shmdict build, or dump and reload the data)", ErrVersion, v, Version)
+	v := le.Uint32(h[offVersion:])
+	if v != Version && v != VersionEvict {
+		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads versions %d and %d (use a matching shmdict build, or dump and reload the data)", ErrVersion, v, Version, VersionEvict)
 	}
 	if bom := binary.NativeEndian.Uint32(h[offBOM:]); bom != ByteOrderMark {
 		return Layout{}, fmt.Errorf("%w: byte-order mark %#x (written on a host of another byte order?)", ErrCorrupt, bom)
@@ -311,8 +355,11 @@ func decodeHeader(h []byte) (Layout, error) {
 		RingEntries: le.Uint32(h[offRing:]),
 		ArenaSize:   le.Uint64(h[offArenaSize:]),
 		CreatedNano: int64(le.Uint64(h[offCreated:])),
+		Flags:       le.Uint32(h[offFlags:]),
 	}
 	switch {
+	case v == Version && l.Flags != 0, v == VersionEvict && l.Flags != FlagEvictCLOCK:
+		return Layout{}, fmt.Errorf("%w: format version %d with flags %#x (flags this build does not know)", ErrVersion, v, l.Flags)
 	case l.Slots < 16 || l.Slots > 1<<42 || l.Slots&(l.Slots-1) != 0:
 		return Layout{}, fmt.Errorf("%w: slot count %d is not a power of two in [16, 2^42]", ErrCorrupt, l.Slots)
 	case l.ClaimBudget == 0 || l.ClaimBudget > l.Slots/4*3:

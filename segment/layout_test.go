@@ -380,8 +380,11 @@ func TestLayoutDecodeRejects(t *testing.T) {
 		{"magic", func(h []byte) { h[0] = 'X' }, true, ErrCorrupt},
 		{"magic last byte", func(h []byte) { h[7] = 1 }, true, ErrCorrupt},
 		{"version 0", put32(offVersion, 0), true, ErrVersion},
-		{"version 2", put32(offVersion, 2), true, ErrVersion},
-		{"version 2 stale checksum", put32(offVersion, 2), false, ErrVersion},
+		{"version 3", put32(offVersion, 3), true, ErrVersion},
+		{"version 3 stale checksum", put32(offVersion, 3), false, ErrVersion},
+		{"version 2 without the eviction flag", put32(offVersion, 2), true, ErrVersion},
+		{"version 1 with the eviction flag", put32(offFlags, FlagEvictCLOCK), true, ErrVersion},
+		{"unknown flag", put32(offFlags, 2), true, ErrVersion},
 		{"version max", put32(offVersion, ^uint32(0)), true, ErrVersion},
 		{"header size", put32(offHdrSize, 512), true, ErrCorrupt},
 		{"byte order swapped", put32(offBOM, 0x04030201), true, ErrCorrupt},
@@ -526,5 +529,32 @@ func TestLayoutNotifyRegions(t *testing.T) {
 	}
 	if _, err := l.WithRing(MaxRingEntries + 1); !errors.Is(err, ErrInvalid) {
 		t.Errorf("WithRing(too many) = %v, want ErrInvalid", err)
+	}
+}
+
+// TestLayoutEviction pins where an eviction segment's reference bits go
+// and that its header round-trips as format version 2.
+func TestLayoutEviction(t *testing.T) {
+	l, err := NewLayout(1000, 1<<20, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := l.WithEviction(true)
+	if e.RefOff != l.ArenaOff || e.ArenaOff != alignUp(e.RefOff+e.Slots/8, PageAlign) || e.TotalSize != alignUp(e.ArenaOff+e.ArenaSize, PageAlign) {
+		t.Fatalf("eviction layout: RefOff %d ArenaOff %d TotalSize %d (plain ArenaOff %d)", e.RefOff, e.ArenaOff, e.TotalSize, l.ArenaOff)
+	}
+	if l.RefOff != 0 || l.FormatVersion() != Version || e.FormatVersion() != VersionEvict || !e.Evicts() || l.Evicts() {
+		t.Fatalf("flags: plain RefOff %d version %d, eviction version %d", l.RefOff, l.FormatVersion(), e.FormatVersion())
+	}
+	h := encodeHeader(e)
+	if v := binary.LittleEndian.Uint32(h[offVersion:]); v != VersionEvict {
+		t.Fatalf("header version %d", v)
+	}
+	got, err := decodeHeader(h)
+	if err != nil || got != e {
+		t.Fatalf("decodeHeader(encodeHeader(e)) = %+v, %v; want %+v", got, err, e)
+	}
+	if off := OffClockHand; off < OffExpired+8 || OffEvicted+8 > OffLeases {
+		t.Fatalf("clock words overlap: hand %d evicted %d", off, OffEvicted)
 	}
 }

@@ -68,6 +68,9 @@ func (t *Table) fullEntryAt(slot uint64) (e Entry, ok bool, err error) {
 			return Entry{}, false, nil
 		}
 		if isCounter(w1) {
+			if !t.keyStill(slot, w0) {
+				return Entry{}, false, nil // retired: gone
+			}
 			e.Counter, e.IsCounter = counterOf(w1), true
 			return e, true, nil
 		}
@@ -82,7 +85,7 @@ func (t *Table) fullEntryAt(slot uint64) (e Entry, ok bool, err error) {
 			}
 			dl = d
 		}
-		v, present, err := t.readValue(nil, woff, seen{w1: w1})
+		v, present, err := t.readValue(nil, woff, seen{w0: w0, w1: w1})
 		if err != nil {
 			return Entry{}, false, err
 		}

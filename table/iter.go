@@ -60,7 +60,7 @@ func (t *Table) entryAt(slot uint64) (key, value []byte, ok bool, err error) {
 	}
 	key = make([]byte, n)
 	copy(key, t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n))
-	value, present, err := t.readValue(nil, woff, seen{w1: w1})
+	value, present, err := t.readValue(nil, woff, seen{w0: w0, w1: w1})
 	if err != nil || !present {
 		return nil, nil, false, err
 	}
@@ -99,8 +99,12 @@ func (t *Table) Clear() (err error) {
 		if !ok || n > MaxKeyLen {
 			return errCorruptKey(t, u)
 		}
-		h := hash64(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), t.seed)
 		var cleared bool
+		if t.reuse {
+			t.deleteReuse(slot, w0, &cleared)
+			continue
+		}
+		h := hash64(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), t.seed)
 		t.clearSlot(slot, h, &cleared)
 	}
 	return nil

@@ -85,6 +85,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	nl, err := segment.NewLayout(capacity, arenaBytes, int(l.MaxProcs))
 	if err == nil {
 		nl, err = nl.WithRing(int(l.RingEntries)) // subscribers keep working after a reopen
+		nl = nl.WithEviction(l.Evicts())
 	}
 	if err != nil {
 		return rep, err
@@ -190,7 +191,7 @@ func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, dead
 	if isCounter(w1) {
 		return key, w1, 0, nil, true, nil
 	}
-	value, present, err := t.readValue(dst, woff, seen{w1: w1})
+	value, present, err := t.readValue(dst, woff, seen{w0: w0, w1: w1})
 	if err != nil || !present {
 		return nil, 0, 0, nil, false, err // absent, expired, or an error
 	}

@@ -102,11 +102,15 @@ func (t *Table) version(key []byte, h uint64) (v Version, err error) {
 		return 0, err
 	}
 	defer t.exit(fo, &err)
-	slot, _, ok, err := t.find(key, h)
+	slot, sn, ok, err := t.find(key, h)
 	if err != nil || !ok {
 		return 0, err
 	}
-	return Version(t.mem.Load64(t.valueWordOff(slot))), nil
+	w1 := t.mem.Load64(t.valueWordOff(slot))
+	if !t.keyStill(slot, sn.w0) {
+		return 0, nil // retired: absent
+	}
+	return Version(w1), nil
 }
 
 // Lookup returns key's value with its Version, for a later Wait. For an

@@ -46,6 +46,9 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 	w1 := sn.w1
 	for {
 		if isCounter(w1) {
+			if !t.keyStill(woff-8, sn.w0) {
+				return dst, false, nil // retired: the key was absent since
+			}
 			return binary.LittleEndian.AppendUint64(dst, uint64(counterOf(w1))), true, nil
 		}
 		u := unitOf(w1)
@@ -90,6 +93,9 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 		dst = t.mem.CopyOut(dst, off, n)
 		w := t.mem.Load64(woff)
 		if w == w1 {
+			if !t.keyStill(woff-8, sn.w0) {
+				return dst[:mark], false, nil // retired: the key was absent since
+			}
 			return dst, true, nil
 		}
 		dst, w1 = dst[:mark], w
@@ -132,6 +138,7 @@ func (t *Table) AppendGet(dst, key []byte) (out []byte, err error) {
 	if err != nil || !present {
 		return dst, orNotFound(err)
 	}
+	t.touch(slot)
 	return out, nil
 }
 
@@ -154,7 +161,8 @@ func (t *Table) getFast(dst, key []byte, h uint64) (out []byte, ok bool) {
 	if match == 0 {
 		return dst, false
 	}
-	woff := t.valueWordOff(base + uint64(bits.TrailingZeros64(match)))
+	slot := base + uint64(bits.TrailingZeros64(match))
+	woff := t.valueWordOff(slot)
 	w1 := t.mem.Load64(woff)
 	u := unitOf(w1)
 	if w1&(counterBit|expiresBit) != 0 || u == 0 {
@@ -169,6 +177,9 @@ func (t *Table) getFast(dst, key []byte, h uint64) (out []byte, ok bool) {
 	if t.mem.Load64(woff) != w1 {
 		return dst, false
 	}
+	// The record's key copy matched: w1 was key's value, whichever key
+	// word the slot has now.
+	t.touch(slot)
 	return out, true
 }
 
@@ -189,7 +200,7 @@ func (t *Table) Contains(key []byte) (found bool, err error) {
 		return false, err
 	}
 	defer t.exit(old, &err)
-	slot, _, ok, err := t.find(key, hash64(key, t.seed))
+	slot, sn, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return false, err
 	}
@@ -197,7 +208,7 @@ func (t *Table) Contains(key []byte) (found bool, err error) {
 	for {
 		live, stable := t.present(woff, t.mem.Load64(woff))
 		if stable {
-			return live, nil
+			return live && t.keyStill(slot, sn.w0), nil
 		}
 	}
 }
@@ -228,28 +239,42 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 	committed := false
 	defer t.exitWrite(old, &err, &committed)
 	h := hash64(key, t.seed)
-	slot, err := t.findOrClaim(key, h)
-	if err != nil {
-		return err
-	}
-	u, err := t.writeRecord(key, deadline, value, shardOf(slot))
-	if err != nil {
-		return err
-	}
-	woff := t.valueWordOff(slot)
-	for {
-		w := t.mem.Load64(woff)
-		nw := nextValueWord(w, u)
-		if deadline != 0 {
-			nw |= expiresBit
+	var u uint32
+	defer func() {
+		if !committed && u != 0 {
+			t.ar.Free(u, int(h%segment.FreeShards))
 		}
-		if t.mem.CAS64(woff, w, nw) {
-			committed = true
-			segment.Failpoint(segment.FPValuePublished)
-			t.retire(slot, w)
-			t.notify(h, slot, w, nw, EventSet)
-			t.sweepSome(deadline != 0)
-			return nil
+	}()
+	for {
+		slot, kw, err := t.findOrClaim(key, h)
+		if err != nil {
+			return err
+		}
+		if u == 0 {
+			if u, err = t.writeRecord(key, deadline, value, shardOf(slot)); err != nil {
+				return err
+			}
+		}
+		woff := t.valueWordOff(slot)
+		for {
+			w := t.mem.Load64(woff)
+			nw := nextValueWord(w, u)
+			if deadline != 0 {
+				nw |= expiresBit
+			}
+			ok, moved := t.casValue(slot, kw, w, nw)
+			if ok {
+				committed = true
+				segment.Failpoint(segment.FPValuePublished)
+				t.retire(slot, w)
+				t.touch(slot)
+				t.notify(h, slot, w, nw, EventSet)
+				t.sweepSome(deadline != 0)
+				return nil
+			}
+			if moved {
+				break // the slot was retired: find the key again
+			}
 		}
 	}
 }
@@ -279,9 +304,12 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 	}
 	defer t.exitWrite(old, &err, &deleted)
 	h := hash64(key, t.seed)
-	slot, _, ok, err := t.find(key, h)
+	slot, sn, ok, err := t.find(key, h)
 	if err != nil || !ok {
 		return false, err
+	}
+	if t.reuse {
+		return t.deleteReuse(slot, sn.w0, &deleted), nil
 	}
 	return t.clearSlot(slot, h, &deleted), nil
 }
@@ -333,47 +361,67 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 	committed := false
 	defer t.exitWrite(old, &err, &committed)
 	h := hash64(key, t.seed)
-	var slot uint64
-	if delta == 0 {
-		var ok bool
-		slot, _, ok, err = t.find(key, h)
-		if err != nil || !ok {
+retry:
+	for {
+		var slot, kw uint64
+		if delta == 0 {
+			var sn seen
+			var ok bool
+			slot, sn, ok, err = t.find(key, h)
+			if err != nil || !ok {
+				return 0, err
+			}
+			kw = sn.w0
+		} else if slot, kw, err = t.findOrClaim(key, h); err != nil {
 			return 0, err
 		}
-	} else if slot, err = t.findOrClaim(key, h); err != nil {
-		return 0, err
-	}
-	woff := t.valueWordOff(slot)
-	for {
-		w := t.mem.Load64(woff)
-		var cur int64
-		switch {
-		case isCounter(w):
-			cur = counterOf(w)
-		case unitOf(w) != 0:
-			exp, stable := t.expired(woff, w)
-			if !stable {
-				continue
+		woff := t.valueWordOff(slot)
+		for {
+			w := t.mem.Load64(woff)
+			var cur int64
+			switch {
+			case isCounter(w):
+				cur = counterOf(w)
+			case unitOf(w) != 0:
+				exp, stable := t.expired(woff, w)
+				if !stable {
+					continue
+				}
+				if !exp {
+					if !t.keyStill(slot, kw) {
+						continue retry
+					}
+					return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+				}
+				// An expired value counts as absent: the counter starts at 0.
 			}
-			if !exp {
-				return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+			if !t.keyStill(slot, kw) {
+				if delta == 0 {
+					return 0, nil // retired: absent reads as 0
+				}
+				continue retry
 			}
-			// An expired value counts as absent: the counter starts at 0.
-		}
-		if delta == 0 {
-			return cur, nil
-		}
-		next := cur + delta
-		if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
-			return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
-		}
-		if nw := counterWord(next); t.mem.CAS64(woff, w, nw) {
-			committed = true
-			n = next
-			segment.Failpoint(segment.FPAddPublished)
-			t.retire(slot, w) // absent: count the key; expired: free its record
-			t.notify(h, slot, w, nw, EventAdd)
-			return next, nil
+			if delta == 0 {
+				return cur, nil
+			}
+			next := cur + delta
+			if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
+				return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
+			}
+			nw := counterWord(next)
+			ok, moved := t.casValue(slot, kw, w, nw)
+			if ok {
+				committed = true
+				n = next
+				segment.Failpoint(segment.FPAddPublished)
+				t.retire(slot, w) // absent: count the key; expired: free its record
+				t.touch(slot)
+				t.notify(h, slot, w, nw, EventAdd)
+				return next, nil
+			}
+			if moved {
+				continue retry
+			}
 		}
 	}
 }
@@ -412,10 +460,11 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 	}
 	defer t.exitWrite(fo, &err, &done)
 	h := hash64(key, t.seed)
-	slot, _, ok, err := t.find(key, h)
+	slot, sn, ok, err := t.find(key, h)
 	if err != nil || !ok {
 		return false, err
 	}
+	kw := sn.w0
 	woff := t.valueWordOff(slot)
 	var u uint32
 	defer func() {
@@ -435,12 +484,29 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 		if !eq {
 			return false, nil
 		}
+		if del && t.reuse {
+			// Deleting retires the slot. A slot retired under us means
+			// the key was absent at that moment: no match.
+			if t.retireKey(slot, kw, w) {
+				done = true
+				return true, nil
+			}
+			if !t.keyStill(slot, kw) {
+				return false, nil
+			}
+			continue
+		}
 		if !del && u == 0 {
 			if u, err = t.writeRecord(key, 0, new, shardOf(slot)); err != nil {
 				return false, err
 			}
 		}
-		if nw := nextValueWord(w, u); t.mem.CAS64(woff, w, nw) {
+		nw := nextValueWord(w, u)
+		swapped, moved := t.casValue(slot, kw, w, nw)
+		if moved {
+			return false, nil // retired under us: the key was absent then
+		}
+		if swapped {
 			done = true // u is published now: the deferred free must not touch it
 			segment.Failpoint(segment.FPValuePublished)
 			if !isCounter(w) {
@@ -517,49 +583,62 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	committed := false
 	defer t.exitWrite(fo, &err, &committed)
 	h := hash64(key, t.seed)
-	slot, err := t.findOrClaim(key, h)
-	if err != nil {
-		return nil, false, err
-	}
-	woff := t.valueWordOff(slot)
 	var u uint32
+	defer func() {
+		if !committed && u != 0 {
+			t.ar.Free(u, int(h%segment.FreeShards))
+		}
+	}()
+retry:
 	for {
-		w := t.mem.Load64(woff)
-		live, stable := t.present(woff, w)
-		if !stable {
-			continue
+		slot, kw, err := t.findOrClaim(key, h)
+		if err != nil {
+			return nil, false, err
 		}
-		if live {
-			if u != 0 {
-				t.ar.Free(u, shardOf(slot))
-				u = 0
+		woff := t.valueWordOff(slot)
+		for {
+			w := t.mem.Load64(woff)
+			live, stable := t.present(woff, w)
+			if !stable {
+				continue
 			}
-			if !wantOld {
-				return nil, true, nil
+			if live {
+				if !wantOld {
+					if !t.keyStill(slot, kw) {
+						continue retry
+					}
+					return nil, true, nil
+				}
+				v, present, err := t.readValue(nil, woff, seen{w0: kw, w1: w})
+				if err != nil {
+					return nil, false, err
+				}
+				if !present {
+					continue // deleted (or retired) while we read it
+				}
+				if v == nil {
+					v = []byte{}
+				}
+				return v, true, nil
 			}
-			v, present, err := t.readValue(nil, woff, seen{w1: w})
-			if err != nil {
-				return nil, false, err
+			if u == 0 {
+				if u, err = t.writeRecord(key, 0, value, shardOf(slot)); err != nil {
+					return nil, false, err
+				}
 			}
-			if !present {
-				continue // deleted while we read it
+			nw := nextValueWord(w, u)
+			ok, moved := t.casValue(slot, kw, w, nw)
+			if ok {
+				committed, actual = true, value
+				segment.Failpoint(segment.FPValuePublished)
+				t.retire(slot, w) // absent: count the key; expired: free its record
+				t.touch(slot)
+				t.notify(h, slot, w, nw, EventSet)
+				return value, false, nil
 			}
-			if v == nil {
-				v = []byte{}
+			if moved {
+				continue retry
 			}
-			return v, true, nil
-		}
-		if u == 0 {
-			if u, err = t.writeRecord(key, 0, value, shardOf(slot)); err != nil {
-				return nil, false, err
-			}
-		}
-		if nw := nextValueWord(w, u); t.mem.CAS64(woff, w, nw) {
-			committed, actual = true, value
-			segment.Failpoint(segment.FPValuePublished)
-			t.retire(slot, w) // absent: count the key; expired: free its record
-			t.notify(h, slot, w, nw, EventSet)
-			return value, false, nil
 		}
 	}
 }

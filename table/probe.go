@@ -46,6 +46,7 @@ func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
 // read while that word was in place. A later read that rechecks the word
 // can skip rereading the header.
 type seen struct {
+	w0    uint64 // the key word that matched (set by find)
 	w1    uint64
 	p, n  uint64
 	known bool
@@ -87,8 +88,19 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 }
 
 // find returns the slot index holding key, or ok=false if it is absent,
-// and what it saw of the slot's value.
+// and what it saw of the slot's key and value words. In a segment that
+// reuses slots, a match is confirmed by rereading the key word: a key
+// record compared after its slot was retired may have been recycled.
 func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
+	for {
+		slot, sn, ok, err = t.find1(key, h)
+		if !ok || err != nil || !t.reuse || t.mem.Load64(t.slotOff(slot)) == sn.w0 {
+			return slot, sn, ok, err
+		}
+	}
+}
+
+func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
 	if slot, sn, ok, done, err := t.findFirstGroup(key, g, tag); done {
@@ -109,6 +121,7 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 				return 0, seen{}, false, err
 			}
 			if match {
+				sn.w0 = w0
 				return base + j, sn, true, nil
 			}
 		}
@@ -148,6 +161,7 @@ func (t *Table) findFirstGroup(key []byte, g, tag uint64) (slot uint64, sn seen,
 		return 0, seen{}, false, true, err
 	}
 	if eq {
+		sn.w0 = w
 		return base + j, sn, true, true, nil
 	}
 	return 0, seen{}, false, false, nil
@@ -162,21 +176,25 @@ func bit(b bool) uint64 {
 	return x
 }
 
-// findOrClaim returns the slot index holding key, claiming a slot for it
-// if it has none. Claiming reserves one unit of the claim budget, writes
-// the key record privately, then publishes it with one CAS on the key
-// word.
-func (t *Table) findOrClaim(key []byte, h uint64) (uint64, error) {
+// findOrClaim returns the slot index holding key and its key word,
+// claiming a slot for it if it has none. Claiming reserves one unit of the
+// claim budget, writes the key record privately, then publishes it with
+// one CAS on the key word (through a pending claim in a segment that
+// reuses slots: see reuse.go).
+func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 	// Most writes are to keys that exist: take the read-only path first.
-	if slot, _, ok, err := t.find(key, h); ok || err != nil {
-		return slot, err
+	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
+		return slot, sn.w0, err
+	}
+	if t.reuse {
+		return t.claimReuse(key, h)
 	}
 	return t.claim(key, h)
 }
 
 // claim is findOrClaim's slow path, for a key that was absent a moment
 // ago (another process may be inserting it right now).
-func (t *Table) claim(key []byte, h uint64) (uint64, error) {
+func (t *Table) claim(key []byte, h uint64) (slot, kw uint64, err error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
 	var keyUnit uint32
@@ -198,7 +216,7 @@ func (t *Table) claim(key []byte, h uint64) (uint64, error) {
 				if !reserved {
 					if err := t.reserveSlot(); err != nil {
 						release()
-						return 0, err
+						return 0, 0, err
 					}
 					reserved = true
 					segment.Failpoint(segment.FPClaimReserved)
@@ -207,14 +225,14 @@ func (t *Table) claim(key []byte, h uint64) (uint64, error) {
 					u, err := t.writeRecord(nil, 0, key, int(h%segment.FreeShards))
 					if err != nil {
 						release()
-						return 0, err
+						return 0, 0, err
 					}
 					keyUnit = u
 					segment.Failpoint(segment.FPClaimKeyWritten)
 				}
-				if t.mem.CAS64(off, 0, keyWord(tag, keyUnit)) {
+				if kw := keyWord(tag, keyUnit); t.mem.CAS64(off, 0, kw) {
 					segment.Failpoint(segment.FPClaimPublished)
-					return base + j, nil
+					return base + j, kw, nil
 				}
 				w0 = t.mem.Load64(off) // another key took it; look at which
 			}
@@ -224,17 +242,17 @@ func (t *Table) claim(key []byte, h uint64) (uint64, error) {
 			match, _, err := t.matches(base+j, w0, key)
 			if err != nil {
 				release()
-				return 0, err
+				return 0, 0, err
 			}
 			if match {
 				release()
-				return base + j, nil
+				return base + j, w0, nil
 			}
 		}
 		g = (g + i + 1) & (t.groups - 1)
 	}
 	release()
-	return 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s: %d of %d slots claimed); compact the table or create it with a larger Capacity",
+	return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s: %d of %d slots claimed); compact the table or create it with a larger Capacity",
 		ErrFull, t.maxProbe, t.name, t.mem.Load64(segment.OffClaimed), t.seg.Layout.Slots)
 }
 
@@ -255,6 +273,15 @@ func (t *Table) reserveSlot() error {
 // nonzero deadline (Unix ns) is written as an i64 before the payload, for
 // a value word with expiresBit.
 func (t *Table) writeRecord(prefix []byte, deadline int64, payload []byte, shard int) (uint32, error) {
+	for round := 0; ; round++ {
+		u, err := t.writeRecord1(prefix, deadline, payload, shard)
+		if err == nil || !t.mayEvict(err, round) {
+			return u, err
+		}
+	}
+}
+
+func (t *Table) writeRecord1(prefix []byte, deadline int64, payload []byte, shard int) (uint32, error) {
 	span := arena.PrefixSpan(uint64(len(prefix)))
 	head := uint64(0)
 	if deadline != 0 {

@@ -55,6 +55,13 @@ type Options struct {
 	// either way. A subscriber more than EventRing events behind misses
 	// events (and is told how many).
 	EventRing int
+	// Eviction chooses what a write does when the table is full (no slot
+	// within the claim budget, or no arena space). Default NoEviction: it
+	// fails with ErrFull. EvictCLOCK evicts keys not used recently and
+	// reuses their slots and space, as a cache does; such a segment is
+	// format version 2, which older builds refuse. It cannot be combined
+	// with EventRing yet.
+	Eviction EvictionPolicy
 	// Mode is the segment file's permission bits. Default 0600 (the
 	// owner only); 0660 shares with the file's group. World-writable
 	// modes are refused.
@@ -74,8 +81,30 @@ func (o Options) layout() (segment.Layout, error) {
 	if err != nil {
 		return l, err
 	}
+	switch o.Eviction {
+	case NoEviction:
+	case EvictCLOCK:
+		if o.EventRing != 0 {
+			return l, fmt.Errorf("%w: EventRing cannot be combined with Eviction yet (events name slots, which eviction reuses); use Wait for single keys", ErrInvalid)
+		}
+		l = l.WithEviction(true)
+	default:
+		return l, fmt.Errorf("%w: unknown Eviction policy %d", ErrInvalid, o.Eviction)
+	}
 	return l.WithRing(o.EventRing)
 }
+
+// EvictionPolicy is what a full table does on a write (Options.Eviction).
+type EvictionPolicy uint8
+
+const (
+	// NoEviction: writes to a full table fail with ErrFull.
+	NoEviction EvictionPolicy = iota
+	// EvictCLOCK: writes to a full table evict keys not read or written
+	// since the CLOCK hand last passed them (an approximate LRU: one
+	// reference bit per slot, set by reads and writes).
+	EvictCLOCK
+)
 
 // Table is a key-value table in a shared segment. Its methods are safe for
 // concurrent use by any number of goroutines and processes.
@@ -94,6 +123,8 @@ type Table struct {
 	done     chan struct{} // closed by Close
 	clock    func() time.Time
 	sweep    atomicx.Counter // this process's TTL sweep position
+	reuse    bool            // eviction segment: slots are retired and reused (reuse.go)
+	refOff   uint64          // offset of the CLOCK reference bits
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -110,6 +141,8 @@ func newTable(seg *segment.Segment, name string) *Table {
 		budget:   l.ClaimBudget,
 		ringMask: max(uint64(l.RingEntries), 1) - 1,
 		done:     make(chan struct{}),
+		reuse:    l.Evicts(),
+		refOff:   l.RefOff,
 	}
 	t.sweep.Add(rand.Uint64()) // processes sweep for expired values from different places
 	return t
@@ -297,12 +330,14 @@ type Stats struct {
 	// the shared counter says (it includes reservations in flight or
 	// leaked by a killed process until Repair recounts them).
 	ClaimedSlots int
-	Tombstones   int       // ClaimedSlots - Keys: slots held by deleted keys
-	ArenaBytes   int64     // size of the record arena
-	ArenaUsed    int64     // bytes in live records (including lost-in-crash leaks)
-	ArenaFree    int64     // bytes free: never handed out, or on free lists
-	FileBytes    int64     // size of the segment file
-	Expired      int64     // expired values reclaimed so far (by any process)
+	Tombstones   int   // ClaimedSlots - Keys: slots held by deleted keys
+	ArenaBytes   int64 // size of the record arena
+	ArenaUsed    int64 // bytes in live records (including lost-in-crash leaks)
+	ArenaFree    int64 // bytes free: never handed out, or on free lists
+	FileBytes    int64 // size of the segment file
+	Expired      int64 // expired values reclaimed so far (by any process)
+	Evicted      int64 // keys evicted so far (EvictCLOCK tables)
+	Eviction     EvictionPolicy
 	Processes    []Process // live processes that have the table open
 }
 
@@ -325,7 +360,11 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 	}
 	defer t.exit(old, &err)
 	l := t.seg.Layout
-	st.FormatVersion = segment.Version
+	st.FormatVersion = l.FormatVersion()
+	st.Evicted = int64(t.mem.Load64(segment.OffEvicted))
+	if l.Evicts() {
+		st.Eviction = EvictCLOCK
+	}
 	st.Created = time.Unix(0, l.CreatedNano)
 	st.Capacity = int(l.ClaimBudget)
 	st.Slots = int(l.Slots)

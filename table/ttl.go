@@ -62,14 +62,14 @@ func (t *Table) TTL(key []byte) (left time.Duration, err error) {
 		return 0, err
 	}
 	defer t.exit(fo, &err)
-	slot, _, ok, err := t.find(key, hash64(key, t.seed))
+	slot, sn, ok, err := t.find(key, hash64(key, t.seed))
 	if err != nil || !ok {
 		return 0, orNotFound(err)
 	}
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
-		if isAbsent(w) {
+		if isAbsent(w) || !t.keyStill(slot, sn.w0) {
 			return 0, ErrNotFound
 		}
 		if !expires(w) {
@@ -78,6 +78,9 @@ func (t *Table) TTL(key []byte) (left time.Duration, err error) {
 		dl, ok := t.deadline(w)
 		if t.mem.Load64(woff) != w {
 			continue
+		}
+		if !t.keyStill(slot, sn.w0) {
+			return 0, ErrNotFound // retired: absent
 		}
 		if !ok {
 			return 0, fmt.Errorf("%w: expiring value record of %q is malformed", ErrCorrupt, clip(key))
@@ -135,6 +138,17 @@ func (t *Table) reclaim(slot uint64) bool {
 		}
 		if !exp {
 			return false
+		}
+		if t.reuse {
+			w0 := t.mem.Load64(t.slotOff(slot))
+			if !live(w0) {
+				return false
+			}
+			if t.retireKey(slot, w0, w) {
+				t.mem.Add64(segment.OffExpired, 1)
+				return true
+			}
+			continue
 		}
 		nw := nextValueWord(w, 0)
 		if t.mem.CAS64(woff, w, nw) {

@@ -14,7 +14,8 @@ import (
 type Report struct {
 	Slots        int // slots in the index
 	ClaimedSlots int // slots holding a key word (live or dead)
-	DeadSlots    int // slots retired by an earlier Repair
+	DeadSlots    int // slots retired by an earlier Repair (or, with eviction, by deletes and evictions)
+	PendingSlots int // eviction tables: claims not yet promoted (in flight, or left by a killed process)
 	Keys         int // keys with a value or counter
 	Counters     int // of which counters
 	Tombstones   int // claimed slots without a value
@@ -50,6 +51,9 @@ func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "slots %d, claimed %d (dead %d), keys %d (counters %d), tombstones %d\n",
 		r.Slots, r.ClaimedSlots, r.DeadSlots, r.Keys, r.Counters, r.Tombstones)
+	if r.PendingSlots > 0 {
+		fmt.Fprintf(&b, "pending claims: %d\n", r.PendingSlots)
+	}
 	fmt.Fprintf(&b, "counters: Len %d, claimed %d\n", r.LenCounter, r.ClaimedCounter)
 	fmt.Fprintf(&b, "arena: live %d blocks / %d B, free %d blocks / %d B (counter %d B), leaked %d B, unused %d B\n",
 		r.LiveBlocks, r.LiveBytes, r.FreeBlocks, r.FreeBytes, r.FreeCounter, r.LeakedBytes, r.UnusedBytes)
@@ -142,6 +146,19 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 				problem("slot %d is empty but its value word is %#x", slot, w1)
 				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
 			}
+			continue
+		}
+		if t.reuse && w0 == deadWord {
+			// With slot reuse, dead slots are free for claims and hold no
+			// reservation.
+			rep.DeadSlots++
+			continue
+		}
+		if t.reuse && isPending(w0) {
+			// A claim in flight, or one a killed process left: it holds a
+			// reservation and its key record until Repair kills it.
+			rep.PendingSlots++
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
 		}
 		rep.ClaimedSlots++

@@ -1,0 +1,337 @@
+package table
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/shmdict/shmdict/segment"
+)
+
+// Slot reuse and eviction, for segments created with Options.Eviction
+// (format version 2). Everything here is off (t.reuse false) in other
+// segments, whose slots belong to their key until Compact.
+//
+// A slot is retired by one 16-byte CAS of (key word, value word) from
+// (K, any value) to (dead, absent with the next version); its records are
+// then freed. A dead slot can be claimed again. Because a slot can change
+// keys, every change of a value word in such a segment is a 16-byte CAS
+// that also checks the key word the writer matched (casValue), so a writer
+// that stalled between reading a value word and its CAS can never land in
+// another key's slot (a counter word carries no version, so a 64-bit CAS
+// could, by ABA), and every read confirms the key word after validating
+// the value word (keyStill).
+//
+// Claims go through a pending state so that two processes inserting the
+// same new key cannot end up in two slots: the claimer takes the first
+// dead or empty slot on the key's probe path as PENDING(key), scans the
+// whole path (up to the first empty slot, which is past every claim made
+// before the scan), kills any other PENDING claim of the key there, gives
+// way to a live copy of the key if one appeared, and only then promotes
+// its slot to live with a CAS that fails if its claim was killed. Of two
+// claims whose scans overlap, the later scan sees the earlier claim, so at
+// most one is ever promoted. See docs/DESIGN.md.
+
+const (
+	statePending = 3
+	// evictBatch is how many keys a write that met ErrFull evicts before
+	// it tries again; evictRounds bounds its tries.
+	evictBatch  = 4
+	evictRounds = 64
+)
+
+func pendingWord(tag uint64, unit uint32) uint64 {
+	return statePending<<stateShift | tag<<32 | uint64(unit)
+}
+
+func isPending(w0 uint64) bool { return w0>>stateShift == statePending }
+
+// casValue replaces slot's value word old with new. In a segment that
+// reuses slots it checks that the key word is still kw in the same atomic
+// step, and moved reports a failure caused by the key word: the slot no
+// longer holds the key, and the operation must start again from find.
+func (t *Table) casValue(slot, kw, old, new uint64) (ok, moved bool) {
+	if !t.reuse {
+		return t.mem.CAS64(t.valueWordOff(slot), old, new), false
+	}
+	if t.mem.CAS128(t.slotOff(slot), kw, old, kw, new) {
+		return true, false
+	}
+	return false, t.mem.Load64(t.slotOff(slot)) != kw
+}
+
+// keyStill reports whether slot still holds the key whose key word was
+// kw; always true in a segment that does not reuse slots. A reader calls
+// it after validating the value word: if the key word is unchanged, the
+// value word it read belonged to its key.
+func (t *Table) keyStill(slot, kw uint64) bool {
+	return !t.reuse || t.mem.Load64(t.slotOff(slot)) == kw
+}
+
+// touch marks slot recently used, for CLOCK. A reference bit is written
+// only when clear, so reads of a hot key do not keep writing its line.
+func (t *Table) touch(slot uint64) {
+	if !t.reuse {
+		return
+	}
+	off := t.refOff + slot/32*4
+	bit := uint32(1) << (slot % 32)
+	if t.mem.Load32(off)&bit == 0 {
+		t.mem.Or32(off, bit)
+	}
+}
+
+// mayEvict decides, after try number round of a write failed with err,
+// whether to try again: in an evicting segment, ErrFull evicts a few keys
+// first.
+func (t *Table) mayEvict(err error, round int) bool {
+	if !t.reuse || round >= evictRounds || !errors.Is(err, ErrFull) {
+		return false
+	}
+	return t.evict(evictBatch) > 0
+}
+
+// evict retires up to need keys chosen by CLOCK and returns how many it
+// retired. The hand moves 32 slots (one word of reference bits) at a time;
+// a slot whose bit is set gets a second chance (the bit is cleared), one
+// whose bit is clear is evicted. It gives up after two turns of the hand.
+func (t *Table) evict(need int) int {
+	slots := t.seg.Layout.Slots
+	per := min(uint64(32), slots)
+	n := 0
+	for turns := uint64(0); n < need && turns < 2*slots/per; turns++ {
+		first := (t.mem.Add64(segment.OffClockHand, int64(per)) - per) & (slots - 1) &^ (per - 1)
+		roff := t.refOff + first/8
+		ref := t.mem.Load32(roff)
+		for k := uint64(0); k < per && n < need; k++ {
+			if ref&(1<<k) != 0 {
+				continue
+			}
+			slot := first + k
+			w0 := t.mem.Load64(t.slotOff(slot))
+			if !live(w0) {
+				continue
+			}
+			w1 := t.mem.Load64(t.valueWordOff(slot))
+			if t.retireKey(slot, w0, w1) {
+				t.mem.Add64(segment.OffEvicted, 1)
+				n++
+			}
+		}
+		if ref != 0 {
+			t.mem.And32(roff, ^ref)
+		}
+	}
+	return n
+}
+
+// retireKey retires slot, which held key word kw and value word w1: one
+// 16-byte CAS makes it dead (and the value absent), then its records are
+// freed and the counters updated. It fails if either word changed.
+func (t *Table) retireKey(slot, kw, w1 uint64) bool {
+	nw := nextValueWord(w1, 0)
+	if !t.mem.CAS128(t.slotOff(slot), kw, w1, deadWord, nw) {
+		return false
+	}
+	segment.Failpoint(segment.FPRetirePublished)
+	var h uint64
+	hashed := false
+	if key, err := t.recordKey(unitOf(kw)); err == nil {
+		h, hashed = hash64(key, t.seed), true
+	}
+	if !isAbsent(w1) {
+		if !isCounter(w1) {
+			_ = t.ar.Free(unitOf(w1), shardOf(slot))
+		}
+		t.addLen(slot, -1)
+	}
+	_ = t.ar.Free(unitOf(kw), shardOf(slot))
+	t.mem.Add64(segment.OffClaimed, -1)
+	if hashed {
+		t.notify(h, slot, w1, nw, EventDelete)
+	}
+	return true
+}
+
+// recordKey copies the key of key record u (nil, error if malformed).
+func (t *Table) recordKey(u uint32) ([]byte, error) {
+	_, n, ok := t.ar.ReadHeader(u)
+	if !ok || n > MaxKeyLen {
+		return nil, errCorruptKey(t, u)
+	}
+	key := make([]byte, n)
+	t.mem.CopyOut(key[:0], t.ar.Off(u)+8, n)
+	return key, nil
+}
+
+// deleteReuse deletes the key of slot (key word kw) by retiring the slot.
+// It reports whether the key had a live value; *committed is set once the
+// retiring CAS is done.
+func (t *Table) deleteReuse(slot, kw uint64, committed *bool) bool {
+	woff := t.valueWordOff(slot)
+	for {
+		w := t.mem.Load64(woff)
+		exp, stable := t.expired(woff, w)
+		if !stable {
+			continue
+		}
+		if t.retireKey(slot, kw, w) {
+			*committed = true
+			return !isAbsent(w) && !exp
+		}
+		if t.mem.Load64(t.slotOff(slot)) != kw {
+			return false // retired by someone else: the key is gone
+		}
+	}
+}
+
+// walkPath calls f with each slot of key hash h's probe path and its key
+// word, in probe order, until f returns false or the probe limit.
+func (t *Table) walkPath(h uint64, f func(slot, w0 uint64) bool) {
+	g := h & (t.groups - 1)
+	for i := uint64(0); i < t.maxProbe; i++ {
+		base := g * segment.GroupSlots
+		for j := uint64(0); j < segment.GroupSlots; j++ {
+			if !f(base+j, t.mem.Load64(t.slotOff(base+j))) {
+				return
+			}
+		}
+		g = (g + i + 1) & (t.groups - 1)
+	}
+}
+
+// liveMatch reports whether slot's live key word w0 (tag already checked)
+// names key, confirming against a recycled key record.
+func (t *Table) liveMatch(slot, w0 uint64, key []byte) (bool, error) {
+	eq, _, err := t.matches(slot, w0, key)
+	if err != nil || !eq {
+		return false, err
+	}
+	return t.mem.Load64(t.slotOff(slot)) == w0, nil
+}
+
+// claimReuse is findOrClaim's slow path in a segment that reuses slots:
+// the pending-claim protocol described at the top of this file.
+func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
+	tag := tagOf(h)
+	var keyUnit uint32
+	reserved := false
+	release := func() {
+		if keyUnit != 0 {
+			t.ar.Free(keyUnit, int(h%segment.FreeShards))
+		}
+		if reserved {
+			t.mem.Add64(segment.OffClaimed, -1)
+		}
+	}
+	for round := 0; ; {
+		// 1. Find a live copy of the key, or the first dead or empty slot.
+		var cand, candWord, found, foundWord uint64
+		haveCand, haveFound := false, false
+		var scanErr error
+		t.walkPath(h, func(s, w0 uint64) bool {
+			switch {
+			case w0 == 0:
+				if !haveCand {
+					cand, candWord, haveCand = s, 0, true
+				}
+				return false
+			case w0 == deadWord:
+				if !haveCand {
+					cand, candWord, haveCand = s, w0, true
+				}
+			case live(w0) && wordTag(w0) == tag:
+				eq, err := t.liveMatch(s, w0, key)
+				if err != nil {
+					scanErr = err
+					return false
+				}
+				if eq {
+					found, foundWord, haveFound = s, w0, true
+					return false
+				}
+			}
+			return true
+		})
+		switch {
+		case scanErr != nil:
+			release()
+			return 0, 0, scanErr
+		case haveFound:
+			release()
+			return found, foundWord, nil
+		case !haveCand:
+			release()
+			return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s); compact the table or create it with a larger Capacity",
+				ErrFull, t.maxProbe, t.name)
+		}
+		if !reserved {
+			if err := t.reserveSlot(); err != nil {
+				if t.mayEvict(err, round) {
+					round++
+					continue
+				}
+				release()
+				return 0, 0, err
+			}
+			reserved = true
+			segment.Failpoint(segment.FPClaimReserved)
+		}
+		if keyUnit == 0 {
+			u, err := t.writeRecord(nil, 0, key, int(h%segment.FreeShards))
+			if err != nil {
+				release()
+				return 0, 0, err
+			}
+			keyUnit = u
+			segment.Failpoint(segment.FPClaimKeyWritten)
+		}
+		pw := pendingWord(tag, keyUnit)
+		if !t.mem.CAS64(t.slotOff(cand), candWord, pw) {
+			continue // taken under us: look again
+		}
+		segment.Failpoint(segment.FPClaimPending)
+
+		// 2. The full-path check: kill other pending claims of the key,
+		// give way to a live copy.
+		haveFound = false
+		t.walkPath(h, func(s, w0 uint64) bool {
+			switch {
+			case s == cand:
+				return true
+			case w0 == 0:
+				return false
+			case isPending(w0) && wordTag(w0) == tag:
+				if eq, err := t.keyMatches(w0, key); err == nil && eq {
+					t.mem.CAS64(t.slotOff(s), w0, deadWord)
+				}
+			case live(w0) && wordTag(w0) == tag:
+				eq, err := t.liveMatch(s, w0, key)
+				if err != nil {
+					scanErr = err
+					return false
+				}
+				if eq {
+					found, foundWord, haveFound = s, w0, true
+					return false
+				}
+			}
+			return true
+		})
+		if scanErr != nil || haveFound {
+			// Our pending claim goes back to dead (unless killed already).
+			t.mem.CAS64(t.slotOff(cand), pw, deadWord)
+			release()
+			if scanErr != nil {
+				return 0, 0, scanErr
+			}
+			return found, foundWord, nil
+		}
+
+		// 3. Promote; a killed claim starts over with the same record.
+		lw := keyWord(tag, keyUnit)
+		if t.mem.CAS64(t.slotOff(cand), pw, lw) {
+			segment.Failpoint(segment.FPClaimPublished)
+			return cand, lw, nil
+		}
+	}
+}
