@@ -57,10 +57,12 @@ func (t *Table) fullEntryAt(slot uint64) (e Entry, ok bool, err error) {
 	u := unitOf(w0)
 	_, n, good := t.ar.ReadHeader(u)
 	if !good || n > MaxKeyLen {
+		if !t.keyStill(slot, w0) {
+			return Entry{}, false, nil // retired and recycled under us
+		}
 		return Entry{}, false, errCorruptKey(t, u)
 	}
-	e.Key = make([]byte, n)
-	copy(e.Key, t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n))
+	e.Key = t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(u)+arena.HeaderBytes, n)
 	woff := t.valueWordOff(slot)
 	for {
 		w1 := t.mem.Load64(woff)

@@ -56,10 +56,12 @@ func (t *Table) entryAt(slot uint64) (key, value []byte, ok bool, err error) {
 	u := unitOf(w0)
 	_, n, good := t.ar.ReadHeader(u)
 	if !good || n > MaxKeyLen {
+		if !t.keyStill(slot, w0) {
+			return nil, nil, false, nil // retired and recycled under us
+		}
 		return nil, nil, false, errCorruptKey(t, u)
 	}
-	key = make([]byte, n)
-	copy(key, t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n))
+	key = t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(u)+arena.HeaderBytes, n)
 	value, present, err := t.readValue(nil, woff, seen{w0: w0, w1: w1})
 	if err != nil || !present {
 		return nil, nil, false, err
@@ -94,15 +96,15 @@ func (t *Table) Clear() (err error) {
 		if !live(w0) || isAbsent(t.mem.Load64(t.valueWordOff(slot))) {
 			continue
 		}
-		u := unitOf(w0)
-		_, n, ok := t.ar.ReadHeader(u)
-		if !ok || n > MaxKeyLen {
-			return errCorruptKey(t, u)
-		}
 		var cleared bool
 		if t.reuse {
 			t.deleteReuse(slot, w0, &cleared)
 			continue
+		}
+		u := unitOf(w0)
+		_, n, ok := t.ar.ReadHeader(u)
+		if !ok || n > MaxKeyLen {
+			return errCorruptKey(t, u)
 		}
 		h := hash64(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), t.seed)
 		t.clearSlot(slot, h, &cleared)

@@ -46,7 +46,7 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 	w1 := sn.w1
 	for {
 		if isCounter(w1) {
-			if !t.keyStill(woff-8, sn.w0) {
+			if t.reuse && t.mem.Load64(woff-8) != sn.w0 {
 				return dst, false, nil // retired: the key was absent since
 			}
 			return binary.LittleEndian.AppendUint64(dst, uint64(counterOf(w1))), true, nil
@@ -93,7 +93,7 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 		dst = t.mem.CopyOut(dst, off, n)
 		w := t.mem.Load64(woff)
 		if w == w1 {
-			if !t.keyStill(woff-8, sn.w0) {
+			if t.reuse && t.mem.Load64(woff-8) != sn.w0 {
 				return dst[:mark], false, nil // retired: the key was absent since
 			}
 			return dst, true, nil
@@ -267,7 +267,9 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 				committed = true
 				segment.Failpoint(segment.FPValuePublished)
 				t.retire(slot, w)
-				t.touch(slot)
+				if !isAbsent(w) {
+					t.touch(slot) // an overwrite is a use; an insert is not (CLOCK evicts new keys first)
+				}
 				t.notify(h, slot, w, nw, EventSet)
 				t.sweepSome(deadline != 0)
 				return nil
@@ -415,7 +417,9 @@ retry:
 				n = next
 				segment.Failpoint(segment.FPAddPublished)
 				t.retire(slot, w) // absent: count the key; expired: free its record
-				t.touch(slot)
+				if !isAbsent(w) {
+					t.touch(slot)
+				}
 				t.notify(h, slot, w, nw, EventAdd)
 				return next, nil
 			}
@@ -632,7 +636,6 @@ retry:
 				committed, actual = true, value
 				segment.Failpoint(segment.FPValuePublished)
 				t.retire(slot, w) // absent: count the key; expired: free its record
-				t.touch(slot)
 				t.notify(h, slot, w, nw, EventSet)
 				return value, false, nil
 			}

@@ -1,7 +1,6 @@
 package table
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -38,7 +37,10 @@ func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
 	if n != uint64(len(key)) {
 		return false, nil
 	}
-	return bytes.Equal(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), key), nil
+	// Atomic loads: in a segment that reuses slots, a key record can be
+	// freed (and rewritten) under a reader that loaded its key word
+	// earlier; the reader then rechecks the key word.
+	return t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes, key), nil
 }
 
 // seen is what matching a slot learned about its value: the value word
@@ -64,6 +66,9 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 		w1 := t.mem.Load64(woff)
 		if isAbsent(w1) || isCounter(w1) {
 			eq, err := t.keyMatches(w0, key)
+			if err != nil && !t.keyStill(slot, w0) {
+				return false, seen{}, nil // a recycled record of a retired slot
+			}
 			return eq, seen{w1: w1}, err
 		}
 		u := unitOf(w1)
@@ -81,6 +86,9 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 			// must not make a key look absent (its inserter would claim a
 			// second slot for it).
 			eq, err := t.keyMatches(w0, key)
+			if err != nil && !t.keyStill(slot, w0) {
+				return false, seen{}, nil // a recycled record of a retired slot
+			}
 			return eq, seen{w1: w1}, err
 		}
 		return true, seen{w1: w1, p: p, n: n, known: true}, nil

@@ -112,6 +112,11 @@ func (t *Table) evict(need int) int {
 				continue
 			}
 			w1 := t.mem.Load64(t.valueWordOff(slot))
+			if isAbsent(w1) {
+				// A claim whose writer has not stored its value yet (or
+				// was killed before it did: Repair retires those).
+				continue
+			}
 			if t.retireKey(slot, w0, w1) {
 				t.mem.Add64(segment.OffEvicted, 1)
 				n++

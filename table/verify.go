@@ -161,6 +161,14 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
 		}
+		if t.reuse && live(w0) && isAbsent(t.mem.Load64(t.valueWordOff(slot))) {
+			// A claim whose writer has not stored a value yet, or was
+			// killed before it did: Repair retires it (and frees its key
+			// record, reported as leaked until then).
+			rep.Tombstones++
+			fixes = append(fixes, slotFix{slot: slot, kill: true})
+			continue
+		}
 		rep.ClaimedSlots++
 		if w0 == deadWord {
 			rep.DeadSlots++
