@@ -21,7 +21,7 @@ unit:
 # The race detector cannot see mapped memory; these tests use the Go-heap
 # segment backend (table.New / segment.NewHeap), where it sees every access.
 race:
-	$(GO) test -count=1 -race -short -timeout 20m -run 'Race|Model|Arena|Concurrent|Wait|Subscribe|TTL|Typed|GetOrLoad' ./table/ ./arena/
+	$(GO) test -count=1 -race -short -timeout 20m -run 'Race|Model|Arena|Concurrent|Wait|Subscribe|TTL|Typed|GetOrLoad|Evict' ./table/ ./arena/
 
 # Crash tests with failpoints compiled in: writers SIGKILL themselves at
 # every step of every write protocol (see segment/failpoints.go).

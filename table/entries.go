@@ -5,7 +5,6 @@ import (
 	"iter"
 	"time"
 
-	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -54,15 +53,11 @@ func (t *Table) fullEntryAt(slot uint64) (e Entry, ok bool, err error) {
 	if !live(w0) {
 		return Entry{}, false, nil
 	}
-	u := unitOf(w0)
-	_, n, good := t.ar.ReadHeader(u)
-	if !good || n > MaxKeyLen {
-		if !t.keyStill(slot, w0) {
-			return Entry{}, false, nil // retired and recycled under us
-		}
-		return Entry{}, false, errCorruptKey(t, u)
+	key, ok, err := t.slotKeyAt(slot, w0)
+	if err != nil || !ok {
+		return Entry{}, false, err
 	}
-	e.Key = t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(u)+arena.HeaderBytes, n)
+	e.Key = key
 	woff := t.valueWordOff(slot)
 	for {
 		w1 := t.mem.Load64(woff)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -335,4 +336,55 @@ func TestEvictOptions(t *testing.T) {
 	if d := cmp.Diff([]any{2, EvictCLOCK}, []any{st.FormatVersion, st.Eviction}); d != "" {
 		t.Fatalf("Stats of an evicting table (-want +got):\n%s", d)
 	}
+}
+
+// TestEvictSameKeyRace: goroutines insert and delete the same few keys of
+// a tiny evicting table, so that claims of one key race while deletes
+// turn slots on its probe path dead under them: the case that the
+// full-path check of a pending claim exists for. The goroutines stop
+// every few hundred operations, and then no key may be in two slots.
+func TestEvictSameKeyRace(t *testing.T) {
+	tb := newEvicting(t, Options{Capacity: 8})
+	testHookClaimScanned = runtime.Gosched // let other claims and deletes in
+	defer func() { testHookClaimScanned = nil }()
+	const workers, keys, perRound = 4, 6, 200
+	rounds := 200
+	if testing.Short() {
+		rounds = 50
+	}
+	rs := make([]*rand.Rand, workers)
+	for w := range rs {
+		rs[w] = rand.New(rand.NewPCG(uint64(w), 9))
+	}
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rs[w]
+				for range perRound {
+					k := []byte{'k', byte('0' + r.IntN(keys))}
+					if r.IntN(3) == 0 {
+						tb.Delete(k)
+					} else if err := tb.Set(k, k); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		seen := map[string]int{}
+		for k := range tb.Keys() {
+			seen[string(k)]++
+		}
+		for k, n := range seen {
+			if n > 1 {
+				rep, _ := tb.Verify()
+				t.Fatalf("round %d: key %q is in %d slots\n%s", round, k, n, rep)
+			}
+		}
+	}
+	verifyClean(t, tb)
 }

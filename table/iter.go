@@ -53,15 +53,10 @@ func (t *Table) entryAt(slot uint64) (key, value []byte, ok bool, err error) {
 	if isAbsent(w1) {
 		return nil, nil, false, nil
 	}
-	u := unitOf(w0)
-	_, n, good := t.ar.ReadHeader(u)
-	if !good || n > MaxKeyLen {
-		if !t.keyStill(slot, w0) {
-			return nil, nil, false, nil // retired and recycled under us
-		}
-		return nil, nil, false, errCorruptKey(t, u)
+	key, ok, err = t.slotKeyAt(slot, w0)
+	if err != nil || !ok {
+		return nil, nil, false, err
 	}
-	key = t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(u)+arena.HeaderBytes, n)
 	value, present, err := t.readValue(nil, woff, seen{w0: w0, w1: w1})
 	if err != nil || !present {
 		return nil, nil, false, err

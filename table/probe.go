@@ -65,10 +65,7 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 	for {
 		w1 := t.mem.Load64(woff)
 		if isAbsent(w1) || isCounter(w1) {
-			eq, err := t.keyMatches(w0, key)
-			if err != nil && !t.keyStill(slot, w0) {
-				return false, seen{}, nil // a recycled record of a retired slot
-			}
+			eq, err := t.keyMatchesAt(slot, w0, key)
 			return eq, seen{w1: w1}, err
 		}
 		u := unitOf(w1)
@@ -85,10 +82,7 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 			// a value word that went through an ABA under the check above
 			// must not make a key look absent (its inserter would claim a
 			// second slot for it).
-			eq, err := t.keyMatches(w0, key)
-			if err != nil && !t.keyStill(slot, w0) {
-				return false, seen{}, nil // a recycled record of a retired slot
-			}
+			eq, err := t.keyMatchesAt(slot, w0, key)
 			return eq, seen{w1: w1}, err
 		}
 		return true, seen{w1: w1, p: p, n: n, known: true}, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -38,6 +39,11 @@ const (
 	evictBatch  = 4
 	evictRounds = 64
 )
+
+// testHookClaimScanned, if set (by tests, before any goroutine uses a
+// table), runs between a claim's scan and its pending CAS: tests widen
+// that window to make racing claims of one key likely.
+var testHookClaimScanned func()
 
 func pendingWord(tag uint64, unit uint32) uint64 {
 	return statePending<<stateShift | tag<<32 | uint64(unit)
@@ -290,6 +296,9 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			keyUnit = u
 			segment.Failpoint(segment.FPClaimKeyWritten)
 		}
+		if testHookClaimScanned != nil {
+			testHookClaimScanned()
+		}
 		pw := pendingWord(tag, keyUnit)
 		if !t.mem.CAS64(t.slotOff(cand), candWord, pw) {
 			continue // taken under us: look again
@@ -306,7 +315,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			case w0 == 0:
 				return false
 			case isPending(w0) && wordTag(w0) == tag:
-				if eq, err := t.keyMatches(w0, key); err == nil && eq {
+				if eq, err := t.keyMatchesAt(s, w0, key); err == nil && eq {
 					t.mem.CAS64(t.slotOff(s), w0, deadWord)
 				}
 			case live(w0) && wordTag(w0) == tag:
@@ -337,6 +346,53 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		if t.mem.CAS64(t.slotOff(cand), pw, lw) {
 			segment.Failpoint(segment.FPClaimPublished)
 			return cand, lw, nil
+		}
+	}
+}
+
+// rereads bounds how often a reader rereads a key record that reads
+// malformed while its slot's key word stays the same.
+const rereads = 16
+
+// keyMatchesAt is keyMatches for the key word w0 loaded from slot. In a
+// segment that reuses slots, the record may have been freed and rewritten
+// under the reader: by another key (the key word changed: no match), or
+// by the same key claiming the same slot again with the same record unit,
+// so that the key word reads the same. The record is complete again by
+// the time the key word is back (it is written before the claim), so a
+// malformed read is retried while the key word stays; only a record that
+// stays malformed is corruption.
+func (t *Table) keyMatchesAt(slot, w0 uint64, key []byte) (bool, error) {
+	for try := 0; ; try++ {
+		eq, err := t.keyMatches(w0, key)
+		if err == nil || !t.reuse {
+			return eq, err
+		}
+		if t.mem.Load64(t.slotOff(slot)) != w0 {
+			return false, nil
+		}
+		if try == rereads {
+			return false, err
+		}
+	}
+}
+
+// slotKeyAt copies the key of slot, whose key word was w0, for the
+// iterators. ok is false if the slot was retired meanwhile (see
+// keyMatchesAt for why a malformed read is retried).
+func (t *Table) slotKeyAt(slot, w0 uint64) (key []byte, ok bool, err error) {
+	u := unitOf(w0)
+	for try := 0; ; try++ {
+		_, n, good := t.ar.ReadHeader(u)
+		if good && n <= MaxKeyLen {
+			key = t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(u)+arena.HeaderBytes, n)
+			return key, t.keyStill(slot, w0), nil
+		}
+		if !t.reuse || try == rereads {
+			return nil, false, errCorruptKey(t, u)
+		}
+		if t.mem.Load64(t.slotOff(slot)) != w0 {
+			return nil, false, nil
 		}
 	}
 }
