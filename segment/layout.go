@@ -20,6 +20,10 @@ import (
 //	SlotsOff      16*Slots         slot array (SlotsOff is 4096-aligned)
 //	RefOff        Slots/8          CLOCK reference bits, eviction segments only
 //	                               (4096-aligned; absent, RefOff = 0, otherwise)
+//	DispOff       Slots/4          probe bounds: a byte per 4-slot group, the
+//	                               farthest group (0-based) any key homed there
+//	                               was claimed in; eviction segments only
+//	                               (DispOff = RefOff + roundup(Slots/8, 64))
 //	ArenaOff      ArenaSize        arena: key and value records (4096-aligned)
 //	TotalSize                      = roundup(ArenaOff+ArenaSize, 4096)
 //
@@ -207,6 +211,7 @@ type Layout struct {
 	RingOff     uint64 // derived: byte offset of the event ring
 	SlotsOff    uint64 // derived: byte offset of the slot array
 	RefOff      uint64 // derived: byte offset of the reference bits (0: none)
+	DispOff     uint64 // derived: byte offset of the probe bounds (0: none)
 	ArenaOff    uint64 // derived: byte offset of the arena
 	TotalSize   uint64 // derived: file size
 }
@@ -287,10 +292,11 @@ func (l *Layout) derive() {
 	l.RingOff = l.RegistryOff + uint64(l.MaxProcs)*RegistryEntrySize
 	l.SlotsOff = alignUp(l.RingOff+uint64(l.RingEntries)*RingEntrySize, PageAlign)
 	l.ArenaOff = alignUp(l.SlotsOff+l.Slots*SlotSize, PageAlign)
-	l.RefOff = 0
+	l.RefOff, l.DispOff = 0, 0
 	if l.Evicts() {
 		l.RefOff = l.ArenaOff
-		l.ArenaOff = alignUp(l.RefOff+l.Slots/8, PageAlign)
+		l.DispOff = l.RefOff + alignUp(l.Slots/8, LineSize)
+		l.ArenaOff = alignUp(l.DispOff+l.Groups(), PageAlign)
 	}
 	l.TotalSize = alignUp(l.ArenaOff+l.ArenaSize, PageAlign)
 }

@@ -540,10 +540,11 @@ func TestLayoutEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := l.WithEviction(true)
-	if e.RefOff != l.ArenaOff || e.ArenaOff != alignUp(e.RefOff+e.Slots/8, PageAlign) || e.TotalSize != alignUp(e.ArenaOff+e.ArenaSize, PageAlign) {
-		t.Fatalf("eviction layout: RefOff %d ArenaOff %d TotalSize %d (plain ArenaOff %d)", e.RefOff, e.ArenaOff, e.TotalSize, l.ArenaOff)
+	if e.RefOff != l.ArenaOff || e.DispOff != e.RefOff+alignUp(e.Slots/8, LineSize) ||
+		e.ArenaOff != alignUp(e.DispOff+e.Slots/GroupSlots, PageAlign) || e.TotalSize != alignUp(e.ArenaOff+e.ArenaSize, PageAlign) {
+		t.Fatalf("eviction layout: RefOff %d DispOff %d ArenaOff %d TotalSize %d (plain ArenaOff %d)", e.RefOff, e.DispOff, e.ArenaOff, e.TotalSize, l.ArenaOff)
 	}
-	if l.RefOff != 0 || l.FormatVersion() != Version || e.FormatVersion() != VersionEvict || !e.Evicts() || l.Evicts() {
+	if l.RefOff != 0 || l.DispOff != 0 || l.FormatVersion() != Version || e.FormatVersion() != VersionEvict || !e.Evicts() || l.Evicts() {
 		t.Fatalf("flags: plain RefOff %d version %d, eviction version %d", l.RefOff, l.FormatVersion(), e.FormatVersion())
 	}
 	h := encodeHeader(e)

@@ -108,7 +108,11 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 	if slot, sn, ok, done, err := t.findFirstGroup(key, g, tag); done {
 		return slot, sn, ok, err
 	}
-	for i := uint64(0); i < t.maxProbe; i++ {
+	limit := t.maxProbe
+	if t.reuse {
+		limit = t.probeBound(g) // no key homed at g lies beyond it
+	}
+	for i := uint64(0); i < limit; i++ {
 		base := g * segment.GroupSlots
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			w0 := t.mem.Load64(t.slotOff(base + j))

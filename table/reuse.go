@@ -145,8 +145,9 @@ func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 	}
 	segment.Failpoint(segment.FPRetirePublished)
 	var h uint64
+	var buf [64]byte
 	hashed := false
-	if key, err := t.recordKey(unitOf(kw)); err == nil {
+	if key, err := t.recordKey(buf[:0], unitOf(kw)); err == nil {
 		h, hashed = hash64(key, t.seed), true
 	}
 	if !isAbsent(w1) {
@@ -163,15 +164,13 @@ func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 	return true
 }
 
-// recordKey copies the key of key record u (nil, error if malformed).
-func (t *Table) recordKey(u uint32) ([]byte, error) {
+// recordKey appends the key of key record u to dst (error if malformed).
+func (t *Table) recordKey(dst []byte, u uint32) ([]byte, error) {
 	_, n, ok := t.ar.ReadHeader(u)
 	if !ok || n > MaxKeyLen {
-		return nil, errCorruptKey(t, u)
+		return dst, errCorruptKey(t, u)
 	}
-	key := make([]byte, n)
-	t.mem.CopyOut(key[:0], t.ar.Off(u)+8, n)
-	return key, nil
+	return t.mem.CopyOut(dst, t.ar.Off(u)+arena.HeaderBytes, n), nil
 }
 
 // deleteReuse deletes the key of slot (key word kw) by retiring the slot.
@@ -195,14 +194,15 @@ func (t *Table) deleteReuse(slot, kw uint64, committed *bool) bool {
 	}
 }
 
-// walkPath calls f with each slot of key hash h's probe path and its key
-// word, in probe order, until f returns false or the probe limit.
-func (t *Table) walkPath(h uint64, f func(slot, w0 uint64) bool) {
+// walkPath calls f with each slot of key hash h's probe path, its key
+// word and its group's probe distance, in probe order, until f returns
+// false or after limit groups.
+func (t *Table) walkPath(h, limit uint64, f func(slot, w0, dist uint64) bool) {
 	g := h & (t.groups - 1)
-	for i := uint64(0); i < t.maxProbe; i++ {
+	for i := uint64(0); i < limit; i++ {
 		base := g * segment.GroupSlots
 		for j := uint64(0); j < segment.GroupSlots; j++ {
-			if !f(base+j, t.mem.Load64(t.slotOff(base+j))) {
+			if !f(base+j, t.mem.Load64(t.slotOff(base+j)), i) {
 				return
 			}
 		}
@@ -235,22 +235,28 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		}
 	}
 	for round := 0; ; {
-		// 1. Find a live copy of the key, or the first dead or empty slot.
-		var cand, candWord, found, foundWord uint64
+		// 1. Find a live copy of the key (within the probe bound), and the
+		// first dead or empty slot.
+		var cand, candWord, candDist, found, foundWord uint64
 		haveCand, haveFound := false, false
 		var scanErr error
-		t.walkPath(h, func(s, w0 uint64) bool {
+		g0 := h & (t.groups - 1)
+		bound := t.probeBound(g0)
+		t.walkPath(h, t.maxProbe, func(s, w0, dist uint64) bool {
+			if haveCand && dist >= bound {
+				return false
+			}
 			switch {
 			case w0 == 0:
 				if !haveCand {
-					cand, candWord, haveCand = s, 0, true
+					cand, candWord, candDist, haveCand = s, 0, dist, true
 				}
 				return false
 			case w0 == deadWord:
 				if !haveCand {
-					cand, candWord, haveCand = s, w0, true
+					cand, candWord, candDist, haveCand = s, w0, dist, true
 				}
-			case live(w0) && wordTag(w0) == tag:
+			case dist < bound && live(w0) && wordTag(w0) == tag:
 				eq, err := t.liveMatch(s, w0, key)
 				if err != nil {
 					scanErr = err
@@ -276,13 +282,16 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				ErrFull, t.maxProbe, t.name)
 		}
 		if !reserved {
-			if err := t.reserveSlot(); err != nil {
-				if t.mayEvict(err, round) {
+			if t.mem.Add64(segment.OffClaimed, 1) > t.budget {
+				// At the budget: evict (without building an error), and
+				// fail only when nothing could be evicted.
+				t.mem.Add64(segment.OffClaimed, -1)
+				if round < evictRounds && t.evict(evictBatch) > 0 {
 					round++
 					continue
 				}
 				release()
-				return 0, 0, err
+				return 0, 0, t.reserveSlot()
 			}
 			reserved = true
 			segment.Failpoint(segment.FPClaimReserved)
@@ -299,6 +308,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		if testHookClaimScanned != nil {
 			testHookClaimScanned()
 		}
+		t.raiseBound(g0, candDist)
 		pw := pendingWord(tag, keyUnit)
 		if !t.mem.CAS64(t.slotOff(cand), candWord, pw) {
 			continue // taken under us: look again
@@ -308,7 +318,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		// 2. The full-path check: kill other pending claims of the key,
 		// give way to a live copy.
 		haveFound = false
-		t.walkPath(h, func(s, w0 uint64) bool {
+		t.walkPath(h, t.probeBound(g0), func(s, w0, _ uint64) bool {
 			switch {
 			case s == cand:
 				return true
@@ -393,6 +403,33 @@ func (t *Table) slotKeyAt(slot, w0 uint64) (key []byte, ok bool, err error) {
 		}
 		if t.mem.Load64(t.slotOff(slot)) != w0 {
 			return nil, false, nil
+		}
+	}
+}
+
+// probeBound returns how many probe groups a lookup of a key homed at
+// group g must visit: one more than the farthest group a key homed there
+// was ever claimed in. Without it, lookups of absent keys would scan to the
+// probe limit once retired slots have filled every empty one (slots never
+// become empty again).
+func (t *Table) probeBound(g uint64) uint64 {
+	off, shift := t.dispOff+g/4*4, g%4*8
+	return min(uint64(t.mem.Load32(off)>>shift&0xFF)+1, t.maxProbe)
+}
+
+// raiseBound records that a key homed at group g is being claimed in the
+// group at probe distance d (0-based). It is raised before the claim is
+// visible, so a lookup or a claim scan that can meet the key reads a bound
+// that covers it.
+func (t *Table) raiseBound(g, d uint64) {
+	off, shift := t.dispOff+g/4*4, g%4*8
+	for {
+		w := t.mem.Load32(off)
+		if uint64(w>>shift&0xFF) >= d {
+			return
+		}
+		if t.mem.CAS32(off, w, w&^(0xFF<<shift)|uint32(d)<<shift) {
+			return
 		}
 	}
 }

@@ -125,6 +125,7 @@ type Table struct {
 	sweep    atomicx.Counter // this process's TTL sweep position
 	reuse    bool            // eviction segment: slots are retired and reused (reuse.go)
 	refOff   uint64          // offset of the CLOCK reference bits
+	dispOff  uint64          // offset of the per-group probe bounds
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -143,6 +144,7 @@ func newTable(seg *segment.Segment, name string) *Table {
 		done:     make(chan struct{}),
 		reuse:    l.Evicts(),
 		refOff:   l.RefOff,
+		dispOff:  l.DispOff,
 	}
 	t.sweep.Add(rand.Uint64()) // processes sweep for expired values from different places
 	return t
