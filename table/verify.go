@@ -296,7 +296,11 @@ func blockBytes(a *arena.Arena, u uint32) uint64 {
 // every slot before it claimed, so that a lookup reaches it.
 func (t *Table) onProbePath(h, slot uint64) bool {
 	g := h & (t.groups - 1)
-	for i := uint64(0); i < t.maxProbe; i++ {
+	limit := t.maxProbe
+	if t.reuse {
+		limit = t.probeBound(g) // lookups stop there too
+	}
+	for i := uint64(0); i < limit; i++ {
 		base := g * segment.GroupSlots
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			if base+j == slot {

@@ -129,19 +129,22 @@ Examples:
 
 	var capacity, events, maxProcs *int
 	var arenaSize, mode *string
+	var evict *bool
 	register(&command{
 		name: "create", args: "NAME --capacity N [--arena SIZE] [--events N]", summary: "create a table",
 		help: `Fails if NAME exists. SIZE takes K, M, G suffixes (binary).
 
 Examples:
   shmdict create tokens --capacity 1000000
-  shmdict create /var/lib/myapp/cache.shm --capacity 50000 --arena 256M --events 4096`,
+  shmdict create /var/lib/myapp/cache.shm --capacity 50000 --arena 256M --events 4096
+  shmdict create sessions --capacity 100000 --evict   # a cache: full means evict, not fail`,
 		flags: func(fs *flag.FlagSet) {
 			capacity = fs.Int("capacity", 0, "number of keys the table must hold (required)")
 			arenaSize = fs.String("arena", "", "bytes for key and value records (default: derived from capacity)")
 			events = fs.Int("events", 0, "change events kept for 'watch --prefix' and Subscribe (0: none)")
 			maxProcs = fs.Int("max-procs", 0, "processes that can attach at once (default 1024)")
 			mode = fs.String("mode", "0600", "file permission bits, octal")
+			evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events")
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 1, 1); err != nil {
@@ -151,6 +154,9 @@ Examples:
 				return usagef("--capacity N is required and must be positive (got %d)", *capacity)
 			}
 			opts := table.Options{Capacity: *capacity, EventRing: *events, MaxProcesses: *maxProcs}
+			if *evict {
+				opts.Eviction = table.EvictCLOCK
+			}
 			if *arenaSize != "" {
 				n, err := parseSize(*arenaSize)
 				if err != nil {
@@ -292,6 +298,11 @@ Examples:
 				fmt.Fprintf(tw, "arena\t%s used, %s free of %s\n", humanBytes(st.ArenaUsed), humanBytes(st.ArenaFree), humanBytes(st.ArenaBytes))
 				fmt.Fprintf(tw, "file\t%s\n", humanBytes(st.FileBytes))
 				fmt.Fprintf(tw, "expired\t%d values reclaimed\n", st.Expired)
+				if st.Eviction == table.EvictCLOCK {
+					fmt.Fprintf(tw, "eviction\tCLOCK, %d keys evicted\n", st.Evicted)
+				} else {
+					fmt.Fprintf(tw, "eviction\tnone (a full table fails writes)\n")
+				}
 				fmt.Fprintf(tw, "processes\t%d other live process(es)\n", len(st.Processes))
 				for _, p := range st.Processes {
 					fmt.Fprintf(tw, "\tpid %d since %s\n", p.PID, p.Since.Format(time.RFC3339))

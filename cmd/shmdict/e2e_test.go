@@ -135,6 +135,23 @@ func TestSetInOneInvocationGetInAnother(t *testing.T) {
 	}
 }
 
+func TestCreateEvicting(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "10", "--evict")
+	for i := range 100 {
+		ok(t, "", "set", p, fmt.Sprintf("k%d", i), "v")
+	}
+	st := ok(t, "", "stats", p)
+	if !strings.Contains(st, "eviction") || !strings.Contains(st, "CLOCK") || !strings.Contains(st, "format version  2") {
+		t.Fatalf("stats of an evicting table:\n%s", st)
+	}
+	if got := ok(t, "", "get", p, "k99"); got != "v\n" {
+		t.Fatalf("the newest key of an evicting table: %q", got)
+	}
+	ok(t, "", "fsck", p)
+	fails(t, 1, "EventRing", "", "create", p+"2", "--capacity", "10", "--evict", "--events", "64")
+}
+
 func TestIncrFromConcurrentInvocations(t *testing.T) {
 	p := tablePath(t)
 	ok(t, "", "create", p, "--capacity", "100")
