@@ -5,7 +5,7 @@ PKGS := ./...
 BENCHTIME ?= 1s
 FUZZTIME ?= 15s
 
-.PHONY: all test vet unit race crash chaos bench fuzz clean
+.PHONY: all test vet unit race crash chaos bench bench-full bench-micro bench-deps bench-readme fuzz clean
 
 all: test
 
@@ -35,7 +35,27 @@ chaos:
 		$(GO) test -count=1 -tags failpoints -run 'TestChaosKill' -timeout 30m ./table/
 	@cat /tmp/shmdict-chaos.txt
 
+# The harness: shmdict against map+RWMutex, sync.Map and Redis (if
+# installed: make bench-deps), from 1 and 2 worker processes, every answer
+# checked. The short profile takes a few minutes on 2 cores.
 bench:
+	$(GO) run ./cmd/shmdict bench --profile short --html bench-report.html
+
+bench-full:
+	$(GO) run ./cmd/shmdict bench --profile full --html bench-report.html
+
+# Installs redis-server, the Redis peer of the harness (Debian/Ubuntu).
+bench-deps:
+	command -v redis-server >/dev/null || (sudo -n true 2>/dev/null && SUDO=sudo; $$SUDO apt-get install -y redis-server)
+
+# Regenerates the README's benchmark section from a short harness run.
+bench-readme:
+	$(GO) run ./cmd/shmdict bench --profile short --markdown > /tmp/shmdict-bench.md
+	$(GO) run ./bench/readme /tmp/shmdict-bench.md README.md
+
+# Go micro-benchmarks of the table at 1M keys (Get/Set/Insert against a
+# map, Add and Get from 2 processes, wake-up latency, hashing).
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./table/
 
 # Fuzzing writes segment files for every input: keep them in memory, and

@@ -15,6 +15,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/shmdict/shmdict/bench"
 )
 
 // Exit codes.
@@ -55,6 +57,7 @@ var commands = map[string]*command{}
 func register(c *command) { commands[c.name] = c }
 
 func main() {
+	bench.MaybeWorker() // a `shmdict bench` worker process runs and exits here
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdinTTY: isTerminal(os.Stdin), stderrTTY: isTerminal(os.Stderr)}
 	os.Exit(run(e, os.Args[1:]))

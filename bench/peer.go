@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"fmt"
+	"sort"
+)
+
+// A Peer is a way to share a key-value table that the harness measures.
+// The parent process calls Setup once per cell and Teardown after it;
+// every worker (a process, or a goroutine for in-process peers) calls
+// Open and uses its own Client.
+type Peer interface {
+	// Name is the peer's name in reports.
+	Name() string
+	// InProcess reports whether workers must be goroutines of the parent
+	// (the table lives in its heap) rather than processes.
+	InProcess() bool
+	// MaxWorkers bounds the workers of a cell (0: no bound), for a peer
+	// that one process must own.
+	MaxWorkers() int
+	// Available says why the peer cannot run here, or "" if it can.
+	Available() string
+	// Setup creates an empty store for c and returns its Target (what
+	// workers need to find it).
+	Setup(c Cell) (target string, err error)
+	// Open connects a worker to the store of c.Target.
+	Open(c Cell) (Client, error)
+	// Teardown removes the store of c.
+	Teardown(c Cell) error
+}
+
+// A Client is one worker's handle on a peer.
+type Client interface {
+	// Get appends key's value to dst; ok is false if the key is absent.
+	Get(dst, key []byte) (v []byte, ok bool, err error)
+	Set(key, value []byte) error
+	// Incr adds delta to the counter at key and returns the new value.
+	Incr(key []byte, delta int64) (int64, error)
+	Close() error
+}
+
+var peers = map[string]func() Peer{}
+
+// register makes a peer known by name, for the parent and for workers.
+func register(name string, f func() Peer) { peers[name] = f }
+
+// PeerNames lists the known peers, shmdict first.
+func PeerNames() []string {
+	var names []string
+	for n := range peers {
+		if n != "shmdict" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return append([]string{"shmdict"}, names...)
+}
+
+// NewPeer returns the peer called name.
+func NewPeer(name string) (Peer, error) {
+	f, ok := peers[name]
+	if !ok {
+		return nil, fmt.Errorf("bench: no peer %q (known: %v)", name, PeerNames())
+	}
+	return f(), nil
+}

@@ -1,0 +1,663 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// baselinePeer is the peer every other is compared with.
+const baselinePeer = "shmdict"
+
+// WriteTable writes r as a plain-text table for a terminal: one row per
+// cell, grouped by workload, with throughput and latency in human units and
+// each peer's throughput as a ratio of shmdict's at the same worker count.
+// A skipped cell shows dashes instead of numbers and, last, why it was
+// skipped.
+func WriteTable(w io.Writer, r Report) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	ew := &errWriter{w: tw}
+	ew.printf("workload\tpeer\tworkers\tops/s\tp50\tp99\tp99.9\tchecked\tvs shmdict\n")
+	for i, wl := range workloads(r) {
+		if i > 0 {
+			// Empty cells rather than an empty line: a line with fewer cells
+			// would end tabwriter's column blocks and misalign the groups.
+			ew.printf("\t\t\t\t\t\t\t\t\n")
+		}
+		cells := cellsOf(r, wl)
+		for _, c := range cells {
+			ew.printf("%s\t%s\t%s\t", oneLine(c.Workload), oneLine(c.Peer), workersLabel(c))
+			if c.Skipped != "" {
+				// The reason goes last, where it does not widen a column.
+				ew.printf("-\t-\t-\t-\t-\tskipped: %s\n", oneLine(c.Skipped))
+				continue
+			}
+			ratio := "-"
+			if base := baseline(cells, c); base != nil && base.OpsPerS > 0 {
+				ratio = formatRatio(c.OpsPerS / base.OpsPerS)
+			}
+			ew.printf("%s\t%s\t%s\t%s\t%s\t%s\n", formatOps(c.OpsPerS),
+				formatLatency(c), formatNs(c.Latency.P99), formatNs(c.Latency.P999),
+				formatOps(float64(c.Checked)), ratio)
+		}
+	}
+	if ew.err == nil {
+		ew.err = tw.Flush()
+	}
+	if ew.err != nil {
+		return ew.err
+	}
+	// tabwriter pads every cell but the last, leaving the separator lines
+	// full of spaces.
+	var out strings.Builder
+	for line := range strings.Lines(buf.String()) {
+		out.WriteString(strings.TrimRight(line, " \n"))
+		out.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}
+
+// WriteJSON writes r as indented JSON, the form other tools read back.
+func WriteJSON(w io.Writer, r Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteMarkdown writes r as a section for the README: a line naming the
+// machine, the command and the date, then one table per workload giving
+// each peer's throughput and latency and shmdict's throughput as a
+// multiple of that peer's. It writes no HTML.
+func WriteMarkdown(w io.Writer, r Report) error {
+	ew := &errWriter{w: w}
+	ew.printf("Measured on %s with %s on %s", mdText(r.Machine), mdCode(r.Command), dateOf(r))
+	if r.Profile != "" {
+		ew.printf(", profile %s", mdText(r.Profile))
+	}
+	ew.printf(".\n")
+	for _, wl := range workloads(r) {
+		ew.printf("\n### %s\n\n", mdText(wl))
+		ew.printf("| peer | workers | ops/s | p50 | p99 | p99.9 | shmdict vs peer |\n")
+		ew.printf("|---|---:|---:|---:|---:|---:|---:|\n")
+		cells := cellsOf(r, wl)
+		for _, c := range cells {
+			ew.printf("| %s | %s | ", mdText(c.Peer), workersLabel(c))
+			if c.Skipped != "" {
+				ew.printf("skipped: %s | - | - | - | - |\n", mdText(c.Skipped))
+				continue
+			}
+			ratio := "-"
+			if base := baseline(cells, c); base != nil && c.OpsPerS > 0 {
+				ratio = formatRatio(base.OpsPerS / c.OpsPerS)
+			}
+			ew.printf("%s | %s | %s | %s | %s |\n", formatOps(c.OpsPerS),
+				formatLatency(c), formatNs(c.Latency.P99), formatNs(c.Latency.P999), ratio)
+		}
+	}
+	return ew.err
+}
+
+// WriteHTML writes r as one self-contained HTML page: the machine and
+// command, then for each workload a throughput chart, a latency chart and
+// a table. Styles are inline; there is no script. Every string from r is
+// escaped.
+func WriteHTML(w io.Writer, r Report) error {
+	ew := &errWriter{w: w}
+	ew.printf(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>shmdict benchmarks</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
+.meta { color: #555; }
+code { background: #f3f3f3; padding: 0 .3em; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+table { border-collapse: collapse; margin: 1em 0 2em; }
+th, td { padding: .25em .8em; border-bottom: 1px solid #ddd; text-align: right; }
+th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
+td.skip { text-align: left; color: #888; font-style: italic; }
+</style>
+</head>
+<body>
+<h1>shmdict benchmarks</h1>
+`)
+	ew.printf("<p class=\"meta\">Machine: %s<br>\nCommand: <code>%s</code><br>\nDate: %s",
+		html.EscapeString(r.Machine), html.EscapeString(r.Command), html.EscapeString(dateOf(r)))
+	if r.Profile != "" {
+		ew.printf("<br>\nProfile: %s", html.EscapeString(r.Profile))
+	}
+	ew.printf("</p>\n")
+	for _, wl := range workloads(r) {
+		ew.printf("<section>\n<h2>%s</h2>\n<div class=\"charts\">\n", html.EscapeString(wl))
+		if ew.err == nil {
+			ew.err = WriteSVG(ew, r, wl)
+		}
+		if ew.err == nil {
+			ew.err = writeLatencySVG(ew, r, wl)
+		}
+		ew.printf("</div>\n<table>\n<thead><tr><th>peer</th><th>workers</th><th>ops/s</th>" +
+			"<th>p50</th><th>p99</th><th>p99.9</th><th>checked</th><th>vs shmdict</th></tr></thead>\n<tbody>\n")
+		cells := cellsOf(r, wl)
+		for _, c := range cells {
+			ew.printf("<tr><td>%s</td><td>%s</td>", html.EscapeString(c.Peer), workersLabel(c))
+			if c.Skipped != "" {
+				ew.printf("<td class=\"skip\" colspan=\"6\">skipped: %s</td></tr>\n", html.EscapeString(c.Skipped))
+				continue
+			}
+			ratio := "-"
+			if base := baseline(cells, c); base != nil && base.OpsPerS > 0 {
+				ratio = formatRatio(c.OpsPerS / base.OpsPerS)
+			}
+			ew.printf("<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+				formatOps(c.OpsPerS), formatLatency(c), formatNs(c.Latency.P99),
+				formatNs(c.Latency.P999), formatOps(float64(c.Checked)), ratio)
+		}
+		ew.printf("</tbody>\n</table>\n</section>\n")
+	}
+	ew.printf("</body>\n</html>\n")
+	return ew.err
+}
+
+// workloads returns the workload names of r in the order they first appear.
+func workloads(r Report) []string {
+	var names []string
+	for _, c := range r.Results {
+		if !slices.Contains(names, c.Workload) {
+			names = append(names, c.Workload)
+		}
+	}
+	return names
+}
+
+// peerRank orders peers: shmdict first, then the others as they first
+// appear in r.
+func peerRank(r Report) map[string]int {
+	rank := map[string]int{baselinePeer: 0}
+	for _, c := range r.Results {
+		if _, ok := rank[c.Peer]; !ok {
+			rank[c.Peer] = len(rank)
+		}
+	}
+	return rank
+}
+
+// cellsOf returns the results of one workload ordered by worker count,
+// then peer (shmdict first), processes before goroutines, so each worker
+// count's cells sit together with shmdict's on top.
+func cellsOf(r Report, workload string) []Result {
+	rank := peerRank(r)
+	var cells []Result
+	for _, c := range r.Results {
+		if c.Workload == workload {
+			cells = append(cells, c)
+		}
+	}
+	slices.SortStableFunc(cells, func(a, b Result) int {
+		if a.Workers != b.Workers {
+			return a.Workers - b.Workers
+		}
+		if rank[a.Peer] != rank[b.Peer] {
+			return rank[a.Peer] - rank[b.Peer]
+		}
+		return boolRank(!a.Procs) - boolRank(!b.Procs)
+	})
+	return cells
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// baseline returns the shmdict cell that c is compared with: a measured
+// one of the same workload and worker count, of the same kind of workers
+// (processes or goroutines) when there is one. It returns nil when shmdict
+// has no measured cell there.
+func baseline(cells []Result, c Result) *Result {
+	var found *Result
+	for i := range cells {
+		b := &cells[i]
+		if b.Peer != baselinePeer || b.Workload != c.Workload || b.Workers != c.Workers || b.Skipped != "" {
+			continue
+		}
+		if b.Procs == c.Procs {
+			return b
+		}
+		if found == nil {
+			found = b
+		}
+	}
+	return found
+}
+
+// workersLabel writes a worker count with its kind: "2p" for processes,
+// "2g" for goroutines.
+func workersLabel(c Result) string {
+	return fmt.Sprintf("%d%s", c.Workers, workerKind(c))
+}
+
+// workerKind is "p" when c's workers were processes, "g" for goroutines.
+func workerKind(c Result) string {
+	if c.Procs {
+		return "p"
+	}
+	return "g"
+}
+
+// human writes v with three significant digits at most and the largest
+// unit, each 1000 times the previous, that keeps it at least 1: 12.3M,
+// 456k. Values in the first unit are written as integers.
+func human(v float64, units []string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	i := 0
+	// 999.5 rather than 1000, so a value that would round to "1000k" is
+	// written "1.0M".
+	for i < len(units)-1 && math.Abs(v) >= 999.5 {
+		v /= 1000
+		i++
+	}
+	switch {
+	case i == 0:
+		return fmt.Sprintf("%.0f%s", v, units[i])
+	case math.Abs(v) < 99.95:
+		return fmt.Sprintf("%.1f%s", v, units[i])
+	default:
+		return fmt.Sprintf("%.0f%s", v, units[i])
+	}
+}
+
+// formatOps writes an operation rate or count: 850, 456k, 12.3M.
+func formatOps(v float64) string { return human(v, []string{"", "k", "M", "G", "T"}) }
+
+// formatNs writes a duration in nanoseconds: 850ns, 12.3µs, 1.2ms.
+func formatNs(ns int64) string { return human(float64(ns), []string{"ns", "µs", "ms", "s"}) }
+
+// formatLatency writes a cell's median latency.
+func formatLatency(c Result) string { return formatNs(c.Latency.P50) }
+
+// formatRatio writes a throughput ratio with two significant digits or
+// so: 0.25x, 3.2x, 41x.
+func formatRatio(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0) || v <= 0:
+		return "-"
+	case v >= 9.95:
+		return fmt.Sprintf("%.0fx", v)
+	case v >= 0.995:
+		return fmt.Sprintf("%.1fx", v)
+	case v >= 0.01:
+		return fmt.Sprintf("%.2fx", v)
+	default:
+		return fmt.Sprintf("%.2gx", v)
+	}
+}
+
+// dateOf writes the run's date, or "unknown date" when it was not set.
+func dateOf(r Report) string {
+	if r.When.IsZero() {
+		return "unknown date"
+	}
+	return r.When.Format("2006-01-02")
+}
+
+// oneLine replaces control characters (tabs, newlines) with spaces, so a
+// string from a result cannot break a table row.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// mdSpecial are the characters that Markdown could read as markup (tables,
+// emphasis, links, inline HTML); mdText escapes them with a backslash.
+const mdSpecial = "\\`*_[]<>|#"
+
+// mdText escapes s for a Markdown table cell or line.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range oneLine(s) {
+		if strings.ContainsRune(mdSpecial, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// mdCode writes s as a Markdown code span, fenced with one more backtick
+// than its longest run of backticks so that none can close it early.
+func mdCode(s string) string {
+	s = oneLine(s)
+	if s == "" {
+		return "(no command)"
+	}
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// xmlText escapes s for SVG text content or an attribute value.
+func xmlText(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s)) // a strings.Builder does not fail
+	return b.String()
+}
+
+// errWriter keeps the first error of a run of writes, so a writer function
+// checks once at the end rather than after every line.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+// Write writes p unless an earlier write failed.
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	fmt.Fprintf(e, format, args...) // the error is kept in e.err
+}
+
+// Chart geometry, in SVG user units (pixels at 100% zoom). The right
+// margin holds the legend.
+const (
+	chartW      = 680
+	chartH      = 360
+	plotLeft    = 70
+	plotRight   = 470
+	plotTop     = 44
+	plotBottom  = 300
+	legendLeft  = 490
+	chartInset  = 24 // keeps the first and last points off the y axis and the edge
+	labelRunes  = 24 // longer peer names are cut in legends so they fit the margin
+	chartYTicks = 5  // about this many y ticks; niceStep rounds the step
+)
+
+// chartColors are the series colors in order; shmdict, first when
+// present, gets the blue. Chosen to stay distinct for the color-blind (Okabe–Ito).
+var chartColors = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"}
+
+// series is one line of the throughput chart: a peer, or a peer and kind
+// of worker when the peer ran with both processes and goroutines.
+type series struct {
+	label  string
+	points []Result // measured cells, by worker count
+	other  bool     // the peer is not shmdict, so the series sorts after its
+}
+
+// seriesOf splits a workload's cells, as cellsOf orders them, into one
+// series per peer, shmdict first. Skipped cells, and cells at a worker
+// count the series already has, add no point.
+func seriesOf(cells []Result) []series {
+	kinds := map[string]map[bool]bool{} // peer → worker kinds it ran with
+	for _, c := range cells {
+		if kinds[c.Peer] == nil {
+			kinds[c.Peer] = map[bool]bool{}
+		}
+		kinds[c.Peer][c.Procs] = true
+	}
+	var out []series
+	index := map[string]int{}
+	for _, c := range cells {
+		label := c.Peer
+		if len(kinds[c.Peer]) > 1 {
+			label += " (" + workerKind(c) + ")"
+		}
+		i, ok := index[label]
+		if !ok {
+			i = len(out)
+			index[label] = i
+			out = append(out, series{label: label, other: c.Peer != baselinePeer})
+		}
+		s := &out[i]
+		if c.Skipped != "" || slices.ContainsFunc(s.points, func(p Result) bool { return p.Workers == c.Workers }) {
+			continue
+		}
+		s.points = append(s.points, c)
+	}
+	// Cells come by worker count first, so a peer measured only at high
+	// counts would come late; only shmdict needs to lead.
+	slices.SortStableFunc(out, func(a, b series) int { return boolRank(a.other) - boolRank(b.other) })
+	return out
+}
+
+// niceStep rounds raw up to 1, 2 or 5 times a power of ten, so ticks fall
+// on round numbers.
+func niceStep(raw float64) float64 {
+	if !(raw > 0) || math.IsInf(raw, 0) {
+		return 1
+	}
+	pow := math.Pow(10, math.Floor(math.Log10(raw)))
+	switch f := raw / pow; {
+	case f <= 1:
+		return pow
+	case f <= 2:
+		return 2 * pow
+	case f <= 5:
+		return 5 * pow
+	default:
+		return 10 * pow
+	}
+}
+
+// WriteSVG writes a self-contained SVG line chart of one workload's
+// throughput (ops/s, y) against its worker counts (x), one line per peer,
+// with axes, tick labels, a legend and a title. Worker counts are spaced
+// evenly whatever their values, as they usually double. A peer whose every
+// cell was skipped appears in the legend only. It returns an error when r
+// has no result for workload.
+func WriteSVG(w io.Writer, r Report, workload string) error {
+	cells := cellsOf(r, workload)
+	if len(cells) == 0 {
+		return fmt.Errorf("shmdict: bench: no results for workload %q", workload)
+	}
+	var workers []int
+	var top float64
+	for _, c := range cells {
+		if c.Skipped != "" {
+			continue
+		}
+		if !slices.Contains(workers, c.Workers) {
+			workers = append(workers, c.Workers)
+		}
+		top = max(top, c.OpsPerS)
+	}
+	slices.Sort(workers)
+	step := niceStep(top / chartYTicks)
+	top = math.Max(step, math.Ceil(top/step)*step)
+
+	xOf := func(n int) float64 {
+		i := slices.Index(workers, n)
+		if len(workers) == 1 {
+			return (plotLeft + plotRight) / 2
+		}
+		return plotLeft + chartInset + float64(i)*(plotRight-plotLeft-2*chartInset)/float64(len(workers)-1)
+	}
+	yOf := func(v float64) float64 {
+		return plotBottom - v/top*(plotBottom-plotTop)
+	}
+
+	ew := &errWriter{w: w}
+	title := workload + ": throughput by workers"
+	svgOpen(ew, title)
+	// y grid and tick labels
+	for v := 0.0; v <= top*1.0001; v += step {
+		y := yOf(v)
+		ew.printf("<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", plotLeft, y, plotRight, y)
+		ew.printf("<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"middle\">%s</text>\n",
+			plotLeft-6, y, xmlText(formatOps(v)))
+	}
+	// x ticks and labels
+	for _, n := range workers {
+		x := xOf(n)
+		ew.printf("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>\n", x, plotBottom, x, plotBottom+5)
+		ew.printf("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n", x, plotBottom+18, n)
+	}
+	svgAxes(ew, "workers", "ops/s")
+	if len(workers) == 0 {
+		ew.printf("<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#888\">no measured cells</text>\n",
+			(plotLeft+plotRight)/2, (plotTop+plotBottom)/2)
+	}
+	for i, s := range seriesOf(cells) {
+		color := chartColors[i%len(chartColors)]
+		ly := plotTop + 8 + i*20
+		if len(s.points) == 0 {
+			ew.printf("<text x=\"%d\" y=\"%d\" dominant-baseline=\"middle\" fill=\"#888\">%s (skipped)</text>\n",
+				legendLeft+26, ly, xmlText(shortLabel(s.label)))
+			continue
+		}
+		var pts []string
+		for _, p := range s.points {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(p.Workers), yOf(p.OpsPerS)))
+		}
+		ew.printf("<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>\n", color, strings.Join(pts, " "))
+		for _, p := range s.points {
+			ew.printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>%s, %s: %s ops/s</title></circle>\n",
+				xOf(p.Workers), yOf(p.OpsPerS), color, xmlText(s.label), workersLabel(p), formatOps(p.OpsPerS))
+		}
+		ew.printf("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>\n",
+			legendLeft, ly, legendLeft+20, ly, color)
+		ew.printf("<text x=\"%d\" y=\"%d\" dominant-baseline=\"middle\">%s</text>\n", legendLeft+26, ly, xmlText(shortLabel(s.label)))
+	}
+	ew.printf("</svg>\n")
+	return ew.err
+}
+
+// latencyColors color the p50, p99 and p99.9 bars, light to dark.
+var latencyColors = [3]string{"#9ecae1", "#4292c6", "#08519c"}
+
+// writeLatencySVG writes an SVG bar chart of one workload's p50, p99 and
+// p99.9 latency per peer at the highest worker count measured, on a log
+// scale since tails are often 10 to 1000 times the median.
+func writeLatencySVG(w io.Writer, r Report, workload string) error {
+	cells := cellsOf(r, workload)
+	most := -1
+	for _, c := range cells {
+		if c.Skipped == "" {
+			most = max(most, c.Workers)
+		}
+	}
+	var bars []series // one point each: the cell at the highest count
+	lo, hi := int64(math.MaxInt64), int64(1)
+	for _, s := range seriesOf(cells) {
+		for _, p := range s.points {
+			if p.Workers != most {
+				continue
+			}
+			bars = append(bars, series{label: s.label, points: []Result{p}})
+			for _, v := range []int64{p.Latency.P50, p.Latency.P99, p.Latency.P999} {
+				lo, hi = min(lo, max(v, 1)), max(hi, v)
+			}
+		}
+	}
+	// Decades that enclose every value, at least one.
+	loExp := math.Floor(math.Log10(float64(min(lo, hi))))
+	hiExp := math.Max(math.Ceil(math.Log10(float64(hi))), loExp+1)
+	yOf := func(v int64) float64 {
+		e := math.Log10(float64(max(v, 1)))
+		e = math.Min(math.Max(e, loExp), hiExp)
+		return plotBottom - (e-loExp)/(hiExp-loExp)*(plotBottom-plotTop)
+	}
+
+	ew := &errWriter{w: w}
+	title := fmt.Sprintf("%s: latency at %d workers", workload, most)
+	if most < 0 {
+		title = workload + ": latency"
+	}
+	svgOpen(ew, title)
+	for e := loExp; e <= hiExp; e++ {
+		y := yOf(int64(math.Pow(10, e)))
+		ew.printf("<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", plotLeft, y, plotRight, y)
+		ew.printf("<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" dominant-baseline=\"middle\">%s</text>\n",
+			plotLeft-6, y, strings.Replace(formatNs(int64(math.Pow(10, e))), ".0", "", 1)) // 10ms, not 10.0ms
+	}
+	if len(bars) == 0 {
+		ew.printf("<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#888\">no measured cells</text>\n",
+			(plotLeft+plotRight)/2, (plotTop+plotBottom)/2)
+	}
+	groupW := float64(plotRight-plotLeft) / float64(max(len(bars), 1))
+	barW := math.Min(groupW*0.8/3, 40)
+	for i, b := range bars {
+		p := b.points[0]
+		cx := plotLeft + groupW*(float64(i)+0.5)
+		for j, v := range []int64{p.Latency.P50, p.Latency.P99, p.Latency.P999} {
+			x := cx - 1.5*barW + float64(j)*barW
+			y := yOf(v)
+			ew.printf("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>%s %s: %s</title></rect>\n",
+				x, y, barW-1, plotBottom-y, latencyColors[j], xmlText(b.label), []string{"p50", "p99", "p99.9"}[j], formatNs(v))
+		}
+		ew.printf("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", cx, plotBottom+18, xmlText(shortLabel(b.label)))
+	}
+	svgAxes(ew, "peer", "latency")
+	for j, name := range []string{"p50", "p99", "p99.9"} {
+		ly := plotTop + 8 + j*20
+		ew.printf("<rect x=\"%d\" y=\"%d\" width=\"20\" height=\"12\" fill=\"%s\"/>\n", legendLeft, ly-6, latencyColors[j])
+		ew.printf("<text x=\"%d\" y=\"%d\" dominant-baseline=\"middle\">%s</text>\n", legendLeft+26, ly, name)
+	}
+	ew.printf("</svg>\n")
+	return ew.err
+}
+
+// shortLabel cuts s to labelRunes runes, marking the cut with an ellipsis.
+func shortLabel(s string) string {
+	r := []rune(s)
+	if len(r) <= labelRunes {
+		return s
+	}
+	return string(r[:labelRunes-1]) + "…"
+}
+
+// svgOpen writes the svg element's start, its accessible title, a white
+// background and the visible title.
+func svgOpen(ew *errWriter, title string) {
+	t := xmlText(title)
+	ew.printf("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "+
+		"font-family=\"sans-serif\" font-size=\"12\" role=\"img\" aria-label=\"%s\">\n", chartW, chartH, chartW, chartH, t)
+	ew.printf("<title>%s</title>\n", t)
+	ew.printf("<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", chartW, chartH)
+	ew.printf("<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">%s</text>\n",
+		chartW/2, t)
+}
+
+// svgAxes draws the x and y axes of the plot area and their names.
+func svgAxes(ew *errWriter, xName, yName string) {
+	ew.printf("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", plotLeft, plotBottom, plotRight, plotBottom)
+	ew.printf("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", plotLeft, plotTop, plotLeft, plotBottom)
+	ew.printf("<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", (plotLeft+plotRight)/2, plotBottom+40, xmlText(xName))
+	ew.printf("<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">%s</text>\n",
+		(plotTop+plotBottom)/2, (plotTop+plotBottom)/2, xmlText(yName))
+}

@@ -1,0 +1,501 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// WorkerEnv, when set (to a Cell in JSON), makes the harness binary a
+// worker process: see MaybeWorker.
+const WorkerEnv = "SHMDICT_BENCH_WORKER"
+
+// Options choose what Run measures.
+type Options struct {
+	Peers     []string      // default: every peer
+	Workloads []string      // default: every workload
+	Workers   []int         // worker counts; default 1 and 2
+	Keys      int           // key universe (default 100,000)
+	ValueLen  int           // bytes per value (default 32)
+	Counters  int           // hot counters of the counters workload (default 1,000)
+	Duration  time.Duration // per cell, after any preload (default 1 s)
+	Seed      uint64        // of every generator (default 1)
+	// Exe is the binary to start as worker processes; it must call
+	// MaybeWorker first thing (default: this one).
+	Exe string
+	// Progress, if set, is called before each cell.
+	Progress func(done, total int, c Cell)
+}
+
+func (o *Options) defaults() {
+	if len(o.Peers) == 0 {
+		o.Peers = PeerNames()
+	}
+	if len(o.Workloads) == 0 {
+		o.Workloads = Workloads
+	}
+	if len(o.Workers) == 0 {
+		o.Workers = []int{1, 2}
+	}
+	if o.Keys == 0 {
+		o.Keys = 100_000
+	}
+	if o.ValueLen == 0 {
+		o.ValueLen = 32
+	}
+	if o.Counters == 0 {
+		o.Counters = 1000
+	}
+	if o.Duration == 0 {
+		o.Duration = time.Second
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+}
+
+// ErrWrongAnswer marks a run that got a wrong answer from a peer: a read
+// that returned another key's value or a torn one, a missing key, or
+// counters that do not sum to the increments made.
+var ErrWrongAnswer = errors.New("shmdict: bench: wrong answer")
+
+// Run measures every cell of opts (peer x workload x workers) and returns
+// the report. A peer that is not available here gets skipped cells with
+// the reason; a wrong answer stops the run with ErrWrongAnswer.
+func Run(ctx context.Context, opts Options) (Report, error) {
+	opts.defaults()
+	rep := Report{When: time.Now().UTC(), Machine: Machine()}
+	var cells []Cell
+	for _, w := range opts.Workloads {
+		for _, n := range opts.Workers {
+			for _, p := range opts.Peers {
+				cells = append(cells, Cell{Peer: p, Workload: w, Workers: n, Keys: opts.Keys, ValueLen: opts.ValueLen,
+					Counters: opts.Counters, Millis: int(opts.Duration / time.Millisecond), Seed: opts.Seed})
+			}
+		}
+	}
+	for i, c := range cells {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if opts.Progress != nil {
+			opts.Progress(i, len(cells), c)
+		}
+		res, err := runCell(ctx, c, opts.Exe)
+		if err != nil {
+			return rep, fmt.Errorf("%s, %s, %d workers: %w", c.Peer, c.Workload, c.Workers, err)
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	if opts.Progress != nil {
+		opts.Progress(len(cells), len(cells), Cell{})
+	}
+	return rep, nil
+}
+
+// workerResult is what one worker reports.
+type workerResult struct {
+	Ops     int64  `json:"ops"`
+	Checked int64  `json:"checked"`
+	Elapsed int64  `json:"elapsed_ns"`
+	Hist    string `json:"hist"`
+	Err     string `json:"err,omitempty"`
+}
+
+func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
+	res := Result{Peer: c.Peer, Workload: c.Workload, Workers: c.Workers, Keys: c.Keys, ValueLen: c.ValueLen}
+	p, err := NewPeer(c.Peer)
+	if err != nil {
+		return res, err
+	}
+	res.Procs = !p.InProcess()
+	if why := p.Available(); why != "" {
+		res.Skipped = why
+		return res, nil
+	}
+	if m := p.MaxWorkers(); m > 0 && c.Workers > m {
+		res.Skipped = fmt.Sprintf("at most %d worker(s)", m)
+		return res, nil
+	}
+	target, err := p.Setup(c)
+	if err != nil {
+		return res, err
+	}
+	c.Target = target
+	defer p.Teardown(c)
+	if preloaded(c.Workload) {
+		if err := preload(p, c); err != nil {
+			return res, err
+		}
+	}
+	var results []workerResult
+	if p.InProcess() {
+		results, err = runGoroutines(p, c)
+	} else {
+		results, err = runProcesses(ctx, c, exe)
+	}
+	if err != nil {
+		return res, err
+	}
+	h := new(Histogram)
+	var elapsed int64
+	for i, r := range results {
+		if r.Err != "" {
+			if strings.Contains(r.Err, ErrWrongAnswer.Error()) {
+				// Keep errors.Is working across the process boundary.
+				return res, fmt.Errorf("%w: worker %d: %s", ErrWrongAnswer, i, strings.TrimPrefix(r.Err, ErrWrongAnswer.Error()+": "))
+			}
+			return res, fmt.Errorf("worker %d: %s", i, r.Err)
+		}
+		res.Ops += r.Ops
+		res.Checked += r.Checked
+		elapsed = max(elapsed, r.Elapsed)
+		wh, err := DecodeHistogram(r.Hist)
+		if err != nil {
+			return res, fmt.Errorf("worker %d: histogram: %w", i, err)
+		}
+		h.Merge(wh)
+	}
+	res.Elapsed = time.Duration(elapsed)
+	if elapsed > 0 {
+		res.OpsPerS = float64(res.Ops) / time.Duration(elapsed).Seconds()
+	}
+	res.Latency = h.Percentiles()
+	n, err := verifyAfter(p, c, res.Ops)
+	res.Checked += n
+	return res, err
+}
+
+// preload stores every key at version 0, from one client.
+func preload(p Peer, c Cell) error {
+	cl, err := p.Open(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var kb, vb []byte
+	for i := range c.Keys {
+		kb, vb = key(kb, i), value(vb, i, 0, c.ValueLen)
+		if err := cl.Set(kb, vb); err != nil {
+			return fmt.Errorf("preload: %w", err)
+		}
+	}
+	return nil
+}
+
+// verifyAfter checks what a cell left: loaded keys hold their values,
+// counters sum to the increments made.
+func verifyAfter(p Peer, c Cell, ops int64) (checked int64, err error) {
+	if c.Workload != WLoad && c.Workload != WCounters {
+		return 0, nil
+	}
+	cl, err := p.Open(c)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var kb, vb []byte
+	if c.Workload == WLoad {
+		step := max(c.Keys/1000, 1)
+		for i := 0; i < c.Keys; i += step {
+			kb = key(kb, i)
+			v, ok, err := cl.Get(vb[:0], kb)
+			if err != nil {
+				return checked, err
+			}
+			if !ok {
+				return checked, fmt.Errorf("%w: key %d missing after the load", ErrWrongAnswer, i)
+			}
+			if err := checkValue(v, i, c.ValueLen); err != nil {
+				return checked, fmt.Errorf("%w: %v", ErrWrongAnswer, err)
+			}
+			vb = v
+			checked++
+		}
+		return checked, nil
+	}
+	var sum int64
+	for i := range c.Counters {
+		n, err := cl.Incr(counterKey(kb, i), 0)
+		if err != nil {
+			return checked, err
+		}
+		sum += n
+	}
+	if sum != ops {
+		return 1, fmt.Errorf("%w: counters sum to %d after %d increments", ErrWrongAnswer, sum, ops)
+	}
+	return 1, nil
+}
+
+func runGoroutines(p Peer, c Cell) ([]workerResult, error) {
+	results := make([]workerResult, c.Workers)
+	start := make(chan struct{})
+	var ready, done sync.WaitGroup
+	for w := range c.Workers {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			wc := c
+			wc.Worker = w
+			cl, err := p.Open(wc)
+			ready.Done()
+			if err != nil {
+				results[w].Err = err.Error()
+				return
+			}
+			defer cl.Close()
+			<-start
+			results[w] = work(wc, cl)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	return results, nil
+}
+
+func runProcesses(ctx context.Context, c Cell, exe string) ([]workerResult, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	type proc struct {
+		cmd    *exec.Cmd
+		in     io.WriteCloser
+		out    *bufio.Reader
+		stderr strings.Builder
+	}
+	procs := make([]*proc, c.Workers)
+	defer func() {
+		for _, pr := range procs {
+			if pr != nil && pr.cmd.ProcessState == nil {
+				pr.cmd.Process.Kill()
+				pr.cmd.Wait()
+			}
+		}
+	}()
+	for w := range c.Workers {
+		wc := c
+		wc.Worker = w
+		js, _ := json.Marshal(wc)
+		pr := &proc{cmd: exec.CommandContext(ctx, exe)}
+		pr.cmd.Env = append(os.Environ(), WorkerEnv+"="+string(js))
+		pr.cmd.Stderr = &pr.stderr
+		pr.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		var err error
+		if pr.in, err = pr.cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+		out, err := pr.cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		pr.out = bufio.NewReader(out)
+		if err := pr.cmd.Start(); err != nil {
+			return nil, err
+		}
+		procs[w] = pr
+	}
+	line := func(pr *proc, w int) (string, error) {
+		s, err := pr.out.ReadString('\n')
+		if err != nil {
+			return "", fmt.Errorf("worker %d: %v: %s", w, err, strings.TrimSpace(pr.stderr.String()))
+		}
+		return strings.TrimSpace(s), nil
+	}
+	for w, pr := range procs {
+		if s, err := line(pr, w); err != nil {
+			return nil, err
+		} else if s != "ready" {
+			return nil, fmt.Errorf("worker %d: said %q, want ready", w, s)
+		}
+	}
+	for _, pr := range procs { // the barrier: all start at once
+		io.WriteString(pr.in, "go\n")
+	}
+	results := make([]workerResult, c.Workers)
+	for w, pr := range procs {
+		s, err := line(pr, w)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(s), &results[w]); err != nil {
+			return nil, fmt.Errorf("worker %d: bad report %q: %v", w, s, err)
+		}
+		pr.in.Close()
+		pr.cmd.Wait()
+	}
+	return results, nil
+}
+
+// MaybeWorker runs this process as a harness worker and exits, if it was
+// started as one (WorkerEnv set); otherwise it returns at once. Programs
+// that run the harness call it first thing in main.
+func MaybeWorker() {
+	js := os.Getenv(WorkerEnv)
+	if js == "" {
+		return
+	}
+	os.Exit(workerMain(js, os.Stdin, os.Stdout))
+}
+
+func workerMain(js string, in io.Reader, out io.Writer) int {
+	report := func(r workerResult) int {
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(out, "%s\n", b)
+		if r.Err != "" {
+			return 1
+		}
+		return 0
+	}
+	var c Cell
+	if err := json.Unmarshal([]byte(js), &c); err != nil {
+		return report(workerResult{Err: "bad cell: " + err.Error()})
+	}
+	p, err := NewPeer(c.Peer)
+	if err != nil {
+		return report(workerResult{Err: err.Error()})
+	}
+	cl, err := p.Open(c)
+	if err != nil {
+		return report(workerResult{Err: err.Error()})
+	}
+	defer cl.Close()
+	fmt.Fprintln(out, "ready")
+	if s, err := bufio.NewReader(in).ReadString('\n'); err != nil || strings.TrimSpace(s) != "go" {
+		return report(workerResult{Err: "no start signal"})
+	}
+	return report(work(c, cl))
+}
+
+// sampleEvery: one operation in this many is timed, so that reading the
+// clock does not dominate fast operations.
+const sampleEvery = 16
+
+// work runs worker c.Worker's share of the cell on cl.
+func work(c Cell, cl Client) (r workerResult) {
+	h := new(Histogram)
+	defer func() { r.Hist = h.Encode() }()
+	pk := newPicker(c)
+	var kb, vb, gb []byte
+	start := time.Now()
+	fail := func(err error) workerResult {
+		r.Err = err.Error()
+		r.Elapsed = int64(time.Since(start))
+		return r
+	}
+	timed := func(i int64, op func() error) error {
+		if i%sampleEvery != 0 {
+			return op()
+		}
+		t := time.Now()
+		err := op()
+		h.Record(int64(time.Since(t)))
+		return err
+	}
+	if c.Workload == WLoad {
+		for i := c.Worker; i < c.Keys; i += c.Workers {
+			kb, vb = key(kb, i), value(vb, i, 0, c.ValueLen)
+			if err := timed(r.Ops, func() error { return cl.Set(kb, vb) }); err != nil {
+				return fail(err)
+			}
+			r.Ops++
+		}
+		r.Elapsed = int64(time.Since(start))
+		return r
+	}
+	deadline := start.Add(time.Duration(c.Millis) * time.Millisecond)
+	writes := 0 // percent of writes
+	switch c.Workload {
+	case WMixed9010:
+		writes = 10
+	case WMixed5050:
+		writes = 50
+	}
+	for ; ; r.Ops++ {
+		if r.Ops%64 == 0 && time.Now().After(deadline) {
+			break
+		}
+		var err error
+		switch {
+		case c.Workload == WCounters:
+			kb = counterKey(kb, pk.r.IntN(c.Counters))
+			err = timed(r.Ops, func() error { _, err := cl.Incr(kb, 1); return err })
+		case writes > 0 && pk.r.IntN(100) < writes:
+			i := pk.next()
+			kb, vb = key(kb, i), value(vb, i, pk.r.Uint32(), c.ValueLen)
+			err = timed(r.Ops, func() error { return cl.Set(kb, vb) })
+		default:
+			i := pk.next()
+			kb = key(kb, i)
+			var ok bool
+			err = timed(r.Ops, func() error {
+				var err error
+				gb, ok, err = cl.Get(gb[:0], kb)
+				return err
+			})
+			if err == nil && !ok {
+				err = fmt.Errorf("%w: key %d missing", ErrWrongAnswer, i)
+			}
+			if err == nil {
+				if cerr := checkValue(gb, i, c.ValueLen); cerr != nil {
+					err = fmt.Errorf("%w: %v", ErrWrongAnswer, cerr)
+				}
+				r.Checked++
+			}
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	r.Elapsed = int64(time.Since(start))
+	return r
+}
+
+// Machine describes this machine for reports.
+func Machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				if _, v, ok := strings.Cut(l, ":"); ok {
+					model = strings.TrimSpace(v)
+				}
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+	}
+	var uts syscall.Utsname
+	kernel := ""
+	if syscall.Uname(&uts) == nil {
+		var sb strings.Builder
+		for _, c := range uts.Release {
+			if c == 0 {
+				break
+			}
+			sb.WriteByte(byte(c))
+		}
+		kernel = ", Linux " + sb.String()
+	}
+	return fmt.Sprintf("%s, %d CPUs%s%s, %s", model, runtime.NumCPU(), mem, kernel, runtime.Version())
+}

@@ -1,0 +1,168 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	MaybeWorker() // worker processes of the tests below are this binary
+	os.Exit(m.Run())
+}
+
+// TestRunSmall runs every workload against the peers available here with
+// 1 and 2 workers, tiny: every cell must produce operations, checked
+// answers and sane latencies.
+func TestRunSmall(t *testing.T) {
+	rep, err := Run(context.Background(), Options{
+		Peers: []string{"shmdict", "map+RWMutex", "sync.Map", "redis"}, Keys: 2000, Counters: 50,
+		Workers: []int{1, 2}, Duration: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(rep.Results), len(Workloads)*2*4; got != want {
+		t.Fatalf("%d results, want %d", got, want)
+	}
+	for _, r := range rep.Results {
+		if r.Skipped != "" {
+			if r.Peer != "redis" {
+				t.Errorf("%s skipped: %s", r.Peer, r.Skipped)
+			}
+			continue
+		}
+		if r.Ops <= 0 || r.OpsPerS <= 0 || r.Latency.P50 <= 0 || r.Latency.P50 > r.Latency.P999 {
+			t.Errorf("%+v: no operations or bad latencies", r)
+		}
+		if r.Checked == 0 {
+			t.Errorf("%s/%s/%d: nothing checked", r.Peer, r.Workload, r.Workers)
+		}
+		if r.Procs == (r.Peer == "map+RWMutex" || r.Peer == "sync.Map") {
+			t.Errorf("%s: procs=%v", r.Peer, r.Procs)
+		}
+		if r.Workload == WLoad && r.Ops != int64(r.Keys) {
+			t.Errorf("%s load: %d ops for %d keys", r.Peer, r.Ops, r.Keys)
+		}
+	}
+	if rep.Machine == "" || !strings.Contains(rep.Machine, "CPUs") {
+		t.Errorf("machine %q", rep.Machine)
+	}
+}
+
+// badPeer returns the value of another key for one key in a hundred: the
+// harness must notice and fail the run.
+type badPeer struct{ mapPeer }
+
+func (*badPeer) Name() string { return "bad" }
+
+func (p *badPeer) Open(Cell) (Client, error) { return &badClient{p: &p.mapPeer}, nil }
+
+type badClient struct {
+	p *mapPeer
+	n int
+}
+
+func (c *badClient) Get(dst, k []byte) ([]byte, bool, error) {
+	c.n++
+	if c.n%100 == 0 {
+		return c.p.Get(dst, key(nil, 0))
+	}
+	return c.p.Get(dst, k)
+}
+func (c *badClient) Set(k, v []byte) error                 { return c.p.Set(k, v) }
+func (c *badClient) Incr(k []byte, d int64) (int64, error) { return c.p.Incr(k, d) }
+func (c *badClient) Close() error                          { return nil }
+
+// lossyPeer drops one increment in a thousand.
+type lossyPeer struct{ mapPeer }
+
+func (*lossyPeer) Name() string                { return "lossy" }
+func (p *lossyPeer) Open(Cell) (Client, error) { return &lossyClient{p: &p.mapPeer}, nil }
+
+type lossyClient struct {
+	p *mapPeer
+	n int
+}
+
+func (c *lossyClient) Get(dst, k []byte) ([]byte, bool, error) { return c.p.Get(dst, k) }
+func (c *lossyClient) Set(k, v []byte) error                   { return c.p.Set(k, v) }
+func (c *lossyClient) Incr(k []byte, d int64) (int64, error) {
+	c.n++
+	if c.n%1000 == 0 {
+		return c.p.Incr(k, 0)
+	}
+	return c.p.Incr(k, d)
+}
+func (c *lossyClient) Close() error { return nil }
+
+func TestWrongAnswersFail(t *testing.T) {
+	register("bad", func() Peer { return &badPeer{} })
+	register("lossy", func() Peer { return &lossyPeer{} })
+	defer delete(peers, "bad")
+	defer delete(peers, "lossy")
+	for _, c := range []struct{ peer, workload string }{{"bad", WGetUniform}, {"bad", WMixed9010}, {"lossy", WCounters}} {
+		_, err := Run(context.Background(), Options{Peers: []string{c.peer}, Workloads: []string{c.workload},
+			Keys: 500, Counters: 10, Workers: []int{1}, Duration: 30 * time.Millisecond})
+		if !errors.Is(err, ErrWrongAnswer) && !strings.Contains(errString(err), ErrWrongAnswer.Error()) {
+			t.Errorf("%s/%s: err = %v, want a wrong-answer failure", c.peer, c.workload, err)
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func TestKeys(t *testing.T) {
+	if got := string(key(nil, 42)); got != "key:000000000042" {
+		t.Fatalf("key(42) = %q", got)
+	}
+	if got := string(counterKey([]byte("junk"), 999999)); got != "ctr:999999" {
+		t.Fatalf("counterKey(999999) = %q", got)
+	}
+}
+
+func TestValueCheck(t *testing.T) {
+	for _, n := range []int{8, 15, 16, 32, 4096} {
+		v := value(nil, 42, 7, n)
+		if err := checkValue(v, 42, n); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if err := checkValue(v, 43, n); err == nil {
+			t.Fatalf("n=%d: the value of key 42 passed as key 43's", n)
+		}
+		if n >= 16 {
+			v[9] ^= 1
+			if err := checkValue(v, 42, n); err == nil {
+				t.Fatalf("n=%d: a flipped byte passed the checksum", n)
+			}
+		}
+	}
+}
+
+func TestZipfSkew(t *testing.T) {
+	counts := make([]int, 10000)
+	r := newPicker(Cell{Seed: 1, Keys: 10000, Workload: WGetZipf})
+	for range 200000 {
+		counts[r.zipf.next(r.r.Float64())]++
+	}
+	// Rank 0 of a Zipf(0.99) over 10k keys takes about 10% of draws, and
+	// the first 10 ranks about 30%.
+	top10 := 0
+	for _, c := range counts[:10] {
+		top10 += c
+	}
+	if f := float64(counts[0]) / 200000; f < 0.07 || f > 0.13 {
+		t.Errorf("rank 0 drawn %.3f of the time, want about 0.10", f)
+	}
+	if f := float64(top10) / 200000; f < 0.22 || f > 0.38 {
+		t.Errorf("top 10 ranks drawn %.3f of the time, want about 0.30", f)
+	}
+}
