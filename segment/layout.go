@@ -188,6 +188,9 @@ const (
 	// a handful of groups with negligible probability; 64 groups (256
 	// slots, 4 KiB) bounds the cost of a flooded or unlucky key.
 	DefaultMaxProbe = 64
+	// MaxEvictProbe bounds the probe limit of an eviction segment, whose
+	// per-group probe bounds are bytes.
+	MaxEvictProbe = 255
 	// DefaultMaxProcs is the default number of registry entries.
 	DefaultMaxProcs = 1024
 	// MaxMaxProcs bounds the registry (attach scans it).
@@ -366,6 +369,8 @@ func decodeHeader(h []byte) (Layout, error) {
 	switch {
 	case v == Version && l.Flags != 0, v == VersionEvict && l.Flags != FlagEvictCLOCK:
 		return Layout{}, fmt.Errorf("%w: format version %d with flags %#x (flags this build does not know)", ErrVersion, v, l.Flags)
+	case l.Flags != 0 && (l.MaxProbe > MaxEvictProbe || l.RingEntries != 0):
+		return Layout{}, fmt.Errorf("%w: an eviction segment with probe limit %d (at most %d) or an event ring (%d entries; it has none)", ErrCorrupt, l.MaxProbe, MaxEvictProbe, l.RingEntries)
 	case l.Slots < 16 || l.Slots > 1<<42 || l.Slots&(l.Slots-1) != 0:
 		return Layout{}, fmt.Errorf("%w: slot count %d is not a power of two in [16, 2^42]", ErrCorrupt, l.Slots)
 	case l.ClaimBudget == 0 || l.ClaimBudget > l.Slots/4*3:

@@ -555,6 +555,11 @@ func TestLayoutEviction(t *testing.T) {
 	if err != nil || got != e {
 		t.Fatalf("decodeHeader(encodeHeader(e)) = %+v, %v; want %+v", got, err, e)
 	}
+	for name, bad := range map[string]Layout{"probe limit over 255": func() Layout { b := e; b.MaxProbe = 300; return b }(), "with an event ring": func() Layout { b, _ := e.WithRing(64); return b.WithEviction(true) }()} {
+		if _, err := decodeHeader(encodeHeader(bad)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("eviction segment %s: decodeHeader = %v, want ErrCorrupt", name, err)
+		}
+	}
 	if off := OffClockHand; off < OffExpired+8 || OffEvicted+8 > OffLeases {
 		t.Fatalf("clock words overlap: hand %d evicted %d", off, OffEvicted)
 	}

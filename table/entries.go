@@ -65,11 +65,15 @@ func (t *Table) fullEntryAt(slot uint64) (e Entry, ok bool, err error) {
 			return Entry{}, false, nil
 		}
 		if isCounter(w1) {
-			if !t.keyStill(slot, w0) {
+			ok, moved := t.confirm(t.slotOff(slot), w0, w1)
+			switch {
+			case ok:
+				e.Counter, e.IsCounter = counterOf(w1), true
+				return e, true, nil
+			case moved:
 				return Entry{}, false, nil // retired: gone
 			}
-			e.Counter, e.IsCounter = counterOf(w1), true
-			return e, true, nil
+			continue
 		}
 		var dl int64
 		if expires(w1) {

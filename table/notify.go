@@ -106,11 +106,16 @@ func (t *Table) version(key []byte, h uint64) (v Version, err error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	w1 := t.mem.Load64(t.valueWordOff(slot))
-	if !t.keyStill(slot, sn.w0) {
-		return 0, nil // retired: absent
+	for {
+		w1 := t.mem.Load64(t.valueWordOff(slot))
+		ok, moved := t.confirm(t.slotOff(slot), sn.w0, w1)
+		switch {
+		case ok:
+			return Version(w1), nil
+		case moved:
+			return 0, nil // retired: absent
+		}
 	}
-	return Version(w1), nil
 }
 
 // Lookup returns key's value with its Version, for a later Wait. For an

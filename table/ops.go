@@ -44,16 +44,32 @@ func (t *Table) valueWordOff(slot uint64) uint64 { return t.slotOff(slot) + 8 }
 // present is false if the key is absent.
 func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present bool, err error) {
 	w1 := sn.w1
+	// settled confirms an answer based on w1 (see confirm): ok to give it,
+	// or absent because the key was retired, or again with the new word.
+	settled := func() (ok, moved bool) {
+		ok, moved = t.confirm(woff-8, sn.w0, w1)
+		if !ok && !moved {
+			w1 = t.mem.Load64(woff)
+		}
+		return ok, moved
+	}
 	for {
 		if isCounter(w1) {
-			if t.reuse && t.mem.Load64(woff-8) != sn.w0 {
-				return dst, false, nil // retired: the key was absent since
+			ok, moved := settled()
+			switch {
+			case ok:
+				return binary.LittleEndian.AppendUint64(dst, uint64(counterOf(w1))), true, nil
+			case moved:
+				return dst, false, nil // retired: the key was absent then
 			}
-			return binary.LittleEndian.AppendUint64(dst, uint64(counterOf(w1))), true, nil
+			continue
 		}
 		u := unitOf(w1)
 		if u == 0 {
-			return dst, false, nil
+			if ok, moved := settled(); ok || moved {
+				return dst, false, nil
+			}
+			continue
 		}
 		p, n, ok := sn.p, sn.n, sn.known
 		if !ok {
@@ -84,7 +100,10 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 				continue
 			}
 			if dl <= t.now() {
-				return dst, false, nil
+				if ok, moved := settled(); ok || moved {
+					return dst, false, nil
+				}
+				continue
 			}
 			off, n = off+8, n-8
 		}
@@ -93,10 +112,15 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 		dst = t.mem.CopyOut(dst, off, n)
 		w := t.mem.Load64(woff)
 		if w == w1 {
-			if t.reuse && t.mem.Load64(woff-8) != sn.w0 {
-				return dst[:mark], false, nil // retired: the key was absent since
+			ok, moved := settled()
+			switch {
+			case ok:
+				return dst, true, nil
+			case moved:
+				return dst[:mark], false, nil // retired: the key was absent then
 			}
-			return dst, true, nil
+			dst = dst[:mark]
+			continue
 		}
 		dst, w1 = dst[:mark], w
 	}
@@ -206,9 +230,13 @@ func (t *Table) Contains(key []byte) (found bool, err error) {
 	}
 	woff := t.valueWordOff(slot)
 	for {
-		live, stable := t.present(woff, t.mem.Load64(woff))
-		if stable {
-			return live && t.keyStill(slot, sn.w0), nil
+		w := t.mem.Load64(woff)
+		live, stable := t.present(woff, w)
+		if !stable {
+			continue
+		}
+		if ok, moved := t.confirm(t.slotOff(slot), sn.w0, w); ok || moved {
+			return live && ok, nil
 		}
 	}
 }
@@ -251,7 +279,10 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 			return err
 		}
 		if u == 0 {
+			// From the slot's shard, where its old record will be freed:
+			// the allocator tries that shard's free list before the bump.
 			if u, err = t.writeRecord(key, deadline, value, shardOf(slot)); err != nil {
+				t.abandonClaim(slot, kw)
 				return err
 			}
 		}
@@ -390,21 +421,26 @@ retry:
 					continue
 				}
 				if !exp {
-					if !t.keyStill(slot, kw) {
+					ok, moved := t.confirm(t.slotOff(slot), kw, w)
+					switch {
+					case ok:
+						return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+					case moved:
 						continue retry
 					}
-					return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+					continue
 				}
 				// An expired value counts as absent: the counter starts at 0.
 			}
-			if !t.keyStill(slot, kw) {
-				if delta == 0 {
+			if delta == 0 {
+				ok, moved := t.confirm(t.slotOff(slot), kw, w)
+				switch {
+				case ok:
+					return cur, nil
+				case moved:
 					return 0, nil // retired: absent reads as 0
 				}
-				continue retry
-			}
-			if delta == 0 {
-				return cur, nil
+				continue
 			}
 			next := cur + delta
 			if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
@@ -486,7 +522,10 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 			continue
 		}
 		if !eq {
-			return false, nil
+			if ok, moved := t.confirm(t.slotOff(slot), kw, w); ok || moved {
+				return false, nil // a different value, or retired: no match
+			}
+			continue
 		}
 		if del && t.reuse {
 			// Deleting retires the slot. A slot retired under us means
@@ -608,10 +647,14 @@ retry:
 			}
 			if live {
 				if !wantOld {
-					if !t.keyStill(slot, kw) {
+					ok, moved := t.confirm(t.slotOff(slot), kw, w)
+					switch {
+					case ok:
+						return nil, true, nil
+					case moved:
 						continue retry
 					}
-					return nil, true, nil
+					continue
 				}
 				v, present, err := t.readValue(nil, woff, seen{w0: kw, w1: w})
 				if err != nil {
@@ -627,6 +670,7 @@ retry:
 			}
 			if u == 0 {
 				if u, err = t.writeRecord(key, 0, value, shardOf(slot)); err != nil {
+					t.abandonClaim(slot, kw)
 					return nil, false, err
 				}
 			}

@@ -63,7 +63,13 @@ type seen struct {
 func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 	woff := t.valueWordOff(slot)
 	for {
+		if testHookMatchBefore != nil {
+			testHookMatchBefore()
+		}
 		w1 := t.mem.Load64(woff)
+		if testHookMatchLoaded != nil {
+			testHookMatchLoaded()
+		}
 		if isAbsent(w1) || isCounter(w1) {
 			eq, err := t.keyMatchesAt(slot, w0, key)
 			return eq, seen{w1: w1}, err
@@ -182,6 +188,10 @@ func bit(b bool) uint64 {
 	return x
 }
 
+// testHookMatchBefore and testHookMatchLoaded run (when tests set them)
+// before and after matches loads a value word, to replay slot-reuse races.
+var testHookMatchBefore, testHookMatchLoaded func()
+
 // findOrClaim returns the slot index holding key and its key word,
 // claiming a slot for it if it has none. Claiming reserves one unit of the
 // claim budget, writes the key record privately, then publishes it with
@@ -267,6 +277,10 @@ func (t *Table) reserveSlot() error {
 	if n := t.mem.Add64(segment.OffClaimed, 1); n > t.budget {
 		t.mem.Add64(segment.OffClaimed, -1)
 		keys := t.Len()
+		if t.reuse {
+			return fmt.Errorf("%w: all %d key slots are claimed and no key could be evicted (%s: %d keys present; other slots are claims in progress, or left by a killed process until Repair); create the table with a larger Capacity",
+				ErrFull, t.budget, t.name, keys)
+		}
 		return fmt.Errorf("%w: all %d key slots are claimed (%s: %d keys present, %d slots held by deleted keys, which only compaction frees); create the table with a larger Capacity",
 			ErrFull, t.budget, t.name, keys, max(int(t.budget)-keys, 0))
 	}
@@ -281,7 +295,16 @@ func (t *Table) reserveSlot() error {
 func (t *Table) writeRecord(prefix []byte, deadline int64, payload []byte, shard int) (uint32, error) {
 	for round := 0; ; round++ {
 		u, err := t.writeRecord1(prefix, deadline, payload, shard)
-		if err == nil || !t.mayEvict(err, round) {
+		if err == nil || !t.reuse || round >= evictRounds || !errors.Is(err, ErrFull) {
+			return u, err
+		}
+		// Only a block of this class or larger helps: the arena does not
+		// merge smaller free blocks.
+		head := uint64(0)
+		if deadline != 0 {
+			head = 8
+		}
+		if t.evict(evictBatch, arena.ClassFor(arena.PrefixSpan(uint64(len(prefix)))+head+uint64(len(payload)))) == 0 {
 			return u, err
 		}
 	}

@@ -1,7 +1,6 @@
 package table
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/shmdict/shmdict/arena"
@@ -45,6 +44,11 @@ const (
 // that window to make racing claims of one key likely.
 var testHookClaimScanned func()
 
+// testHookBeforeKill and testHookBeforePromote run before a claim's kill
+// CAS on another pending claim and before its own promote CAS; tests
+// replay the interleavings an adversarial review found with them.
+var testHookBeforeKill, testHookBeforePromote func()
+
 func pendingWord(tag uint64, unit uint32) uint64 {
 	return statePending<<stateShift | tag<<32 | uint64(unit)
 }
@@ -86,21 +90,14 @@ func (t *Table) touch(slot uint64) {
 	}
 }
 
-// mayEvict decides, after try number round of a write failed with err,
-// whether to try again: in an evicting segment, ErrFull evicts a few keys
-// first.
-func (t *Table) mayEvict(err error, round int) bool {
-	if !t.reuse || round >= evictRounds || !errors.Is(err, ErrFull) {
-		return false
-	}
-	return t.evict(evictBatch) > 0
-}
-
 // evict retires up to need keys chosen by CLOCK and returns how many it
 // retired. The hand moves 32 slots (one word of reference bits) at a time;
 // a slot whose bit is set gets a second chance (the bit is cleared), one
-// whose bit is clear is evicted. It gives up after two turns of the hand.
-func (t *Table) evict(need int) int {
+// whose bit is clear is evicted. With minClass > 0 (room for a record of
+// that size class is wanted), only keys that hold a block of that class
+// or larger are evicted: evicting smaller ones would not help. It gives up
+// after two turns of the hand.
+func (t *Table) evict(need, minClass int) int {
 	slots := t.seg.Layout.Slots
 	per := min(uint64(32), slots)
 	n := 0
@@ -121,6 +118,9 @@ func (t *Table) evict(need int) int {
 			if isAbsent(w1) {
 				// A claim whose writer has not stored its value yet (or
 				// was killed before it did: Repair retires those).
+				continue
+			}
+			if minClass > 0 && !t.holdsClass(w0, w1, minClass) {
 				continue
 			}
 			if t.retireKey(slot, w0, w1) {
@@ -286,7 +286,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				// At the budget: evict (without building an error), and
 				// fail only when nothing could be evicted.
 				t.mem.Add64(segment.OffClaimed, -1)
-				if round < evictRounds && t.evict(evictBatch) > 0 {
+				if round < evictRounds && t.evict(evictBatch, 0) > 0 {
 					round++
 					continue
 				}
@@ -325,8 +325,31 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			case w0 == 0:
 				return false
 			case isPending(w0) && wordTag(w0) == tag:
-				if eq, err := t.keyMatchesAt(s, w0, key); err == nil && eq {
-					t.mem.CAS64(t.slotOff(s), w0, deadWord)
+				eq, err := t.keyMatchesAt(s, w0, key)
+				if err != nil || !eq {
+					return true
+				}
+				if testHookBeforeKill != nil {
+					testHookBeforeKill()
+				}
+				if t.mem.CAS64(t.slotOff(s), w0, deadWord) {
+					return true
+				}
+				// The kill failed: the other claim changed meanwhile. If
+				// it was promoted, it is a live copy of the key that our
+				// scan has not seen yet: give way to it.
+				w0 = t.mem.Load64(t.slotOff(s))
+				if !live(w0) || wordTag(w0) != tag {
+					return true
+				}
+				eq, err = t.liveMatch(s, w0, key)
+				if err != nil {
+					scanErr = err
+					return false
+				}
+				if eq {
+					found, foundWord, haveFound = s, w0, true
+					return false
 				}
 			case live(w0) && wordTag(w0) == tag:
 				eq, err := t.liveMatch(s, w0, key)
@@ -353,6 +376,9 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 
 		// 3. Promote; a killed claim starts over with the same record.
 		lw := keyWord(tag, keyUnit)
+		if testHookBeforePromote != nil {
+			testHookBeforePromote()
+		}
 		if t.mem.CAS64(t.slotOff(cand), pw, lw) {
 			segment.Failpoint(segment.FPClaimPublished)
 			return cand, lw, nil
@@ -431,5 +457,47 @@ func (t *Table) raiseBound(g, d uint64) {
 		if t.mem.CAS32(off, w, w&^(0xFF<<shift)|uint32(d)<<shift) {
 			return
 		}
+	}
+}
+
+// confirm checks, in a segment that reuses slots, that the slot at byte
+// offset soff still holds key word kw together with value word w1, as one
+// atomic observation: a 16-byte CAS that writes back what it compares.
+// Rereading the key word is not enough: a counter or an absent value word
+// names no key, and the key word reads the same again after the same key
+// re-claimed the slot with the same record unit, so a value word read in
+// between could have been another key's. moved reports that the key word
+// changed: the key was retired meanwhile, and a read may answer "absent"
+// as of that moment. Otherwise a failed check means the value word
+// changed: the reader reads it again. Always true without slot reuse.
+func (t *Table) confirm(soff, kw, w1 uint64) (ok, moved bool) {
+	if !t.reuse || t.mem.CAS128(soff, kw, w1, kw, w1) {
+		return true, false
+	}
+	return false, t.mem.Load64(soff) != kw
+}
+
+// holdsClass reports whether key word w0 or value word w1 names a record
+// of size class c or larger. The answer is a hint (the words may change).
+func (t *Table) holdsClass(w0, w1 uint64, c int) bool {
+	if kc, _, _, ok := t.ar.ReadPrefixed(unitOf(w0)); ok && kc >= c {
+		return true
+	}
+	if isCounter(w1) || isAbsent(w1) {
+		return false
+	}
+	vc, _, _, ok := t.ar.ReadPrefixed(unitOf(w1))
+	return ok && vc >= c
+}
+
+// abandonClaim gives back slot, claimed for a key (key word kw) whose
+// write then failed before storing a value: without it, the slot would
+// stay claimed with no value, which eviction does not take.
+func (t *Table) abandonClaim(slot, kw uint64) {
+	if !t.reuse {
+		return
+	}
+	if w1 := t.mem.Load64(t.valueWordOff(slot)); isAbsent(w1) {
+		t.retireKey(slot, kw, w1)
 	}
 }

@@ -69,18 +69,24 @@ func (t *Table) TTL(key []byte) (left time.Duration, err error) {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
-		if isAbsent(w) || !t.keyStill(slot, sn.w0) {
+		var dl int64
+		ok := true
+		if expires(w) {
+			dl, ok = t.deadline(w)
+		}
+		if t.mem.Load64(woff) != w {
+			continue
+		}
+		if good, moved := t.confirm(t.slotOff(slot), sn.w0, w); moved {
+			return 0, ErrNotFound // retired: absent
+		} else if !good {
+			continue
+		}
+		if isAbsent(w) {
 			return 0, ErrNotFound
 		}
 		if !expires(w) {
 			return 0, nil
-		}
-		dl, ok := t.deadline(w)
-		if t.mem.Load64(woff) != w {
-			continue
-		}
-		if !t.keyStill(slot, sn.w0) {
-			return 0, ErrNotFound // retired: absent
 		}
 		if !ok {
 			return 0, fmt.Errorf("%w: expiring value record of %q is malformed", ErrCorrupt, clip(key))
