@@ -13,10 +13,12 @@ test: vet unit race crash
 
 vet:
 	$(GO) vet $(PKGS)
+	cd bench/bboltpeer && $(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./atomicx ./segment ./arena ./table
 
 unit:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	cd bench/bboltpeer && $(GO) test -count=1 ./...
 
 # The race detector cannot see mapped memory; these tests use the Go-heap
 # segment backend (table.New / segment.NewHeap), where it sees every access.
@@ -41,8 +43,10 @@ chaos:
 bench:
 	$(GO) run ./cmd/shmdict bench --profile short --html bench-report.html
 
+# The full profile, bbolt included (a nested module keeps its dependency
+# out of the library's go.mod).
 bench-full:
-	$(GO) run ./cmd/shmdict bench --profile full --html bench-report.html
+	cd bench/bboltpeer && $(GO) run ./cmd/shmdict-bench --profile full --html ../../bench-report.html
 
 # Installs redis-server, the Redis peer of the harness (Debian/Ubuntu).
 bench-deps:

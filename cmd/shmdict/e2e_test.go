@@ -474,3 +474,32 @@ func outString(b *bytes.Buffer) string {
 	defer outMu.Unlock()
 	return b.String()
 }
+
+func TestBench(t *testing.T) {
+	out := ok(t, "", "bench", "--peers", "shmdict,map+RWMutex", "--workloads", "get-uniform,counters",
+		"--keys", "1000", "--workers", "1,2", "--duration", "30ms")
+	for _, want := range []string{"get-uniform", "counters", "shmdict", "map+RWMutex", "2p", "2g", "vs shmdict"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+	dir := t.TempDir()
+	js := ok(t, "", "bench", "--peers", "shmdict", "--workloads", "load", "--keys", "500", "--workers", "1",
+		"--json", "--html", filepath.Join(dir, "r.html"), "--svg", dir)
+	var rep struct {
+		Results []struct {
+			Peer string `json:"peer"`
+			Ops  int64  `json:"ops"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil || len(rep.Results) != 1 || rep.Results[0].Ops != 500 {
+		t.Fatalf("bench --json: %v %+v\n%s", err, rep, js)
+	}
+	for _, f := range []string{"r.html", "load.svg"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("bench did not write %s: %v", f, err)
+		}
+	}
+	fails(t, 2, "no workload", "", "bench", "--workloads", "nope")
+	fails(t, 2, "no peer", "", "bench", "--peers", "memcached")
+}
