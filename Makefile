@@ -36,6 +36,7 @@ chaos:
 	SHMDICT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) SHMDICT_CHAOS_REPORT=/tmp/shmdict-chaos.txt \
 		$(GO) test -count=1 -tags failpoints -run 'TestChaosKill' -timeout 30m ./table/
 	@cat /tmp/shmdict-chaos.txt
+	SHMDICT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -count=1 -tags failpoints -run 'TestChaosEvict' -v -timeout 30m ./table/ | grep -E 'rounds|PASS|FAIL|ok' 
 
 # The harness: shmdict against map+RWMutex, sync.Map and Redis (if
 # installed: make bench-deps), from 1 and 2 worker processes, every answer

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,6 +142,9 @@ func TestChaosEvict(t *testing.T) {
 	rounds, writers, ops := 30, 3, 3000
 	if testing.Short() {
 		rounds = 10
+	}
+	if v, err := strconv.Atoi(os.Getenv("SHMDICT_CHAOS_ROUNDS")); err == nil && v > 0 {
+		rounds = v // make chaos: a longer campaign
 	}
 	name := segName(t, "chaos-evict")
 	tbl := mustCreate(t, name, table.Options{Capacity: 256, Eviction: table.EvictCLOCK})

@@ -106,19 +106,41 @@ func (t *Table) evict(need, minClass int) int {
 		roff := t.refOff + first/8
 		ref := t.mem.Load32(roff)
 		for k := uint64(0); k < per && n < need; k++ {
-			if ref&(1<<k) != 0 {
-				continue
-			}
 			slot := first + k
 			w0 := t.mem.Load64(t.slotOff(slot))
+			if isPending(w0) {
+				// A pending claim the hand saw a whole turn ago too: its
+				// claimer was killed (or is stopped). Killing it is safe
+				// (a live claimer's promotion fails and it starts again);
+				// its key record stays allocated (Repair reclaims it), and
+				// its reservation is given back by recountClaims.
+				if ref&(1<<k) == 0 {
+					t.mem.Or32(roff, 1<<k)
+				} else {
+					t.mem.CAS64(t.slotOff(slot), w0, deadWord)
+				}
+				continue
+			}
 			if !live(w0) {
 				continue
 			}
 			w1 := t.mem.Load64(t.valueWordOff(slot))
 			if isAbsent(w1) {
-				// A claim whose writer has not stored its value yet (or
-				// was killed before it did: Repair retires those).
+				// A claim whose writer has not stored its value yet, or
+				// was killed before it did. The first time the hand sees
+				// it, it is marked; if it is still empty a whole turn
+				// later, it is retired (a writer still in flight then sees
+				// its CAS fail and starts again). Not an eviction: it held
+				// no value.
+				if ref&(1<<k) == 0 {
+					t.mem.Or32(roff, 1<<k)
+				} else {
+					t.retireKey(slot, w0, w1)
+				}
 				continue
+			}
+			if ref&(1<<k) != 0 {
+				continue // used since the last turn: a second chance
 			}
 			if minClass > 0 && !t.holdsClass(w0, w1, minClass) {
 				continue
@@ -286,7 +308,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				// At the budget: evict (without building an error), and
 				// fail only when nothing could be evicted.
 				t.mem.Add64(segment.OffClaimed, -1)
-				if round < evictRounds && t.evict(evictBatch, 0) > 0 {
+				if round < evictRounds && (t.evict(evictBatch, 0) > 0 || t.recountClaims()) {
 					round++
 					continue
 				}
@@ -499,5 +521,32 @@ func (t *Table) abandonClaim(slot, kw uint64) {
 	}
 	if w1 := t.mem.Load64(t.valueWordOff(slot)); isAbsent(w1) {
 		t.retireKey(slot, kw, w1)
+	}
+}
+
+// recountClaims lowers the claimed-slot counter to the number of live and
+// pending slots, and reports whether it did. Processes killed inside a
+// claim or a retirement leave the counter too high (a reservation nobody
+// will give back); without this, an evicting table would slowly lose its
+// budget until Repair. It runs only when a claim found the budget used up
+// and nothing to evict. Claims in flight that have reserved but not yet
+// taken a slot are not counted, so the budget can be exceeded by as many
+// claims as are in flight at that moment; the slot array has room for it
+// (the budget is 3/4 of the slots).
+func (t *Table) recountClaims() bool {
+	var n uint64
+	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+		if w0 := t.mem.Load64(t.slotOff(slot)); live(w0) || isPending(w0) {
+			n++
+		}
+	}
+	for {
+		c := t.mem.Load64(segment.OffClaimed)
+		if c <= n {
+			return false
+		}
+		if t.mem.CAS64(segment.OffClaimed, c, n) {
+			return true
+		}
 	}
 }
