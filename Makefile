@@ -68,6 +68,7 @@ bench-micro:
 fuzz:
 	TMPDIR=/dev/shm $(GO) test -run '^$$' -fuzz '^FuzzAttach$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fuzz/
 	TMPDIR=/dev/shm $(GO) test -run '^$$' -fuzz '^FuzzFlip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fuzz/
+	TMPDIR=/dev/shm $(GO) test -run '^$$' -fuzz '^FuzzFlipEvict$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fuzz/
 
 clean:
 	rm -f /dev/shm/shmdict-test-* /dev/shm/.shmdict-test-*

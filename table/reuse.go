@@ -299,6 +299,12 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			release()
 			return found, foundWord, nil
 		case !haveCand:
+			// Every slot on the path is taken (only an over-full table,
+			// left so by corruption, gets here): evict and look again.
+			if round < evictRounds && t.evict(evictBatch, 0) > 0 {
+				round++
+				continue
+			}
 			release()
 			return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s); compact the table or create it with a larger Capacity",
 				ErrFull, t.maxProbe, t.name)

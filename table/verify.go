@@ -234,13 +234,13 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			_, vp, vn, ok := t.ar.ReadPrefixed(vu)
 			if !ok || vp != n || !t.mem.Equal(t.ar.Off(vu)+arena.HeaderBytes, key) || (expires(w1) && vn < 8) {
 				problem("slot %d: value record at unit %d of key %q is malformed or carries another key", slot, vu, clip(key))
-				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
+				fixes = append(fixes, t.dropValueFix(slot, rep))
 				rep.Tombstones++
 				continue
 			}
 			if msg := markLive(vu); msg != "" {
 				problem("slot %d: value %s", slot, msg)
-				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
+				fixes = append(fixes, t.dropValueFix(slot, rep))
 				rep.Tombstones++
 				continue
 			}
@@ -315,6 +315,19 @@ func (t *Table) onProbePath(h, slot uint64) bool {
 	return false
 }
 
+// dropValueFix is the fix for a slot whose value is bad: empty its value
+// word, or, in a segment that reuses slots (where a claimed slot without a
+// value is a claim in flight, not a tombstone), retire the slot; it then
+// no longer counts as claimed. Its key record stays marked, so it shows as
+// leaked until the next Repair.
+func (t *Table) dropValueFix(slot uint64, rep *Report) slotFix {
+	if t.reuse {
+		rep.ClaimedSlots--
+		return slotFix{slot: slot, kill: true}
+	}
+	return slotFix{slot: slot, dropVal: true}
+}
+
 // applyRepair makes the fixes check collected, then rebuilds the counters
 // and the free lists from what the slots reference.
 func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, stripes []int64, liveEnd uint64) {
@@ -338,9 +351,20 @@ func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, s
 		t.mem.Store64(segment.OffBump, max(liveEnd, 1))
 		rep.Fixed = append(rep.Fixed, fmt.Sprintf("arena bump pointer set to %d (was %d)", max(liveEnd, 1), bump))
 	}
-	t.mem.Store64(segment.OffClaimed, uint64(rep.ClaimedSlots))
-	if rep.ClaimedCounter != rep.ClaimedSlots {
-		rep.Fixed = append(rep.Fixed, fmt.Sprintf("claimed-slot counter set to %d (was %d)", rep.ClaimedSlots, rep.ClaimedCounter))
+	claimed := uint64(rep.ClaimedSlots)
+	if t.reuse {
+		// Retired slots do not count as claimed here: count what the
+		// fixes left (live slots; pending ones were all retired).
+		claimed = 0
+		for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+			if w0 := t.mem.Load64(t.slotOff(slot)); live(w0) || isPending(w0) {
+				claimed++
+			}
+		}
+	}
+	t.mem.Store64(segment.OffClaimed, claimed)
+	if uint64(rep.ClaimedCounter) != claimed {
+		rep.Fixed = append(rep.Fixed, fmt.Sprintf("claimed-slot counter set to %d (was %d)", claimed, rep.ClaimedCounter))
 	}
 	blocks, freeBytes := t.ar.RebuildFree(used)
 	rep.Fixed = append(rep.Fixed, fmt.Sprintf("free lists rebuilt: %d blocks, %d B (reclaimed %d leaked B)", blocks, freeBytes, rep.LeakedBytes))
