@@ -181,12 +181,28 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		}
 		ku := unitOf(w0)
 		_, p, n, ok := t.ar.ReadPrefixed(ku)
+		// In a segment that reuses slots, other processes may retire this
+		// slot (and recycle its key record) while Verify reads it: a slot
+		// whose key word changed is skipped, not reported.
+		stale := func() bool {
+			if t.reuse && t.mem.Load64(t.slotOff(slot)) != w0 {
+				rep.ClaimedSlots--
+				return true
+			}
+			return false
+		}
 		if !ok || p != 0 || n > MaxKeyLen {
+			if stale() {
+				continue
+			}
 			problem("slot %d: key record at unit %d is malformed", slot, ku)
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
 		}
-		key := t.mem.Bytes(t.ar.Off(ku)+arena.HeaderBytes, n)
+		key := t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(ku)+arena.HeaderBytes, n)
+		if stale() {
+			continue
+		}
 		h := hash64(key, t.seed)
 		if wordTag(w0) != tagOf(h) {
 			problem("slot %d: key %q has tag %#x, its hash says %#x", slot, clip(key), wordTag(w0), tagOf(h))
