@@ -24,18 +24,7 @@ func FuzzFlipEvict(f *testing.F) {
 	f.Add([]byte{0x00, 0x02, 0, 0, 0x80, 0x40, 0x01, 0, 0, 0xff})
 	p := filepath.Join(f.TempDir(), "seg")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b := bytes.Clone(file)
-		offs, masks := flipsOf(data, slots, uint64(len(b)))
-		for i, off := range offs {
-			b[off] ^= masks[i]
-		}
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		tb, err := table.Attach(p)
-		if err != nil {
-			t.Fatalf("Attach of a segment with an intact header: %v", err)
-		}
+		_, tb := flipAndAttach(t, file, slots, data, p)
 		defer tb.Close()
 		stop := guard(fmt.Sprintf("FuzzFlipEvict(%x)", data))
 		defer stop()
@@ -46,7 +35,7 @@ func FuzzFlipEvict(f *testing.F) {
 		if rep, err := table.Repair(p, false); err != nil {
 			t.Fatalf("Repair: %v\n%s", err, rep)
 		}
-		tb, err = table.Attach(p)
+		tb, err := table.Attach(p)
 		if err != nil {
 			t.Fatalf("Attach after Repair: %v", err)
 		}

@@ -251,18 +251,7 @@ func FuzzFlip(f *testing.F) {
 	f.Add([]byte{})
 	p := filepath.Join(f.TempDir(), "seg") // one file per worker process, rewritten each run
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b := bytes.Clone(tp.file)
-		offs, masks := flipsOf(data, tp.slots, uint64(len(b)))
-		for i, off := range offs {
-			b[off] ^= masks[i]
-		}
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		tb, err := table.Attach(p)
-		if err != nil {
-			t.Fatalf("Attach of a segment with an intact header: %v", err)
-		}
+		b, tb := flipAndAttach(t, tp.file, tp.slots, data, p)
 		defer tb.Close()
 		stop := guard(fmt.Sprintf("FuzzFlip(%x)", data))
 		defer stop()
@@ -289,6 +278,26 @@ func FuzzFlip(f *testing.F) {
 		exercise(t, tb, tp, checker{t: t, repaired: true})
 		verify(t, tb, "repaired, after writes", true)
 	})
+}
+
+// flipAndAttach writes to p a copy of file with the flips data asks for
+// (past the checksummed header, see flipsOf) and attaches to it, which must
+// work: the header is intact.
+func flipAndAttach(t *testing.T, file []byte, slots uint64, data []byte, p string) ([]byte, *table.Table) {
+	t.Helper()
+	b := bytes.Clone(file)
+	offs, masks := flipsOf(data, slots, uint64(len(b)))
+	for i, off := range offs {
+		b[off] ^= masks[i]
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := table.Attach(p)
+	if err != nil {
+		t.Fatalf("Attach of a segment with an intact header: %v", err)
+	}
+	return b, tb
 }
 
 // verify runs Verify on tb: it may report problems (ErrCorrupt) unless

@@ -6,7 +6,6 @@ import (
 	"iter"
 	"time"
 
-	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -156,9 +155,8 @@ func (t *Table) slotKey(slot uint64) (key []byte, err error) {
 		if !live(w0) {
 			return
 		}
-		u := unitOf(w0)
-		if _, n, ok := t.ar.ReadHeader(u); ok && n <= MaxKeyLen {
-			key = append([]byte{}, t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n)...)
+		if k, err := t.recordKey([]byte{}, unitOf(w0)); err == nil {
+			key = k
 		}
 	})
 	return key, err

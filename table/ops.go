@@ -175,13 +175,7 @@ func (t *Table) AppendGet(dst, key []byte) (out []byte, err error) {
 // the general path then answers. Fewer instructions per lookup let the
 // CPU overlap the cache misses of consecutive lookups.
 func (t *Table) getFast(dst, key []byte, h uint64) (out []byte, ok bool) {
-	base := h & (t.groups - 1) * segment.GroupSlots
-	off := t.slotOff(base)
-	want := uint64(stateClaimed)<<(stateShift-32) | tagOf(h)
-	match := bit(t.mem.Load64(off)>>32 == want) |
-		bit(t.mem.Load64(off+segment.SlotSize)>>32 == want)<<1 |
-		bit(t.mem.Load64(off+2*segment.SlotSize)>>32 == want)<<2 |
-		bit(t.mem.Load64(off+3*segment.SlotSize)>>32 == want)<<3
+	base, match, _ := t.firstGroup(h)
 	if match == 0 {
 		return dst, false
 	}
@@ -480,19 +474,14 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 	if t.reuse || delta == 0 {
 		return 0, false
 	}
-	base := h & (t.groups - 1) * segment.GroupSlots
-	off := t.slotOff(base)
-	want := uint64(stateClaimed)<<(stateShift-32) | tagOf(h)
-	w0s := [4]uint64{t.mem.Load64(off), t.mem.Load64(off + segment.SlotSize),
-		t.mem.Load64(off + 2*segment.SlotSize), t.mem.Load64(off + 3*segment.SlotSize)}
-	match := bit(w0s[0]>>32 == want) | bit(w0s[1]>>32 == want)<<1 | bit(w0s[2]>>32 == want)<<2 | bit(w0s[3]>>32 == want)<<3
+	base, match, _ := t.firstGroup(h)
 	if match == 0 {
 		return 0, false
 	}
 	j := uint64(bits.TrailingZeros64(match))
-	// Key records never change in a segment without reuse: one comparison
-	// settles whose slot this is.
-	if eq, err := t.keyMatches(w0s[j], key); err != nil || !eq {
+	// Key words and key records never change in a segment without reuse:
+	// one comparison settles whose slot this is.
+	if eq, err := t.keyMatches(t.mem.Load64(t.slotOff(base+j)), key); err != nil || !eq {
 		return 0, false
 	}
 	woff := t.valueWordOff(base + j)

@@ -111,7 +111,7 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
-	if slot, sn, ok, done, err := t.findFirstGroup(key, g, tag); done {
+	if slot, sn, ok, done, err := t.findFirstGroup(key, h); done {
 		return slot, sn, ok, err
 	}
 	limit := t.maxProbe
@@ -142,24 +142,36 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 	return 0, seen{}, false, nil
 }
 
-// findFirstGroup settles the common lookups, a key in its first probe
-// group or absent before that group's first empty slot, with the group's
-// four key words turned into bit masks rather than a branch per slot. A
-// slot's position in its group is random, so branching on each word
-// mispredicts about once per lookup, and a mispredict that waits for the
-// slot's cache miss discards the next lookup's overlapping work. done is
-// false when the lookup needs the general probe loop (a tag collision, or
-// a full first group with no match).
-func (t *Table) findFirstGroup(key []byte, g, tag uint64) (slot uint64, sn seen, ok, done bool, err error) {
-	base := g * segment.GroupSlots
+// firstGroup loads the four key words of the first probe group of key
+// hash h and returns the group's first slot and two bit masks over its
+// slots: live ones whose tag is h's, and empty ones. Masks rather than a
+// branch per slot: a key's position in its group is random, so branching
+// on each word mispredicts about once per lookup, and a mispredict that
+// waits for the slot's cache miss discards the next lookup's overlapping
+// work. A caller that needs a matched key word loads it again and checks
+// it still matches (in a segment that reuses slots it can change).
+func (t *Table) firstGroup(h uint64) (base, match, empty uint64) {
+	base = h & (t.groups - 1) * segment.GroupSlots
 	off := t.slotOff(base)
-	want := uint64(stateClaimed)<<(stateShift-32) | tag
+	want := wantWord(h)
 	w0 := t.mem.Load64(off)
 	w1 := t.mem.Load64(off + segment.SlotSize)
 	w2 := t.mem.Load64(off + 2*segment.SlotSize)
 	w3 := t.mem.Load64(off + 3*segment.SlotSize)
-	match := bit(w0>>32 == want) | bit(w1>>32 == want)<<1 | bit(w2>>32 == want)<<2 | bit(w3>>32 == want)<<3
-	empty := bit(w0 == 0) | bit(w1 == 0)<<1 | bit(w2 == 0)<<2 | bit(w3 == 0)<<3
+	match = bit(w0>>32 == want) | bit(w1>>32 == want)<<1 | bit(w2>>32 == want)<<2 | bit(w3>>32 == want)<<3
+	empty = bit(w0 == 0) | bit(w1 == 0)<<1 | bit(w2 == 0)<<2 | bit(w3 == 0)<<3
+	return base, match, empty
+}
+
+// wantWord is the high half of the key word of a live key with hash h.
+func wantWord(h uint64) uint64 { return uint64(stateClaimed)<<(stateShift-32) | tagOf(h) }
+
+// findFirstGroup settles the common lookups, a key in its first probe
+// group or absent before that group's first empty slot. done is false
+// when the lookup needs the general probe loop (a tag collision, a full
+// first group with no match, or a key word that changed under it).
+func (t *Table) findFirstGroup(key []byte, h uint64) (slot uint64, sn seen, ok, done bool, err error) {
+	base, match, empty := t.firstGroup(h)
 	// Only matches before the first empty slot count; with no empty slot,
 	// empty&-empty is 0 and the mask below keeps every match.
 	cand := match & (empty&-empty - 1)
@@ -167,7 +179,10 @@ func (t *Table) findFirstGroup(key []byte, g, tag uint64) (slot uint64, sn seen,
 		return 0, seen{}, false, empty != 0, nil
 	}
 	j := uint64(bits.TrailingZeros64(cand))
-	w := [4]uint64{w0, w1, w2, w3}[j]
+	w := t.mem.Load64(t.slotOff(base + j))
+	if w>>32 != wantWord(h) {
+		return 0, seen{}, false, false, nil
+	}
 	eq, sn, err := t.matches(base+j, w, key)
 	if err != nil {
 		return 0, seen{}, false, true, err
@@ -213,40 +228,27 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 func (t *Table) claim(key []byte, h uint64) (slot, kw uint64, err error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
-	var keyUnit uint32
-	reserved := false
-	release := func() {
-		if keyUnit != 0 {
-			t.ar.Free(keyUnit, int(h%segment.FreeShards))
-		}
-		if reserved {
-			t.mem.Add64(segment.OffClaimed, -1)
-		}
-	}
+	c := claimRes{t: t, h: h}
+	release := c.release
 	for i := uint64(0); i < t.maxProbe; i++ {
 		base := g * segment.GroupSlots
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			off := t.slotOff(base + j)
 			w0 := t.mem.Load64(off)
 			if w0 == 0 {
-				if !reserved {
+				if !c.reserved {
 					if err := t.reserveSlot(); err != nil {
 						release()
 						return 0, 0, err
 					}
-					reserved = true
+					c.reserved = true
 					segment.Failpoint(segment.FPClaimReserved)
 				}
-				if keyUnit == 0 {
-					u, err := t.writeRecord(nil, 0, key, int(h%segment.FreeShards))
-					if err != nil {
-						release()
-						return 0, 0, err
-					}
-					keyUnit = u
-					segment.Failpoint(segment.FPClaimKeyWritten)
+				if err := c.writeKey(key); err != nil {
+					release()
+					return 0, 0, err
 				}
-				if kw := keyWord(tag, keyUnit); t.mem.CAS64(off, 0, kw) {
+				if kw := keyWord(tag, c.keyUnit); t.mem.CAS64(off, 0, kw) {
 					segment.Failpoint(segment.FPClaimPublished)
 					return base + j, kw, nil
 				}
@@ -272,6 +274,40 @@ func (t *Table) claim(key []byte, h uint64) (slot, kw uint64, err error) {
 		ErrFull, t.maxProbe, t.name, t.mem.Load64(segment.OffClaimed), t.seg.Layout.Slots)
 }
 
+// claimRes is what a claim in progress holds: a unit of the claim budget
+// and a key record, both given back if the claim ends without taking a
+// slot (another process inserted the key, or an error).
+type claimRes struct {
+	t        *Table
+	h        uint64
+	keyUnit  uint32
+	reserved bool
+}
+
+// writeKey writes the key record, once.
+func (c *claimRes) writeKey(key []byte) error {
+	if c.keyUnit != 0 {
+		return nil
+	}
+	u, err := c.t.writeRecord(nil, 0, key, int(c.h%segment.FreeShards))
+	if err != nil {
+		return err
+	}
+	c.keyUnit = u
+	segment.Failpoint(segment.FPClaimKeyWritten)
+	return nil
+}
+
+// release gives back what the claim holds.
+func (c *claimRes) release() {
+	if c.keyUnit != 0 {
+		c.t.ar.Free(c.keyUnit, int(c.h%segment.FreeShards))
+	}
+	if c.reserved {
+		c.t.mem.Add64(segment.OffClaimed, -1)
+	}
+}
+
 // reserveSlot takes one unit of the claim budget.
 func (t *Table) reserveSlot() error {
 	if n := t.mem.Add64(segment.OffClaimed, 1); n > t.budget {
@@ -293,24 +329,6 @@ func (t *Table) reserveSlot() error {
 // nonzero deadline (Unix ns) is written as an i64 before the payload, for
 // a value word with expiresBit.
 func (t *Table) writeRecord(prefix []byte, deadline int64, payload []byte, shard int) (uint32, error) {
-	for round := 0; ; round++ {
-		u, err := t.writeRecord1(prefix, deadline, payload, shard)
-		if err == nil || !t.reuse || round >= evictRounds || !errors.Is(err, ErrFull) {
-			return u, err
-		}
-		// Only a block of this class or larger helps: the arena does not
-		// merge smaller free blocks.
-		head := uint64(0)
-		if deadline != 0 {
-			head = 8
-		}
-		if t.evict(evictBatch, arena.ClassFor(arena.PrefixSpan(uint64(len(prefix)))+head+uint64(len(payload)))) == 0 {
-			return u, err
-		}
-	}
-}
-
-func (t *Table) writeRecord1(prefix []byte, deadline int64, payload []byte, shard int) (uint32, error) {
 	span := arena.PrefixSpan(uint64(len(prefix)))
 	head := uint64(0)
 	if deadline != 0 {
@@ -321,14 +339,9 @@ func (t *Table) writeRecord1(prefix []byte, deadline int64, payload []byte, shar
 		return 0, fmt.Errorf("%w: %d bytes with a %d-byte key, the limit is %d in all (store large values elsewhere and keep a reference)",
 			ErrValueTooLarge, len(payload), len(prefix), arena.MaxPayload)
 	}
-	u, err := t.ar.Alloc(c, shard)
+	u, err := t.allocRecord(c, shard)
 	if err != nil {
-		if errors.Is(err, arena.ErrNoSpace) {
-			st := t.Stats()
-			return 0, fmt.Errorf("%w: %v (%s: %d keys; %d of %d arena bytes in use); create the table with a larger ArenaBytes, or delete keys",
-				ErrFull, err, t.name, st.Keys, st.ArenaUsed, st.ArenaBytes)
-		}
-		return 0, fmt.Errorf("%w (%s)", err, t.name)
+		return 0, err
 	}
 	off := t.ar.Off(u)
 	t.ar.SetLengths(u, uint64(len(prefix)), head+uint64(len(payload)))
@@ -339,6 +352,27 @@ func (t *Table) writeRecord1(prefix []byte, deadline int64, payload []byte, shar
 	t.mem.CopyIn(off+arena.HeaderBytes+span+head, payload)
 	segment.Failpoint(segment.FPValueWritten)
 	return u, nil
+}
+
+// allocRecord allocates a block of class c from shard. In an evicting
+// segment, a full arena makes it evict keys that hold a block of class c
+// or larger (the arena does not merge smaller free blocks) and try again.
+func (t *Table) allocRecord(c, shard int) (uint32, error) {
+	for round := 0; ; round++ {
+		u, err := t.ar.Alloc(c, shard)
+		if err == nil {
+			return u, nil
+		}
+		if !errors.Is(err, arena.ErrNoSpace) {
+			return 0, fmt.Errorf("%w (%s)", err, t.name)
+		}
+		if t.reuse && round < evictRounds && t.evict(evictBatch, c) > 0 {
+			continue
+		}
+		st := t.Stats()
+		return 0, fmt.Errorf("%w: %v (%s: %d keys; %d of %d arena bytes in use); create the table with a larger ArenaBytes, or delete keys",
+			ErrFull, err, t.name, st.Keys, st.ArenaUsed, st.ArenaBytes)
+	}
 }
 
 func errCorruptKey(t *Table, u uint32) error {

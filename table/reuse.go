@@ -246,29 +246,37 @@ func (t *Table) liveMatch(slot, w0 uint64, key []byte) (bool, error) {
 // the pending-claim protocol described at the top of this file.
 func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 	tag := tagOf(h)
-	var keyUnit uint32
-	reserved := false
-	release := func() {
-		if keyUnit != 0 {
-			t.ar.Free(keyUnit, int(h%segment.FreeShards))
+	g0 := h & (t.groups - 1)
+	c := claimRes{t: t, h: h}
+	// A scan that meets a live copy of the key records it (or the error
+	// comparing it) and stops.
+	var found, foundWord uint64
+	var haveFound bool
+	var scanErr error
+	liveCopy := func(s, w0 uint64) (stop bool) {
+		if !live(w0) || wordTag(w0) != tag {
+			return false
 		}
-		if reserved {
-			t.mem.Add64(segment.OffClaimed, -1)
+		eq, err := t.liveMatch(s, w0, key)
+		if err != nil {
+			scanErr = err
+			return true
 		}
+		if eq {
+			found, foundWord, haveFound = s, w0, true
+		}
+		return eq
 	}
 	for round := 0; ; {
 		// 1. Find a live copy of the key (within the probe bound), and the
 		// first dead or empty slot.
-		var cand, candWord, candDist, found, foundWord uint64
-		haveCand, haveFound := false, false
-		var scanErr error
-		g0 := h & (t.groups - 1)
+		var cand, candWord, candDist uint64
+		haveCand := false
 		bound := t.probeBound(g0)
 		t.walkPath(h, t.maxProbe, func(s, w0, dist uint64) bool {
-			if haveCand && dist >= bound {
-				return false
-			}
 			switch {
+			case haveCand && dist >= bound:
+				return false
 			case w0 == 0:
 				if !haveCand {
 					cand, candWord, candDist, haveCand = s, 0, dist, true
@@ -278,25 +286,16 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				if !haveCand {
 					cand, candWord, candDist, haveCand = s, w0, dist, true
 				}
-			case dist < bound && live(w0) && wordTag(w0) == tag:
-				eq, err := t.liveMatch(s, w0, key)
-				if err != nil {
-					scanErr = err
-					return false
-				}
-				if eq {
-					found, foundWord, haveFound = s, w0, true
-					return false
-				}
+				return true
 			}
-			return true
+			return dist >= bound || !liveCopy(s, w0)
 		})
 		switch {
 		case scanErr != nil:
-			release()
+			c.release()
 			return 0, 0, scanErr
 		case haveFound:
-			release()
+			c.release()
 			return found, foundWord, nil
 		case !haveCand:
 			// Every slot on the path is taken (only an over-full table,
@@ -305,11 +304,11 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				round++
 				continue
 			}
-			release()
+			c.release()
 			return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s); compact the table or create it with a larger Capacity",
 				ErrFull, t.maxProbe, t.name)
 		}
-		if !reserved {
+		if !c.reserved {
 			if t.mem.Add64(segment.OffClaimed, 1) > t.budget {
 				// At the budget: evict (without building an error), and
 				// fail only when nothing could be evicted.
@@ -318,26 +317,21 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 					round++
 					continue
 				}
-				release()
+				c.release()
 				return 0, 0, t.reserveSlot()
 			}
-			reserved = true
+			c.reserved = true
 			segment.Failpoint(segment.FPClaimReserved)
 		}
-		if keyUnit == 0 {
-			u, err := t.writeRecord(nil, 0, key, int(h%segment.FreeShards))
-			if err != nil {
-				release()
-				return 0, 0, err
-			}
-			keyUnit = u
-			segment.Failpoint(segment.FPClaimKeyWritten)
+		if err := c.writeKey(key); err != nil {
+			c.release()
+			return 0, 0, err
 		}
 		if testHookClaimScanned != nil {
 			testHookClaimScanned()
 		}
 		t.raiseBound(g0, candDist)
-		pw := pendingWord(tag, keyUnit)
+		pw := pendingWord(tag, c.keyUnit)
 		if !t.mem.CAS64(t.slotOff(cand), candWord, pw) {
 			continue // taken under us: look again
 		}
@@ -345,7 +339,6 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 
 		// 2. The full-path check: kill other pending claims of the key,
 		// give way to a live copy.
-		haveFound = false
 		t.walkPath(h, t.probeBound(g0), func(s, w0, _ uint64) bool {
 			switch {
 			case s == cand:
@@ -353,8 +346,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			case w0 == 0:
 				return false
 			case isPending(w0) && wordTag(w0) == tag:
-				eq, err := t.keyMatchesAt(s, w0, key)
-				if err != nil || !eq {
+				if eq, err := t.keyMatchesAt(s, w0, key); err != nil || !eq {
 					return true
 				}
 				if testHookBeforeKill != nil {
@@ -366,36 +358,14 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				// The kill failed: the other claim changed meanwhile. If
 				// it was promoted, it is a live copy of the key that our
 				// scan has not seen yet: give way to it.
-				w0 = t.mem.Load64(t.slotOff(s))
-				if !live(w0) || wordTag(w0) != tag {
-					return true
-				}
-				eq, err = t.liveMatch(s, w0, key)
-				if err != nil {
-					scanErr = err
-					return false
-				}
-				if eq {
-					found, foundWord, haveFound = s, w0, true
-					return false
-				}
-			case live(w0) && wordTag(w0) == tag:
-				eq, err := t.liveMatch(s, w0, key)
-				if err != nil {
-					scanErr = err
-					return false
-				}
-				if eq {
-					found, foundWord, haveFound = s, w0, true
-					return false
-				}
+				return !liveCopy(s, t.mem.Load64(t.slotOff(s)))
 			}
-			return true
+			return !liveCopy(s, w0)
 		})
 		if scanErr != nil || haveFound {
 			// Our pending claim goes back to dead (unless killed already).
 			t.mem.CAS64(t.slotOff(cand), pw, deadWord)
-			release()
+			c.release()
 			if scanErr != nil {
 				return 0, 0, scanErr
 			}
@@ -403,7 +373,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		}
 
 		// 3. Promote; a killed claim starts over with the same record.
-		lw := keyWord(tag, keyUnit)
+		lw := keyWord(tag, c.keyUnit)
 		if testHookBeforePromote != nil {
 			testHookBeforePromote()
 		}
