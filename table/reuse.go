@@ -18,8 +18,9 @@ import (
 // that also checks the key word the writer matched (casValue), so a writer
 // that stalled between reading a value word and its CAS can never land in
 // another key's slot (a counter word carries no version, so a 64-bit CAS
-// could, by ABA), and every read confirms the key word after validating
-// the value word (keyStill).
+// could, by ABA), and every answer a read gives from a value word is
+// confirmed together with the key word (confirm), or by the key copy in a
+// value record.
 //
 // Claims go through a pending state so that two processes inserting the
 // same new key cannot end up in two slots: the claimer takes the first
