@@ -30,7 +30,16 @@ func TestZeroAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 			buf := make([]byte, 0, 64)
+			handle, err := tb.Counter([]byte("handle"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			cases := map[string]func(){
+				"CounterAdd": func() {
+					if _, err := handle.Add(1); err != nil {
+						t.Fatal(err)
+					}
+				},
 				"AppendGet": func() {
 					if _, err := tb.AppendGet(buf[:0], key); err != nil {
 						t.Fatal(err)

@@ -22,22 +22,31 @@ func TestTruncatedUnderUs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	hot, err := tb.Counter([]byte("hot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hot.Add(1); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Truncate(path, 4096); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 0, 64)
 	ops := map[string]func() error{
-		"Get":       func() error { _, err := tb.Get([]byte("k7")); return err },
-		"AppendGet": func() error { _, err := tb.AppendGet(buf, []byte("k8")); return err },
-		"Set":       func() error { return tb.Set([]byte("k9"), []byte("new")) },
-		"Delete":    func() error { _, err := tb.Delete([]byte("k10")); return err },
-		"Add":       func() error { _, err := tb.Add([]byte("ctr"), 1); return err },
-		"CAS":       func() error { _, err := tb.CompareAndSwap([]byte("k11"), []byte("value"), []byte("x")); return err },
-		"GetOrSet":  func() error { _, _, err := tb.GetOrSet([]byte("k12"), []byte("x")); return err },
-		"Contains":  func() error { _, err := tb.Contains([]byte("k13")); return err },
-		"Clear":     func() error { return tb.Clear() },
-		"AllErr":    func() error { return tb.AllErr(func(k, v []byte) bool { return true }) },
-		"Verify":    func() error { _, err := tb.Verify(); return err },
+		"Get":        func() error { _, err := tb.Get([]byte("k7")); return err },
+		"AppendGet":  func() error { _, err := tb.AppendGet(buf, []byte("k8")); return err },
+		"Set":        func() error { return tb.Set([]byte("k9"), []byte("new")) },
+		"Delete":     func() error { _, err := tb.Delete([]byte("k10")); return err },
+		"Add":        func() error { _, err := tb.Add([]byte("ctr"), 1); return err },
+		"CAS":        func() error { _, err := tb.CompareAndSwap([]byte("k11"), []byte("value"), []byte("x")); return err },
+		"GetOrSet":   func() error { _, _, err := tb.GetOrSet([]byte("k12"), []byte("x")); return err },
+		"Contains":   func() error { _, err := tb.Contains([]byte("k13")); return err },
+		"Clear":      func() error { return tb.Clear() },
+		"AllErr":     func() error { return tb.AllErr(func(k, v []byte) bool { return true }) },
+		"Verify":     func() error { _, err := tb.Verify(); return err },
+		"Counter":    func() error { _, err := tb.Counter([]byte("k14")); return err },
+		"CounterAdd": func() error { _, err := hot.Add(1); return err },
 	}
 	for name, op := range ops {
 		if err := op(); !errors.Is(err, ErrFault) {
@@ -61,7 +70,19 @@ func TestCloseUnderOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Remove(name)
-	done := make(chan error, 4)
+	done := make(chan error, 5)
+	hot, err := tb.Counter([]byte("hot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if _, err := hot.Add(1); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
 	for g := range 4 {
 		go func() {
 			for i := 0; ; i++ {
@@ -82,7 +103,7 @@ func TestCloseUnderOperations(t *testing.T) {
 	if err := tb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for range 4 {
+	for range 5 {
 		if err := <-done; !errors.Is(err, ErrClosed) {
 			t.Errorf("operation during Close: %v, want ErrClosed", err)
 		}
