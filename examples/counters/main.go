@@ -6,7 +6,9 @@
 // The parent creates a table and starts -procs copies of itself as worker
 // processes. Each worker attaches to the table by name and performs -n
 // Add(key, 1) calls spread over -keys counters, in a random order of its
-// own.
+// own. With -handles, each worker first makes a table.Counter handle per
+// counter and adds through it: the key's slot is found once, so each Add
+// is the compare-and-swap alone, without hashing or comparing the key.
 // All workers start together (they wait on a pipe barrier, which costs no
 // CPU), so their increments really race on the same counters. Add is a
 // single compare-and-swap on the counter's slot, with no lock and no
@@ -48,8 +50,9 @@ func main() {
 		procs := flag.Int("procs", 4, "number of worker processes")
 		n := flag.Int("n", 100000, "Add(key, 1) calls per worker")
 		keys := flag.Int("keys", 1000, "number of counters the workers share")
+		handles := flag.Bool("handles", false, "add through table.Counter handles instead of Add(key, 1)")
 		flag.Parse()
-		err = parent(*procs, *n, *keys)
+		err = parent(*procs, *n, *keys, *handles)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "counters (pid %d): %v\n", os.Getpid(), err)
@@ -78,14 +81,15 @@ func (s *keySeq) next(keys int) int {
 // worker runs in a child process.
 func worker(spec string) (err error) {
 	f := strings.Fields(spec)
-	if len(f) != 4 {
+	if len(f) != 5 {
 		return fmt.Errorf("bad %s=%q", workerEnv, spec)
 	}
 	name := f[0]
 	w, err1 := strconv.Atoi(f[1])
 	n, err2 := strconv.Atoi(f[2])
 	keys, err3 := strconv.Atoi(f[3])
-	if err := errors.Join(err1, err2, err3); err != nil {
+	handles, err4 := strconv.ParseBool(f[4])
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return fmt.Errorf("bad %s=%q: %w", workerEnv, spec, err)
 	}
 
@@ -95,8 +99,24 @@ func worker(spec string) (err error) {
 	}
 	defer func() { err = errors.Join(err, t.Close()) }()
 	names := make([][]byte, keys)
+	var ctrs []*table.Counter
 	for k := range names {
 		names[k] = counterKey(k)
+		if handles {
+			c, err := t.Counter(names[k])
+			if err != nil {
+				return err
+			}
+			ctrs = append(ctrs, c)
+		}
+	}
+	add := func(k int) error {
+		if handles {
+			_, err := ctrs[k].Add(1)
+			return err
+		}
+		_, err := t.Add(names[k], 1)
+		return err
 	}
 
 	// Barrier: say we are ready, then block until the parent closes our
@@ -109,7 +129,7 @@ func worker(spec string) (err error) {
 	seq := newKeySeq(w)
 	start := time.Now()
 	for i := range n {
-		if _, err := t.Add(names[seq.next(keys)], 1); err != nil {
+		if err := add(seq.next(keys)); err != nil {
 			return fmt.Errorf("worker %d: Add at step %d: %w", w, i, err)
 		}
 	}
@@ -136,7 +156,7 @@ func (p *proc) line() (string, error) {
 	return "", fmt.Errorf("worker pid %d ended its output early: %v", p.cmd.Process.Pid, p.cmd.Wait())
 }
 
-func parent(procs, n, keys int) (err error) {
+func parent(procs, n, keys int, handles bool) (err error) {
 	if procs < 1 || n < 0 || keys < 1 {
 		return fmt.Errorf("need -procs >= 1, -n >= 0, -keys >= 1")
 	}
@@ -152,7 +172,11 @@ func parent(procs, n, keys int) (err error) {
 			err = errors.Join(err, table.Remove(name))
 		}
 	}()
-	fmt.Printf("table %q: %d counters, %d worker processes x %d Add(key, 1)\n", name, keys, procs, n)
+	how := "Add(key, 1)"
+	if handles {
+		how = "Counter.Add(1)"
+	}
+	fmt.Printf("table %q: %d counters, %d worker processes x %d %s\n", name, keys, procs, n, how)
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -169,7 +193,7 @@ func parent(procs, n, keys int) (err error) {
 	}()
 	for w := range ps {
 		cmd := exec.Command(exe)
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d", workerEnv, name, w, n, keys))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %t", workerEnv, name, w, n, keys, handles))
 		cmd.Stderr = os.Stderr
 		// A worker dies with the parent, so an interrupted run leaves no
 		// process behind.
