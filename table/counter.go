@@ -24,7 +24,6 @@ import (
 type Counter struct {
 	t   *Table
 	key []byte
-	h   uint64
 	// bell is the offset of the key's doorbell word (see notify).
 	bell uint64
 	// slot and kw are the key's slot and key word, found at creation, or
@@ -55,12 +54,12 @@ func (t *Table) Counter(key []byte) (c *Counter, err error) {
 		}
 	}()
 	defer t.exit(fo, &err)
-	c = &Counter{t: t, key: append([]byte(nil), key...), h: hash64(key, t.seed)}
-	c.bell = doorbellOff(c.h)
+	h := hash64(key, t.seed)
+	c = &Counter{t: t, key: append([]byte(nil), key...), bell: doorbellOff(h)}
 	if t.reuse {
 		return c, nil
 	}
-	if c.slot, c.kw, err = t.findOrClaim(c.key, c.h); err != nil {
+	if c.slot, c.kw, err = t.findOrClaim(c.key, h); err != nil {
 		return nil, err
 	}
 	return c, nil
