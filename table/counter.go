@@ -106,8 +106,8 @@ func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool, err
 			return 0, false, nil
 		}
 		cur := counterOf(w)
-		next := cur + delta
-		if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
+		next, inRange := addCounter(cur, delta)
+		if !inRange {
 			return 0, false, nil // the general path reports ErrRange
 		}
 		nw := counterWord(next)

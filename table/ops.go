@@ -440,8 +440,8 @@ retry:
 				}
 				continue
 			}
-			next := cur + delta
-			if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
+			next, inRange := addCounter(cur, delta)
+			if !inRange {
 				return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
 			}
 			nw := counterWord(next)
@@ -491,8 +491,8 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 			return 0, false
 		}
 		cur := counterOf(w)
-		next := cur + delta
-		if (delta > 0 && (next < cur || next > MaxCounter)) || (delta < 0 && (next > cur || next < MinCounter)) {
+		next, inRange := addCounter(cur, delta)
+		if !inRange {
 			return 0, false // the general path reports ErrRange
 		}
 		nw := counterWord(next)
@@ -503,6 +503,16 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 		}
 	}
 	return 0, false // heavy contention: the general path retries
+}
+
+// addCounter returns cur + delta and whether it stays in [MinCounter,
+// MaxCounter] without overflowing.
+func addCounter(cur, delta int64) (next int64, ok bool) {
+	next = cur + delta
+	if delta > 0 {
+		return next, next >= cur && next <= MaxCounter
+	}
+	return next, next <= cur && next >= MinCounter
 }
 
 // clip shortens a key for an error message.
