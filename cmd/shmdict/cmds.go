@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,7 +21,7 @@ import (
 func attach(name string) (*table.Table, error) {
 	t, err := table.Attach(name)
 	if errors.Is(err, table.ErrNotExist) {
-		return nil, fmt.Errorf("%w; create it with 'shmdict create %s --capacity N'", err, name)
+		return nil, cliError{fmt.Sprintf("table %s does not exist; create it with 'shmdict create %s --capacity N'", name, name), err}
 	}
 	return t, err
 }
@@ -127,11 +126,9 @@ Examples:
 		},
 	})
 
-	var capacity, events, maxProcs *int
-	var arenaSize, mode *string
-	var evict *bool
+	var cf shapeFlags
 	register(&command{
-		name: "create", args: "NAME --capacity N [--arena SIZE] [--events N]", summary: "create a table",
+		name: "create", args: "NAME --capacity N [--arena SIZE] [--events N] [--evict]", summary: "create a table",
 		help: `Fails if NAME exists. SIZE takes K, M, G suffixes (binary).
 
 Examples:
@@ -139,37 +136,19 @@ Examples:
   shmdict create /var/lib/myapp/cache.shm --capacity 50000 --arena 256M --events 4096
   shmdict create sessions --capacity 100000 --evict   # a cache: full means evict, not fail`,
 		flags: func(fs *flag.FlagSet) {
-			capacity = fs.Int("capacity", 0, "number of keys the table must hold (required)")
-			arenaSize = fs.String("arena", "", "bytes for key and value records (default: derived from capacity)")
-			events = fs.Int("events", 0, "change events kept for 'watch --prefix' and Subscribe (0: none)")
-			maxProcs = fs.Int("max-procs", 0, "processes that can attach at once (default 1024)")
-			mode = fs.String("mode", "0600", "file permission bits, octal")
-			evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events")
+			cf = shapeFlags{}
+			cf.register(fs, "number of keys the table must hold (required)")
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 1, 1); err != nil {
 				return err
 			}
-			if *capacity <= 0 {
-				return usagef("--capacity N is required and must be positive (got %d)", *capacity)
-			}
-			opts := table.Options{Capacity: *capacity, EventRing: *events, MaxProcesses: *maxProcs}
-			if *evict {
-				opts.Eviction = table.EvictCLOCK
-			}
-			if *arenaSize != "" {
-				n, err := parseSize(*arenaSize)
-				if err != nil {
-					return err
-				}
-				opts.ArenaBytes = n
-			}
-			m, err := strconv.ParseUint(*mode, 8, 32)
+			cf.parsed(fs)
+			opts, err := cf.options(nil)
 			if err != nil {
-				return usagef("bad --mode %q: want octal permission bits such as 0600", *mode)
+				return err
 			}
-			opts.Mode = os.FileMode(m)
-			t, err := table.Create(args[0], opts)
+			t, err := createTable(args[0], opts)
 			if err != nil {
 				return err
 			}
@@ -270,7 +249,10 @@ Examples:
 		name: "stats", args: "NAME [--json]", summary: "show a table's shape, fill and attached processes",
 		help: `Examples:
   shmdict stats tokens
-  shmdict stats tokens --json | jq .Keys`,
+  shmdict stats tokens --json | jq .keys
+
+--json writes one object with snake_case keys, enums as strings ("eviction":
+"none" or "clock") and lists as [] when empty, as 'ls --json' does.`,
 		flags: func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON") },
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 1, 1); err != nil {
@@ -282,7 +264,7 @@ Examples:
 				if *asJSON {
 					enc := json.NewEncoder(e.stdout)
 					enc.SetIndent("", "  ")
-					return enc.Encode(st)
+					return enc.Encode(statsJSON(st))
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fill := 0.0
@@ -319,6 +301,8 @@ Examples:
 printable, else Go-quoted ("\x00..."); --hex prints hex, --raw writes the
 bytes exactly, without a newline.
 
+`+dashHelp+`
+
 Examples:
   shmdict get tokens user:42
   shmdict get tokens blob --raw > blob.bin`,
@@ -334,7 +318,7 @@ Examples:
 				key := []byte(args[1])
 				v, err := t.Get(key)
 				if errors.Is(err, table.ErrNotFound) {
-					return fmt.Errorf("key %s not found in %s", display(key), args[0])
+					return fmt.Errorf("key %s not found in %s", displayShort(key), args[0])
 				}
 				if err != nil {
 					return err
@@ -360,11 +344,15 @@ Examples:
 
 	var ttl *time.Duration
 	register(&command{
-		name: "set", args: "NAME KEY VALUE [--ttl D]", summary: "store a value (VALUE - reads stdin)",
-		help: `Examples:
+		name: "set", args: "NAME [--ttl D] [--] KEY VALUE", summary: "store a value (VALUE - reads stdin)",
+		help: ``+dashHelp+`
+
+Examples:
   shmdict set tokens user:42 '{"name":"ada"}'
   shmdict set tokens session:9 abc --ttl 30m
-  shmdict set tokens blob - < blob.bin`,
+  shmdict set tokens blob - < blob.bin
+  shmdict set tokens offset -5
+  shmdict set tokens -- -flag-like-key --value`,
 		flags: func(fs *flag.FlagSet) {
 			ttl = fs.Duration("ttl", 0, "expire after this long (e.g. 90s, 30m; 0: never)")
 		},
@@ -394,8 +382,11 @@ Examples:
 
 	register(&command{
 		name: "del", args: "NAME KEY", summary: "delete a key (exit 1 if it was absent)",
-		help: `Examples:
-  shmdict del tokens user:42`,
+		help: ``+dashHelp+`
+
+Examples:
+  shmdict del tokens user:42
+  shmdict del tokens -- -odd-key`,
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 2, 2); err != nil {
 				return err
@@ -403,7 +394,7 @@ Examples:
 			return withTable(args[0], func(t *table.Table) error {
 				ok, err := t.Delete([]byte(args[1]))
 				if err == nil && !ok {
-					return fmt.Errorf("key %s not found in %s", display([]byte(args[1])), args[0])
+					return fmt.Errorf("key %s not found in %s", displayShort([]byte(args[1])), args[0])
 				}
 				return err
 			})
@@ -414,9 +405,11 @@ Examples:
 		name: "incr", args: "NAME KEY [DELTA]", summary: "add DELTA (default 1) to a counter and print it",
 		help: `An absent key starts at 0. DELTA may be negative; 0 reads the counter.
 
+`+dashHelp+`
+
 Examples:
   shmdict incr tokens requests
-  shmdict incr tokens requests -- -5`,
+  shmdict incr tokens requests -5`,
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 2, 3); err != nil {
 				return err
@@ -551,6 +544,9 @@ Examples:
 			rep, err := during(e, "compacting "+args[0], func() (table.CompactReport, error) { return table.Compact(args[0], opts) })
 			if errors.Is(err, table.ErrInUse) {
 				return fmt.Errorf("%w; stop them first or pass --force", err)
+			}
+			if errors.Is(err, table.ErrInvalid) {
+				return usageError{explain(err, args[0])}
 			}
 			if err != nil {
 				return err

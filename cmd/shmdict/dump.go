@@ -164,7 +164,7 @@ Examples:
 			for i, r := range recs {
 				ok, err := storeRecord(t, r)
 				if err != nil {
-					return fmt.Errorf("record %d (key %s): %w", i+1, display(r.key), err)
+					return fmt.Errorf("record %d (key %s): %w", i+1, displayShort(r.key), err)
 				}
 				if ok {
 					stored++
@@ -192,6 +192,8 @@ Examples:
 table). With --prefix or --all, prints each change event of matching keys;
 that needs a table created with --events N. Stops after --count changes, or
 on Ctrl-C.
+
+`+dashHelp+`
 
 Examples:
   shmdict watch tokens config:mode

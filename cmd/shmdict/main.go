@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/shmdict/shmdict/bench"
@@ -106,35 +107,65 @@ func run(e *env, args []string) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(e.stderr, "shmdict %s: %v (run 'shmdict %s --help')\n", name, err, name)
+		fmt.Fprintf(e.stderr, "shmdict %s: %s (run 'shmdict %s --help')\n", name, explain(err, ""), name)
 		return exitUsage
 	}
-	fmt.Fprintf(e.stderr, "shmdict %s: %s\n", name, oneLine(err))
+	tableName := ""
+	if strings.HasPrefix(c.args, "NAME") && len(pos) > 0 {
+		tableName = pos[0]
+	}
+	fmt.Fprintf(e.stderr, "shmdict %s: %s\n", name, explain(err, tableName))
 	return exitFail
 }
 
 // parseInterspersed parses flags anywhere among the arguments (so that
 // "create NAME --capacity 10" works) and returns the positional ones. "--"
-// ends the flags.
+// ends the flags, and a negative number ("-5", "-0.5") is positional, not
+// a flag: no flag's name starts with a digit or a dot.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
+	for len(args) > 0 {
+		a := args[0]
+		switch {
+		case a == "--":
+			return append(pos, args[1:]...), nil
+		case !strings.HasPrefix(a, "-") || a == "-" || isNegativeNumber(a):
+			pos = append(pos, a)
+			args = args[1:]
+			continue
+		}
+		// One flag, with its value when it takes one as the next argument.
+		n := 1
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && len(args) > 1 {
+			n = 2
+		}
+		if err := fs.Parse(args[:n]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
+			if strings.HasPrefix(err.Error(), "flag provided but not defined") {
+				return nil, usagef("%v (a KEY or VALUE that starts with '-' goes after '--', as in 'shmdict set NAME -- -key -value')", err)
+			}
 			return nil, usageError{err.Error()}
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+		args = args[n:]
 	}
+	return pos, nil
+}
+
+// isNegativeNumber reports whether a reads as a negative decimal number.
+func isNegativeNumber(a string) bool {
+	if len(a) < 2 || a[0] != '-' || !(a[1] >= '0' && a[1] <= '9' || a[1] == '.') {
+		return false
+	}
+	_, err := strconv.ParseFloat(a, 64)
+	return err == nil
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // wantArgs checks the number of positional arguments.
@@ -146,12 +177,6 @@ func wantArgs(args []string, min, max int) error {
 		return usagef("too many arguments: %q", args[max:])
 	}
 	return nil
-}
-
-// oneLine renders err on one line, without the library's "shmdict: "
-// prefix (the command's own prefix says where it comes from).
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimPrefix(err.Error(), "shmdict: "), "\n", "; ")
 }
 
 func topUsage(w io.Writer) {

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/shmdict/shmdict/table"
+)
+
+// The library's messages give advice to Go programmers ("create it with
+// Open or Create", "a larger Capacity"). An operator at a shell needs the
+// command that does it instead, so every error the CLI prints passes
+// through explain, which rewrites the library's advice into shmdict
+// commands and flags and adds advice the library cannot give (what to do
+// with a damaged file).
+
+// cliError is an error whose message the CLI wrote for an operator; it
+// still matches the library's sentinel with errors.Is.
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e cliError) Error() string { return e.msg }
+func (e cliError) Unwrap() error { return e.err }
+
+// goAdvice maps the library's advice to the CLI's. NAME is replaced by
+// the table's name. The first entries are whole phrases; the last ones
+// catch Go identifiers left in phrases not listed here.
+var goAdvice = []struct{ old, new string }{
+	{" (create it with Open or Create)", ""},
+	{" (use Open or Attach to use it, or Remove it first)", ""},
+	{"compact the table or create it with a larger Capacity", "run 'shmdict compact NAME' to free deleted keys' slots, or 'shmdict compact NAME --capacity N' to grow it"},
+	{"create the table with a larger Capacity", "grow it with 'shmdict compact NAME --capacity N'"},
+	{"create the table with a larger ArenaBytes, or delete keys", "grow its arena with 'shmdict compact NAME --arena SIZE', or delete keys"},
+	{"create the table with a larger ArenaBytes", "grow its arena with 'shmdict compact NAME --arena SIZE'"},
+	{"choose a smaller Capacity/ArenaBytes", "choose a smaller --capacity or --arena"},
+	{"create the table with a larger MaxProcesses", "recreate it with a larger --max-procs ('shmdict dump', 'rm', then 'load --max-procs N')"},
+	{"create it with Options.EventRing > 0", "create it with 'shmdict create NAME --capacity N --events 4096'"},
+	{"detach them or use Remove", "stop them first or pass --force"},
+	{"create it with Mode 0660", "create it with --mode 0660"},
+	{"EventRing cannot be combined with Eviction", "--events cannot be combined with --evict"},
+}
+
+var goIdent = strings.NewReplacer(
+	"Options.EventRing", "--events",
+	"ArenaBytes", "--arena",
+	"EventRing", "--events",
+	"MaxProcesses", "--max-procs",
+)
+
+// goCapacity matches the option name Capacity where a message uses it as
+// one (not the word inside a key someone chose to echo).
+var goCapacity = regexp.MustCompile(`\bCapacity( -?[0-9]|/| must)`)
+
+// explain renders err as the one line the CLI prints: without the
+// library's repeated "shmdict: " prefixes, with CLI advice instead of Go
+// advice, and with advice for damaged files. name is the table the
+// command was given ("" if none).
+func explain(err error, name string) string {
+	msg := oneLine(err)
+	var ce cliError
+	written := errors.As(err, &ce) // the CLI's own words: advice already given
+	for _, r := range goAdvice {
+		msg = strings.ReplaceAll(msg, r.old, r.new)
+	}
+	msg = goIdent.Replace(msg)
+	msg = goCapacity.ReplaceAllString(msg, "--capacity$1")
+	if name == "" {
+		name = "NAME"
+	}
+	msg = strings.ReplaceAll(msg, "shmdict compact NAME", "shmdict compact "+name)
+	msg = strings.ReplaceAll(msg, "shmdict create NAME", "shmdict create "+name)
+	if written {
+		return msg
+	}
+	switch {
+	case errors.Is(err, table.ErrVersion):
+		msg += fmt.Sprintf("; to move its data to this shmdict, dump it with the shmdict that wrote it and load the dump ('shmdict load %s --capacity N < FILE')", name)
+	case errors.Is(err, table.ErrCorrupt), errors.Is(err, table.ErrFault):
+		msg += "; " + damagedAdvice(name)
+	case errors.Is(err, table.ErrFull) && !strings.Contains(msg, "shmdict compact"):
+		msg += fmt.Sprintf("; make room with 'shmdict compact %s --capacity N' (more keys) or 'shmdict compact %s --arena SIZE' (more record space)", name, name)
+	}
+	return msg
+}
+
+// damagedAdvice says what to do with a table that reads as corrupt: fsck
+// can repair its slots and arena, but not a damaged header or a truncated
+// file, which is what a failed attach means.
+func damagedAdvice(name string) string {
+	restore := fmt.Sprintf("remove it ('shmdict rm %s --force', or rm the file) and restore it from a dump ('shmdict load %s --capacity N < FILE')", name, name)
+	if name == "NAME" {
+		return "if it held data, " + restore
+	}
+	t, err := table.Attach(name)
+	if err != nil {
+		return "the file is not a usable table (damaged header, or truncated): " + restore
+	}
+	t.Close()
+	return fmt.Sprintf("run 'shmdict fsck %s --repair'; if that cannot fix it, %s", name, restore)
+}
+
+// oneLine renders err on one line, without the library's "shmdict: "
+// prefixes (the command's own prefix says where it comes from; wrapped
+// errors would otherwise repeat it: "table full: shmdict: arena ...").
+func oneLine(err error) string {
+	s := strings.TrimPrefix(err.Error(), "shmdict: ")
+	s = strings.ReplaceAll(s, ": shmdict: ", ": ")
+	s = strings.ReplaceAll(s, "(shmdict: ", "(")
+	s = strings.ReplaceAll(s, "; shmdict: ", "; ")
+	return strings.ReplaceAll(s, "\n", "; ")
+}
+
+// maxEcho is the most bytes of a key or value that a message repeats.
+const maxEcho = 64
+
+// displayShort is display for messages: a long key is cut to its first
+// bytes and its length, so that a 64 KiB key does not fill the terminal.
+func displayShort(b []byte) string {
+	if len(b) <= maxEcho {
+		return display(b)
+	}
+	cut := maxEcho
+	for cut > maxEcho-utf8.UTFMax && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", display(b[:cut]), len(b))
+}
+
+// dashHelp is in the help of every command that takes a KEY or VALUE.
+const dashHelp = `A KEY or VALUE that starts with '-' goes after '--', which ends the flags:
+'shmdict set NAME -- -key -value'. A negative number needs no '--'.`

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/shmdict/shmdict/segment"
+	"github.com/shmdict/shmdict/table"
+)
+
+// A table's shape is what is chosen once, when it is created: capacity,
+// arena, registry size, event ring and eviction policy. create takes it
+// from flags; load takes it from flags and, for what they leave out, from
+// the dump's header, so that a dump reloads as the table it came from.
+
+// tableShape is a shape as a dump's header records it (docs/DUMP.md).
+type tableShape struct {
+	Capacity   int    `json:"capacity"`
+	ArenaBytes int64  `json:"arena_bytes"`
+	MaxProcs   int    `json:"max_procs"`
+	Events     int    `json:"events"`
+	Eviction   string `json:"eviction"` // "none" or "clock"
+}
+
+const (
+	evictNone  = "none"
+	evictClock = "clock"
+)
+
+func policyName(p table.EvictionPolicy) string {
+	if p == table.EvictCLOCK {
+		return evictClock
+	}
+	return evictNone
+}
+
+// shapeOf reads the shape of an existing segment.
+func shapeOf(l segment.Layout) tableShape {
+	s := tableShape{Capacity: int(l.ClaimBudget), ArenaBytes: int64(l.ArenaSize),
+		MaxProcs: int(l.MaxProcs), Events: int(l.RingEntries), Eviction: evictNone}
+	if l.Evicts() {
+		s.Eviction = evictClock
+	}
+	return s
+}
+
+func (s tableShape) validate() error {
+	switch {
+	case s.Capacity <= 0 || s.ArenaBytes <= 0 || s.MaxProcs <= 0 || s.Events < 0:
+		return fmt.Errorf("capacity, arena_bytes and max_procs must be positive and events not negative")
+	case s.Eviction != evictNone && s.Eviction != evictClock:
+		return fmt.Errorf("eviction %q: want %q or %q", s.Eviction, evictNone, evictClock)
+	}
+	return nil
+}
+
+// maxArena is the largest arena a segment can have (64 GiB).
+const maxArena = int64(segment.MaxArenaUnits) * segment.Unit
+
+// defaultArena is the arena table.Options gives a capacity when
+// ArenaBytes is 0 (Options.ArenaBytes documents it).
+func defaultArena(capacity int) int64 {
+	if int64(capacity) > maxArena/table.DefaultBytesPerKey {
+		return maxArena + 1 // too large, whatever the exact figure
+	}
+	return max(int64(capacity)*table.DefaultBytesPerKey, 64<<10)
+}
+
+// shapeFlags are the flags that shape a new table.
+type shapeFlags struct {
+	capacity, events, maxProcs *int
+	arena, mode                *string
+	evict                      *bool
+	given                      map[string]bool // flags on the command line, after parsing
+}
+
+func (f *shapeFlags) register(fs *flag.FlagSet, capacityHelp string) {
+	f.capacity = fs.Int("capacity", 0, capacityHelp)
+	f.arena = fs.String("arena", "", "bytes for key and value records, with K, M, G suffixes (default: 128 bytes a key, at least 64K)")
+	f.events = fs.Int("events", 0, "change events kept for 'watch --prefix' and Subscribe (0: none)")
+	f.maxProcs = fs.Int("max-procs", 0, "processes that can attach at once (default 1024)")
+	f.mode = fs.String("mode", "0600", "file permission bits, octal")
+	f.evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events")
+}
+
+// parsed records which flags the command line gave.
+func (f *shapeFlags) parsed(fs *flag.FlagSet) {
+	f.given = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.given[fl.Name] = true })
+}
+
+// shaping reports whether any flag other than --mode asks for a shape.
+func (f *shapeFlags) shaping() []string {
+	var names []string
+	for _, n := range []string{"capacity", "arena", "events", "max-procs", "evict"} {
+		if f.given[n] {
+			names = append(names, "--"+n)
+		}
+	}
+	return names
+}
+
+// options builds the Options of a new table: the flags given, and base
+// (a dump's shape, or nil) for the rest. Mistakes are usage errors that
+// name the flag to change.
+func (f *shapeFlags) options(base *tableShape) (table.Options, error) {
+	var o table.Options
+	arenaFrom := "" // where a too-large arena came from, for the message
+	if base != nil {
+		o = table.Options{Capacity: base.Capacity, ArenaBytes: base.ArenaBytes,
+			MaxProcesses: base.MaxProcs, EventRing: base.Events}
+		if base.Eviction == evictClock {
+			o.Eviction = table.EvictCLOCK
+		}
+	}
+	if f.given["capacity"] {
+		o.Capacity = *f.capacity
+		// The arena grows with the capacity, as at create; a dump's larger
+		// arena (large values) is kept.
+		if o.ArenaBytes <= defaultArena(o.Capacity) {
+			o.ArenaBytes = 0
+		}
+	}
+	if o.Capacity <= 0 {
+		if base == nil {
+			return o, usagef("--capacity N is required and must be positive (got %d)", o.Capacity)
+		}
+		return o, usagef("--capacity must be positive (got %d)", o.Capacity)
+	}
+	if f.given["arena"] {
+		n, err := parseSize(*f.arena)
+		if err != nil {
+			return o, err
+		}
+		o.ArenaBytes, arenaFrom = n, "--arena"
+	}
+	if o.ArenaBytes == 0 && defaultArena(o.Capacity) > maxArena {
+		return o, usagef("--capacity %d is too large: its default arena (%d bytes a key) would pass the %s limit; choose a smaller --capacity, or give --arena SIZE",
+			o.Capacity, table.DefaultBytesPerKey, humanBytes(maxArena))
+	}
+	if o.ArenaBytes > maxArena {
+		if arenaFrom == "" {
+			arenaFrom = "the dump's arena_bytes"
+		}
+		return o, usagef("%s %d is over the %s limit", arenaFrom, o.ArenaBytes, humanBytes(maxArena))
+	}
+	if f.given["events"] {
+		o.EventRing = *f.events
+	}
+	if f.given["max-procs"] {
+		o.MaxProcesses = *f.maxProcs
+	}
+	if f.given["evict"] {
+		o.Eviction = table.NoEviction
+		if *f.evict {
+			o.Eviction = table.EvictCLOCK
+		}
+	}
+	if o.Eviction == table.EvictCLOCK && o.EventRing > 0 {
+		if !f.given["evict"] {
+			return o, usagef("the dump comes from an evicting table, and --events cannot be combined with eviction yet: pass --evict=false to load it into a table that does not evict, or drop --events")
+		}
+		return o, usagef("--evict cannot be combined with --events yet (events name slots, which eviction reuses); 'watch NAME KEY' works on every table")
+	}
+	m, err := strconv.ParseUint(*f.mode, 8, 32)
+	if err != nil {
+		return o, usagef("bad --mode %q: want octal permission bits such as 0600", *f.mode)
+	}
+	o.Mode = os.FileMode(m)
+	return o, nil
+}
+
+// createTable creates name with opts. A shape the library refuses is the
+// command line's mistake: a usage error, in the flags' words.
+func createTable(name string, opts table.Options) (*table.Table, error) {
+	t, err := table.Create(name, opts)
+	if errors.Is(err, table.ErrInvalid) {
+		return nil, usageError{explain(err, name)}
+	}
+	if errors.Is(err, table.ErrExist) {
+		return nil, cliError{fmt.Sprintf("%s already exists; use it as it is, or remove it first with 'shmdict rm %s'", name, name), err}
+	}
+	return t, err
+}
+
+// checkShape fails when the flags given ask for a shape the existing
+// table named name does not have: they only shape a table being created.
+func (f *shapeFlags) checkShape(name string, have tableShape, opts table.Options) error {
+	want, err := wantShape(opts)
+	if err != nil {
+		return err
+	}
+	var diffs, fixes []string
+	if f.given["capacity"] && want.Capacity != have.Capacity {
+		diffs = append(diffs, fmt.Sprintf("capacity %d keys, not %d", have.Capacity, want.Capacity))
+		fixes = append(fixes, fmt.Sprintf("--capacity %d", *f.capacity))
+	}
+	if f.given["arena"] && want.ArenaBytes != have.ArenaBytes {
+		diffs = append(diffs, fmt.Sprintf("an arena of %s, not %s", humanBytes(have.ArenaBytes), humanBytes(want.ArenaBytes)))
+		fixes = append(fixes, "--arena "+*f.arena)
+	}
+	if f.given["events"] && want.Events != have.Events {
+		diffs = append(diffs, fmt.Sprintf("%d event ring entries, not %d", have.Events, want.Events))
+	}
+	if f.given["max-procs"] && want.MaxProcs != have.MaxProcs {
+		diffs = append(diffs, fmt.Sprintf("room for %d processes, not %d", have.MaxProcs, want.MaxProcs))
+	}
+	if f.given["evict"] && want.Eviction != have.Eviction {
+		diffs = append(diffs, fmt.Sprintf("eviction %s, not %s", have.Eviction, want.Eviction))
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%s already exists with %s; %s only shape a table that load creates", name, strings.Join(diffs, ", "), strings.Join(f.shaping(), ", "))
+	if len(fixes) == len(diffs) {
+		msg += fmt.Sprintf(": to grow it, run 'shmdict compact %s %s', then load without them", name, strings.Join(fixes, " "))
+	} else {
+		msg += fmt.Sprintf(": load without them, or into a new name, or remove %s first ('shmdict dump' it if it holds data you need)", name)
+	}
+	return errors.New(msg)
+}
+
+// wantShape is the shape a table created with opts would have.
+func wantShape(opts table.Options) (tableShape, error) {
+	arena := opts.ArenaBytes
+	if arena == 0 {
+		arena = defaultArena(opts.Capacity)
+	}
+	procs := opts.MaxProcesses
+	if procs == 0 {
+		procs = segment.DefaultMaxProcs
+	}
+	l, err := segment.NewLayout(opts.Capacity, arena, procs)
+	if err == nil {
+		l, err = l.WithRing(opts.EventRing)
+	}
+	if err != nil {
+		return tableShape{}, usageError{explain(err, "")}
+	}
+	return shapeOf(l.WithEviction(opts.Eviction == table.EvictCLOCK)), nil
+}
