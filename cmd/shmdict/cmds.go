@@ -301,7 +301,7 @@ Examples:
 printable, else Go-quoted ("\x00..."); --hex prints hex, --raw writes the
 bytes exactly, without a newline.
 
-`+dashHelp+`
+` + dashHelp + `
 
 Examples:
   shmdict get tokens user:42
@@ -345,7 +345,7 @@ Examples:
 	var ttl *time.Duration
 	register(&command{
 		name: "set", args: "NAME [--ttl D] [--] KEY VALUE", summary: "store a value (VALUE - reads stdin)",
-		help: ``+dashHelp+`
+		help: dashHelp + `
 
 Examples:
   shmdict set tokens user:42 '{"name":"ada"}'
@@ -382,7 +382,7 @@ Examples:
 
 	register(&command{
 		name: "del", args: "NAME KEY", summary: "delete a key (exit 1 if it was absent)",
-		help: ``+dashHelp+`
+		help: dashHelp + `
 
 Examples:
   shmdict del tokens user:42
@@ -405,7 +405,7 @@ Examples:
 		name: "incr", args: "NAME KEY [DELTA]", summary: "add DELTA (default 1) to a counter and print it",
 		help: `An absent key starts at 0. DELTA may be negative; 0 reads the counter.
 
-`+dashHelp+`
+` + dashHelp + `
 
 Examples:
   shmdict incr tokens requests

@@ -193,7 +193,7 @@ table). With --prefix or --all, prints each change event of matching keys;
 that needs a table created with --events N. Stops after --count changes, or
 on Ctrl-C.
 
-`+dashHelp+`
+` + dashHelp + `
 
 Examples:
   shmdict watch tokens config:mode
