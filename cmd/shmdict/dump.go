@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -20,8 +21,13 @@ import (
 	"github.com/shmdict/shmdict/table"
 )
 
-// The dump format (docs/DUMP.md): JSON lines. The first line is the header
-// {"shmdict_dump":1}; each further line is one key:
+// The dump format (docs/DUMP.md): JSON lines. The first line is the header:
+// the format version and the shape of the table the dump came from (load
+// creates a missing table with that shape):
+//
+//	{"shmdict_dump":2,"capacity":1536,"arena_bytes":196608,"max_procs":1024,"events":0,"eviction":"none"}
+//
+// Each further line is one key:
 //
 //	{"key":"user:1","value":"ada"}
 //	{"key_b64":"AAE=","value_b64":"/w==","expires":"2026-11-22T10:00:00.5Z"}
@@ -31,11 +37,13 @@ import (
 // "value"), anything else in standard base64 ("key_b64", "value_b64"). A
 // counter is "counter" (an integer). "expires" is the deadline of a value
 // stored with a TTL, RFC 3339 with nanoseconds. Lines are sorted by key
-// bytes, so two dumps of equal tables are equal byte for byte.
-const dumpVersion = 1
+// bytes, so two dumps of equal tables are equal byte for byte. Format 1
+// is format 2 without the shape in the header; load reads both.
+const dumpVersion = 2
 
 type dumpHeader struct {
 	Version int `json:"shmdict_dump"`
+	*Shape
 }
 
 type dumpRecord struct {
@@ -101,7 +109,12 @@ Examples:
 				w := bufio.NewWriter(e.stdout)
 				enc := json.NewEncoder(w)
 				enc.SetEscapeHTML(false)
-				if err := enc.Encode(dumpHeader{Version: dumpVersion}); err != nil {
+				h := dumpHeader{Version: dumpVersion}
+				if in, err := inspect(args[0]); err == nil && in.Err == nil {
+					sh := shapeOf(in.Layout)
+					h.Shape = &sh
+				}
+				if err := enc.Encode(h); err != nil {
 					return err
 				}
 				for _, en := range entries {
@@ -125,46 +138,72 @@ Examples:
 		},
 	})
 
-	var loadCap *int
+	var lf shapeFlags
 	register(&command{
-		name: "load", args: "NAME [--capacity N] < FILE", summary: "store every key of a dump (creates NAME with --capacity)",
+		name: "load", args: "NAME [--capacity N] [--arena SIZE] [--evict] [--events N] < FILE", summary: "store every key of a dump (creates NAME if it does not exist)",
 		help: `Keys in the file replace those in the table; other keys stay. Values whose
 deadline has passed are skipped (and counted). The whole file is checked
 before anything is stored: a malformed line stores nothing (exit 1).
 
+When NAME does not exist, load creates it with the shape of the table the
+dump came from (capacity, arena, eviction, events; dumps of format 1 do not
+record it and need --capacity), changed by the flags given. If storing then
+fails, the new table is removed again. When NAME exists, the flags may only
+repeat its shape: to change it, use 'shmdict compact NAME --capacity N
+--arena SIZE' first.
+
 Examples:
-  shmdict load tokens < tokens.jsonl
-  shmdict load fresh --capacity 1000000 < tokens.jsonl`,
+  shmdict load tokens < tokens.jsonl                     # restore, as the table it came from
+  shmdict load fresh --capacity 1000000 < tokens.jsonl   # a larger copy
+  shmdict load cache --capacity 5000 --evict < tokens.jsonl`,
 		flags: func(fs *flag.FlagSet) {
-			loadCap = fs.Int("capacity", 0, "create the table with this capacity if it does not exist")
+			lf = shapeFlags{}
+			lf.register(fs, "capacity of the table if load creates it (default: the dump's)")
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 1, 1); err != nil {
 				return err
 			}
-			recs, err := parseDump(e.stdin)
+			lf.parsed(fs)
+			name := args[0]
+			recs, base, err := parseDump(e.stdin)
 			if err != nil {
 				return err
 			}
-			var t *table.Table
-			if *loadCap > 0 {
-				t, err = table.Open(args[0], table.Options{Capacity: *loadCap})
-			} else {
-				t, err = attach(args[0])
-				if errors.Is(err, table.ErrNotExist) {
-					err = fmt.Errorf("%w (or pass --capacity N to create it)", err)
-				}
-			}
+			t, created, err := openForLoad(e, name, &lf, base)
 			if err != nil {
 				return err
 			}
-			defer t.Close()
-			p := newProgress(e)
 			stored, expired := 0, 0
+			// fail undoes the create: a failed load leaves no empty table.
+			fail := func(err error) error {
+				st := t.Stats()
+				t.Close()
+				if !created {
+					if stored+expired > 0 {
+						return cliError{fmt.Sprintf("%s (the %d records before it were stored)", explain(err, name), stored+expired), err}
+					}
+					return err
+				}
+				msg := explain(err, name)
+				if rerr := table.RemoveUnused(name); rerr != nil {
+					return cliError{fmt.Sprintf("%s; %s was created by this load and could not be removed (%s)", msg, name, explain(rerr, name)), err}
+				}
+				if errors.Is(err, table.ErrFull) {
+					msg = fmt.Sprintf("%s; %s was removed again (this load had created it with capacity %d keys and an arena of %s): load with a larger --capacity or --arena",
+						withoutAdvice(oneLine(err)), name, st.Capacity, humanBytes(st.ArenaBytes))
+				} else {
+					msg += fmt.Sprintf("; %s was removed again (this load had created it)", name)
+				}
+				return cliError{msg, err}
+			}
+			evicted0 := t.Stats().Evicted
+			p := newProgress(e)
 			for i, r := range recs {
 				ok, err := storeRecord(t, r)
 				if err != nil {
-					return fmt.Errorf("record %d (key %s): %w", i+1, displayShort(r.key), err)
+					p.done()
+					return fail(fmt.Errorf("record %d (key %s): %w", i+1, displayShort(r.key), err))
 				}
 				if ok {
 					stored++
@@ -174,11 +213,19 @@ Examples:
 				p.update("loaded %d of %d keys", i+1, len(recs))
 			}
 			p.done()
-			fmt.Fprintf(e.stdout, "loaded %d keys into %s", stored, args[0])
+			st := t.Stats()
+			t.Close()
+			fmt.Fprintf(e.stdout, "loaded %d keys into %s", stored, name)
+			if created {
+				fmt.Fprintf(e.stdout, " (created: capacity %d keys, arena %s, eviction %s)", st.Capacity, humanBytes(st.ArenaBytes), policyName(st.Eviction))
+			}
 			if expired > 0 {
 				fmt.Fprintf(e.stdout, " (%d expired values skipped)", expired)
 			}
 			fmt.Fprintln(e.stdout)
+			if n := st.Evicted - evicted0; n > 0 {
+				fmt.Fprintf(e.stderr, "shmdict load: %s evicted %d keys while loading (it holds at most %d); to keep them all, 'shmdict compact %s --capacity N' and load again\n", name, n, st.Capacity, name)
+			}
 			return nil
 		},
 	})
@@ -226,6 +273,60 @@ Examples:
 	})
 }
 
+// openForLoad attaches to name, or creates it (created) with the shape
+// the flags and the dump's header give. The flags may not ask an existing
+// table for another shape.
+func openForLoad(e *env, name string, f *shapeFlags, base *Shape) (t *table.Table, created bool, err error) {
+	t, err = table.Attach(name)
+	if errors.Is(err, table.ErrNotExist) {
+		if base == nil && !f.given["capacity"] {
+			return nil, false, cliError{fmt.Sprintf("table %s does not exist, and this dump (format 1) does not record its table's shape: pass --capacity N to create it", name), err}
+		}
+		opts, err := f.options(base)
+		if err != nil {
+			return nil, false, err
+		}
+		t, err = createTable(name, opts)
+		return t, err == nil, err
+	}
+	if err != nil {
+		_, err = attach(name) // the same error, with the CLI's words
+		return nil, false, err
+	}
+	in, err := inspect(name)
+	if err != nil {
+		t.Close()
+		return nil, false, err
+	}
+	have := shapeOf(in.Layout)
+	if len(f.shaping()) > 0 {
+		opts, err := f.options(&have)
+		if err == nil {
+			err = f.checkShape(name, have, opts)
+		}
+		if err != nil {
+			t.Close()
+			return nil, false, err
+		}
+	}
+	if base != nil && base.Eviction != have.Eviction && !f.given["evict"] {
+		fmt.Fprintf(e.stderr, "shmdict load: note: the dump comes from a table with eviction %s, and %s has eviction %s; loading into it as it is\n", base.Eviction, name, have.Eviction)
+	}
+	return t, false, nil
+}
+
+// withoutAdvice cuts the library's advice (the last "; ..." clause, when
+// it tells a Go program what to change) from a message.
+func withoutAdvice(msg string) string {
+	if i := strings.LastIndex(msg, "; "); i >= 0 {
+		tail := msg[i:]
+		if strings.Contains(tail, "Capacity") || strings.Contains(tail, "ArenaBytes") || strings.Contains(tail, "compact") {
+			return msg[:i]
+		}
+	}
+	return msg
+}
+
 // loadRecord is a validated dump line.
 type loadRecord struct {
 	key       []byte
@@ -235,23 +336,31 @@ type loadRecord struct {
 	expires   time.Time
 }
 
-// parseDump reads and validates a whole dump.
-func parseDump(r io.Reader) ([]loadRecord, error) {
+// parseDump reads and validates a whole dump, and returns the shape of
+// the table it came from (nil if the dump does not record it).
+func parseDump(r io.Reader) ([]loadRecord, *Shape, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 8*table.MaxValueLen+1<<20)
 	line := 0
 	var recs []loadRecord
+	var shape *Shape
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
 		if line == 1 {
 			var h dumpHeader
 			if err := strictUnmarshal(b, &h); err != nil || h.Version == 0 {
-				return nil, fmt.Errorf("line 1: not a shmdict dump (want the header {\"shmdict_dump\":%d})", dumpVersion)
+				return nil, nil, fmt.Errorf("line 1: not a shmdict dump (want a header such as {\"shmdict_dump\":%d,...})", dumpVersion)
 			}
-			if h.Version != dumpVersion {
-				return nil, fmt.Errorf("line 1: dump format %d, this shmdict reads format %d", h.Version, dumpVersion)
+			if h.Version < 1 || h.Version > dumpVersion {
+				return nil, nil, fmt.Errorf("line 1: dump format %d, this shmdict reads formats 1 to %d", h.Version, dumpVersion)
 			}
+			if h.Shape != nil {
+				if err := h.Shape.validate(); err != nil {
+					return nil, nil, fmt.Errorf("line 1: bad table shape: %v", err)
+				}
+			}
+			shape = h.Shape
 			continue
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
@@ -259,21 +368,21 @@ func parseDump(r io.Reader) ([]loadRecord, error) {
 		}
 		var d dumpRecord
 		if err := strictUnmarshal(b, &d); err != nil {
-			return nil, fmt.Errorf("line %d: %v", line, err)
+			return nil, nil, fmt.Errorf("line %d: %v", line, err)
 		}
 		rec, err := d.validate()
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %v", line, err)
+			return nil, nil, fmt.Errorf("line %d: %v", line, err)
 		}
 		recs = append(recs, rec)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("line %d: %v", line+1, err)
+		return nil, nil, fmt.Errorf("line %d: %v", line+1, err)
 	}
 	if line == 0 {
-		return nil, fmt.Errorf("empty input: not a shmdict dump")
+		return nil, nil, fmt.Errorf("empty input: not a shmdict dump")
 	}
-	return recs, nil
+	return recs, shape, nil
 }
 
 func strictUnmarshal(b []byte, v any) error {

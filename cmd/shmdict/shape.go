@@ -17,8 +17,8 @@ import (
 // from flags; load takes it from flags and, for what they leave out, from
 // the dump's header, so that a dump reloads as the table it came from.
 
-// tableShape is a shape as a dump's header records it (docs/DUMP.md).
-type tableShape struct {
+// Shape is a table's shape as a dump's header records it (docs/DUMP.md).
+type Shape struct {
 	Capacity   int    `json:"capacity"`
 	ArenaBytes int64  `json:"arena_bytes"`
 	MaxProcs   int    `json:"max_procs"`
@@ -39,8 +39,8 @@ func policyName(p table.EvictionPolicy) string {
 }
 
 // shapeOf reads the shape of an existing segment.
-func shapeOf(l segment.Layout) tableShape {
-	s := tableShape{Capacity: int(l.ClaimBudget), ArenaBytes: int64(l.ArenaSize),
+func shapeOf(l segment.Layout) Shape {
+	s := Shape{Capacity: int(l.ClaimBudget), ArenaBytes: int64(l.ArenaSize),
 		MaxProcs: int(l.MaxProcs), Events: int(l.RingEntries), Eviction: evictNone}
 	if l.Evicts() {
 		s.Eviction = evictClock
@@ -48,7 +48,7 @@ func shapeOf(l segment.Layout) tableShape {
 	return s
 }
 
-func (s tableShape) validate() error {
+func (s Shape) validate() error {
 	switch {
 	case s.Capacity <= 0 || s.ArenaBytes <= 0 || s.MaxProcs <= 0 || s.Events < 0:
 		return fmt.Errorf("capacity, arena_bytes and max_procs must be positive and events not negative")
@@ -107,7 +107,7 @@ func (f *shapeFlags) shaping() []string {
 // options builds the Options of a new table: the flags given, and base
 // (a dump's shape, or nil) for the rest. Mistakes are usage errors that
 // name the flag to change.
-func (f *shapeFlags) options(base *tableShape) (table.Options, error) {
+func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 	var o table.Options
 	arenaFrom := "" // where a too-large arena came from, for the message
 	if base != nil {
@@ -189,7 +189,7 @@ func createTable(name string, opts table.Options) (*table.Table, error) {
 
 // checkShape fails when the flags given ask for a shape the existing
 // table named name does not have: they only shape a table being created.
-func (f *shapeFlags) checkShape(name string, have tableShape, opts table.Options) error {
+func (f *shapeFlags) checkShape(name string, have Shape, opts table.Options) error {
 	want, err := wantShape(opts)
 	if err != nil {
 		return err
@@ -215,17 +215,22 @@ func (f *shapeFlags) checkShape(name string, have tableShape, opts table.Options
 	if len(diffs) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("%s already exists with %s; %s only shape a table that load creates", name, strings.Join(diffs, ", "), strings.Join(f.shaping(), ", "))
+	flags := strings.Join(f.shaping(), " ")
+	verb := "apply"
+	if len(f.shaping()) == 1 {
+		verb = "applies"
+	}
+	msg := fmt.Sprintf("%s already exists with %s, and load does not reshape a table (%s only %s when it creates one)", name, strings.Join(diffs, ", "), flags, verb)
 	if len(fixes) == len(diffs) {
-		msg += fmt.Sprintf(": to grow it, run 'shmdict compact %s %s', then load without them", name, strings.Join(fixes, " "))
+		msg += fmt.Sprintf(": to grow it, run 'shmdict compact %s %s', then load without %s", name, strings.Join(fixes, " "), flags)
 	} else {
-		msg += fmt.Sprintf(": load without them, or into a new name, or remove %s first ('shmdict dump' it if it holds data you need)", name)
+		msg += fmt.Sprintf(": load without %s, or into a new name, or remove %s first ('shmdict dump' it if it holds data you need)", flags, name)
 	}
 	return errors.New(msg)
 }
 
 // wantShape is the shape a table created with opts would have.
-func wantShape(opts table.Options) (tableShape, error) {
+func wantShape(opts table.Options) (Shape, error) {
 	arena := opts.ArenaBytes
 	if arena == 0 {
 		arena = defaultArena(opts.Capacity)
@@ -239,7 +244,7 @@ func wantShape(opts table.Options) (tableShape, error) {
 		l, err = l.WithRing(opts.EventRing)
 	}
 	if err != nil {
-		return tableShape{}, usageError{explain(err, "")}
+		return Shape{}, usageError{explain(err, "")}
 	}
 	return shapeOf(l.WithEviction(opts.Eviction == table.EvictCLOCK)), nil
 }
