@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shmdict/shmdict/segment"
 	"github.com/shmdict/shmdict/table"
 )
 
@@ -149,7 +151,7 @@ func TestCreateEvicting(t *testing.T) {
 		t.Fatalf("the newest key of an evicting table: %q", got)
 	}
 	ok(t, "", "fsck", p)
-	fails(t, 1, "EventRing", "", "create", p+"2", "--capacity", "10", "--evict", "--events", "64")
+	fails(t, 2, "--events", "", "create", p+"2", "--capacity", "10", "--evict", "--events", "64")
 }
 
 func TestIncrFromConcurrentInvocations(t *testing.T) {
@@ -212,7 +214,7 @@ func TestDumpLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dump1 := ok(t, "", "dump", p)
-	if !strings.HasPrefix(dump1, "{\"shmdict_dump\":1}\n") {
+	if !strings.HasPrefix(dump1, "{\"shmdict_dump\":2,\"capacity\":1536,\"arena_bytes\":128000,\"max_procs\":1024,\"events\":0,\"eviction\":\"none\"}\n") {
 		t.Fatalf("dump does not start with its header: %q", dump1[:min(len(dump1), 40)])
 	}
 	if n := strings.Count(dump1, "\n"); n != 1+6+200+3+1 {
@@ -299,7 +301,7 @@ func TestBadInput(t *testing.T) {
 	if got := ok(t, "", "keys", p); got != "" {
 		t.Fatalf("a failed load stored keys: %q", got)
 	}
-	fails(t, 1, "dump format 2", "{\"shmdict_dump\":2}\n", "load", p)
+	fails(t, 1, "dump format 3", "{\"shmdict_dump\":3}\n", "load", p)
 	ok(t, "", "set", p, "s", "text")
 	fails(t, 1, "not a counter", "", "incr", p, "s")
 }
@@ -318,6 +320,205 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	if r := cli(t, ""); r.code != 2 {
 		t.Errorf("no arguments: exit %d, want 2", r.code)
 	}
+}
+
+func TestValuesStartingWithDash(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "100")
+	ok(t, "", "set", p, "neg", "--", "-5")               // after "--"
+	ok(t, "", "set", p, "neg2", "-5")                    // a negative number needs no "--"
+	ok(t, "", "set", p, "--ttl", "1h", "--", "-k", "-v") // flags, then "--", then a key and value like flags
+	for k, want := range map[string]string{"neg": "-5\n", "neg2": "-5\n", "-k": "-v\n"} {
+		if got := ok(t, "", "get", p, "--", k); got != want {
+			t.Errorf("get %s = %q, want %q", k, got, want)
+		}
+	}
+	if got := ok(t, "", "incr", p, "n", "-3"); got != "-3\n" {
+		t.Errorf("incr n -3 = %q", got)
+	}
+	fails(t, 2, "after '--'", "", "set", p, "-k", "v") // the error says what to do
+}
+
+func TestHelpOfKeyCommandsSaysDoubleDash(t *testing.T) {
+	for name, c := range commands {
+		if !strings.Contains(c.args, "KEY") && !strings.Contains(c.args, "VALUE") {
+			continue
+		}
+		if out := ok(t, "", name, "--help"); !strings.Contains(out, "goes after '--'") {
+			t.Errorf("shmdict %s --help does not say that a KEY or VALUE starting with '-' goes after '--':\n%s", name, out)
+		}
+	}
+}
+
+// statsJSON runs 'stats --json' and decodes it.
+func statsOf(t *testing.T, p string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(ok(t, "", "stats", p, "--json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestLoadTakesShapeFromDumpAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.shm")
+	ok(t, "", "create", src, "--capacity", "10", "--evict")
+	for i := range 5 {
+		ok(t, "", "set", src, fmt.Sprintf("k%d", i), "v")
+	}
+	dump := ok(t, "", "dump", src)
+
+	// No flags: the copy is the table the dump came from, eviction included.
+	cp := filepath.Join(dir, "copy.shm")
+	ok(t, dump, "load", cp)
+	st := statsOf(t, cp)
+	if st["eviction"] != "clock" || st["capacity"] != 12.0 || st["keys"] != 5.0 {
+		t.Errorf("a table loaded from an evicting table's dump: eviction %v, capacity %v, keys %v; want clock, 12, 5", st["eviction"], st["capacity"], st["keys"])
+	}
+
+	// Flags change the shape: --capacity (the policy stays), --arena, --evict, --events.
+	big := filepath.Join(dir, "big.shm")
+	ok(t, dump, "load", big, "--capacity", "100")
+	if st := statsOf(t, big); st["eviction"] != "clock" || st["capacity"] != 192.0 {
+		t.Errorf("load --capacity 100 of an evicting dump: eviction %v, capacity %v; want clock, 192", st["eviction"], st["capacity"])
+	}
+	plain := filepath.Join(dir, "plain.shm")
+	ok(t, dump, "load", plain, "--capacity", "100", "--arena", "1M", "--evict=false", "--events", "64")
+	st = statsOf(t, plain)
+	if st["eviction"] != "none" || st["arena_bytes"] != float64(1<<20) {
+		t.Errorf("load --arena 1M --evict=false: eviction %v, arena %v", st["eviction"], st["arena_bytes"])
+	}
+	in, err := segment.Inspect(plain)
+	if err != nil || in.Layout.RingEntries != 64 {
+		t.Errorf("load --events 64 made a ring of %d entries (%v)", in.Layout.RingEntries, err)
+	}
+	fails(t, 2, "--evict=false", dump, "load", filepath.Join(dir, "x.shm"), "--events", "64")
+	if _, err := os.Stat(filepath.Join(dir, "x.shm")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused load created its table: %v", err)
+	}
+	ecache := filepath.Join(dir, "ecache.shm")
+	ok(t, "{\"shmdict_dump\":1}\n{\"key\":\"a\",\"value\":\"b\"}\n", "load", ecache, "--capacity", "10", "--evict")
+	if st := statsOf(t, ecache); st["eviction"] != "clock" {
+		t.Errorf("load --evict made eviction %v", st["eviction"])
+	}
+	fails(t, 1, "--capacity N", "{\"shmdict_dump\":1}\n", "load", filepath.Join(dir, "v1.shm")) // format 1 records no shape
+}
+
+func TestLoadCapacityOnExistingTable(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "10")
+	dump := "{\"shmdict_dump\":2}\n{\"key\":\"a\",\"value\":\"b\"}\n"
+	fails(t, 1, "'shmdict compact "+p+" --capacity 1000'", dump, "load", p, "--capacity", "1000")
+	if got := ok(t, "", "keys", p); got != "" {
+		t.Fatalf("a refused load stored keys: %q", got)
+	}
+	ok(t, dump, "load", p, "--capacity", "10") // the shape it has: fine
+	ok(t, dump, "load", p)
+}
+
+func TestFailedLoadLeavesNoTable(t *testing.T) {
+	dir := t.TempDir()
+	var dump strings.Builder
+	dump.WriteString("{\"shmdict_dump\":2}\n")
+	for i := range 20 {
+		fmt.Fprintf(&dump, "{\"key\":\"k%02d\",\"value\":\"v\"}\n", i)
+	}
+	p := filepath.Join(dir, "t.shm")
+	fails(t, 1, "load with a larger --capacity", dump.String(), "load", p, "--capacity", "5")
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a load that failed left the table it created: %v", err)
+	}
+	// A table that existed stays, with what was stored, and the error says so.
+	ok(t, "", "create", p, "--capacity", "5")
+	fails(t, 1, "were stored", dump.String(), "load", p)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("a failed load removed a table it had not created: %v", err)
+	}
+}
+
+func TestCapacityTooLargeIsAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	for _, cmd := range [][]string{
+		{"create", filepath.Join(dir, "a"), "--capacity", "1000000000000"},
+		{"create", filepath.Join(dir, "b"), "--capacity", "2000000000000", "--arena", "1M"},
+	} {
+		r := cli(t, "", cmd...)
+		if r.code != 2 || !strings.Contains(r.stderr, "--capacity") || strings.Contains(r.stderr, "ArenaBytes") || strings.Contains(r.stderr, "--arena 1") {
+			t.Errorf("shmdict %q: exit %d, stderr %q; want exit 2 and a message that blames --capacity", cmd, r.code, r.stderr)
+		}
+	}
+	fails(t, 2, "--capacity 1000000000000", "{\"shmdict_dump\":2}\n", "load", filepath.Join(dir, "c"), "--capacity", "1000000000000")
+}
+
+func TestJSONIsSnakeCase(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "10")
+	var check func(path string, v any)
+	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	check = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if !snake.MatchString(k) {
+					t.Errorf("stats --json: key %s.%s is not snake_case", path, k)
+				}
+				check(path+"."+k, x)
+			}
+		case nil:
+			t.Errorf("stats --json: %s is null", path)
+		}
+	}
+	st := statsOf(t, p)
+	check("", st)
+	if st["eviction"] != "none" {
+		t.Errorf("stats --json: eviction = %#v, want the string \"none\"", st["eviction"])
+	}
+	if ps, isList := st["processes"].([]any); !isList || len(ps) != 0 {
+		t.Errorf("stats --json: processes = %#v, want []", st["processes"])
+	}
+}
+
+func TestMessagesGiveCLIAdvice(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "t.shm")
+	ok(t, "", "create", p, "--capacity", "10")
+	long := strings.Repeat("x", table.MaxKeyLen)
+	garbage := filepath.Join(dir, "garbage.shm")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not a segment "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(want, stdin string, args ...string) {
+		t.Helper()
+		r := cli(t, stdin, args...)
+		if r.code == 0 {
+			t.Errorf("shmdict %.60q succeeded", args)
+			return
+		}
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("shmdict %.60q: stderr %q does not say %q", args, r.stderr, want)
+		}
+		for _, goWord := range []string{"Open or", "Attach", "Capacity", "ArenaBytes", "EventRing", "Options", "shmdict: ", long[:200]} {
+			if strings.Contains(r.stderr, goWord) {
+				t.Errorf("shmdict %.60q: stderr %.300q has %.20q", args, r.stderr, goWord)
+			}
+		}
+		if len(r.stderr) > 600 {
+			t.Errorf("shmdict %.60q: stderr is %d bytes long", args, len(r.stderr))
+		}
+	}
+	check("shmdict create "+filepath.Join(dir, "none"), "", "get", filepath.Join(dir, "none"), "k")
+	check("shmdict rm "+p, "", "create", p, "--capacity", "10")
+	check("(65535 bytes) not found", "", "get", p, long)
+	check("shmdict compact "+p+" --arena SIZE", strings.Repeat("v", 1<<20), "set", p, "big", "-")
+	check("shmdict load "+garbage, "", "stats", garbage)
+	for i := 0; cli(t, "", "set", p, fmt.Sprintf("k%d", i), "v").code == 0; i++ {
+		if i > 20 {
+			t.Fatal("a table of capacity 10 took 20 keys")
+		}
+	}
+	check("shmdict compact "+p+" --capacity N", "", "set", p, "one-too-many", "v")
+	check("--capacity 5 cannot hold", "", "compact", p, "--capacity", "5")
 }
 
 func TestFsckAndCompact(t *testing.T) {
