@@ -496,7 +496,7 @@ func TestMessagesGiveCLIAdvice(t *testing.T) {
 			return
 		}
 		if !strings.Contains(r.stderr, want) {
-			t.Errorf("shmdict %.60q: stderr %q does not say %q", args, r.stderr, want)
+			t.Errorf("shmdict %.60q: stderr %.400q does not say %q", args, r.stderr, want)
 		}
 		for _, goWord := range []string{"Open or", "Attach", "Capacity", "ArenaBytes", "EventRing", "Options", "shmdict: ", long[:200]} {
 			if strings.Contains(r.stderr, goWord) {
