@@ -512,6 +512,7 @@ func TestMessagesGiveCLIAdvice(t *testing.T) {
 	check("(65535 bytes) not found", "", "get", p, long)
 	check("shmdict compact "+p+" --arena SIZE", strings.Repeat("v", 1<<20), "set", p, "big", "-")
 	check("shmdict load "+garbage, "", "stats", garbage)
+	check("shmdict compact "+p+" --arena SIZE", "", "set", p, long, "v") // once said "table full: shmdict: arena ..."
 	for i := 0; cli(t, "", "set", p, fmt.Sprintf("k%d", i), "v").code == 0; i++ {
 		if i > 20 {
 			t.Fatal("a table of capacity 10 took 20 keys")
