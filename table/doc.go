@@ -3,16 +3,70 @@
 // their goroutines) use at once, with no server and no lock.
 //
 //	t, err := table.Open("tokens", table.Options{Capacity: 1 << 20})
+//	if err != nil {
+//		return err
+//	}
+//	defer t.Close()
 //	err = t.Set([]byte("k"), []byte("v"))
-//	v, err := t.Get([]byte("k"))          // in any process that opened "tokens"
+//	v, err := t.Get([]byte("k"))           // in any process that opened "tokens"
 //	n, err := t.Add([]byte("requests"), 1) // an atomic int63 counter
-//	err = t.Close()
-//	err = table.Remove("tokens")
+//
+// # Opening a table
+//
+// Open attaches to the table called name, or creates it with Options if
+// it does not exist; of several processes that Open a new name at once,
+// exactly one creates it. Create only creates (ErrExist if the name is
+// taken) and Attach only attaches (ErrNotExist if it is not). For a table
+// that exists, its own layout wins: Open ignores its Options, so compare
+// Stats with what you asked for when it matters. A name without a
+// slash lives in /dev/shm; a name with a slash is a file path. New makes
+// a table in this process's heap, for tests and the race detector.
+//
+// Close detaches this process; every later call, and any Wait or
+// Subscribe in flight, returns ErrClosed. Remove unlinks a table's name
+// (processes that have it open keep using it); RemoveUnused does so only
+// when no process has it open.
+//
+// # Reading and writing
+//
+// Get, Set, Delete, Contains, Add (counters), CompareAndSwap, GetOrSet and
+// SetIfAbsent work on one key each and are linearizable per key. SetWithTTL
+// stores a value that expires. All, Keys and Entries iterate; Len and Stats
+// describe the table. Counter returns a handle for a hot counter, and
+// NewMap a typed view through codecs.
+//
+// # Waiting for changes
+//
+// Lookup returns a key's value with its Version; Wait blocks until the
+// key's Version differs from the one given (or the context ends).
+// Subscribe yields every change to keys with a prefix, for a table
+// created with Options.EventRing > 0 (ErrNoEvents otherwise).
+//
+// # Errors
+//
+// Every error matches one of the package's sentinel errors with errors.Is:
+// ErrNotFound (absent key), ErrExist and ErrNotExist, ErrFull (no slot or
+// no arena space; the message says which), ErrKeyTooLarge and
+// ErrValueTooLarge, ErrNotCounter and ErrRange (Add), ErrCorrupt and
+// ErrVersion (a file that is not a segment of this format), ErrClosed,
+// ErrInvalid (a bad name or option), ErrNoSpace, ErrFault (the file was
+// truncated under the mapping), ErrBusy and ErrInUse (exclusive
+// maintenance), ErrNoEvents, and ErrEncode and ErrDecode (Map codecs).
+// Messages start with "shmdict:" and say what to do.
+//
+// # Maintenance
+//
+// Verify checks every invariant; Repair fixes what a crash left; Compact
+// rebuilds a table offline, optionally larger; List and RemoveOrphans
+// look at the segments in a directory without attaching.
+//
+// # Internals
 //
 // Terminology:
 //   - slot: 16 bytes of the index, a key word and a value word (slot.go).
 //     A slot belongs to one key for the life of the segment; deleting the
 //     key empties its value word only (a tombstone). Compact reclaims them.
+//     In a table with eviction, slots are retired and reused (reuse.go).
 //   - probe group: 4 slots on one cache line; a key's groups are visited in
 //     triangular order up to a probe limit (probe.go).
 //   - record: an immutable block in the arena holding a key (key record)
@@ -21,9 +75,10 @@
 //     value word still points at it; retry if not (ops.go).
 //
 // Invariants:
-//   - Every change to a published word is one 64-bit CAS; published
-//     records are never modified; so a process killed at any instruction
-//     leaves the old word or the new one, never a torn value or a lock.
+//   - Every change to a published word is one 64-bit CAS (a 16-byte CAS of
+//     both words in eviction tables); published records are never
+//     modified; so a process killed at any instruction leaves the old word
+//     or the new one, never a torn value or a lock.
 //   - A key is in at most one slot, on its probe path before any empty slot.
 //   - Every offset and length read from the segment is bounds-checked before
 //     use, and memory faults (a truncated file, a Close under an operation)

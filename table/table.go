@@ -156,6 +156,10 @@ func newTable(seg *segment.Segment, name string) *Table {
 // table that survives reboots, as far as the OS flushed it). When several
 // processes Open the same new name at once, exactly one creates it and
 // the others attach to it.
+//
+// For a table that exists, its own layout wins: opts are ignored, whatever
+// capacity, arena, event ring or eviction policy they ask for. Compare
+// Stats() with opts when it matters, or use Create to be sure of the shape.
 func Open(name string, opts Options) (*Table, error) {
 	path, err := segment.Path(name)
 	if err != nil {
