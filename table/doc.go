@@ -11,48 +11,36 @@
 //	v, err := t.Get([]byte("k"))           // in any process that opened "tokens"
 //	n, err := t.Add([]byte("requests"), 1) // an atomic int63 counter
 //
-// # Opening a table
+// # Opening and closing
 //
 // Open attaches to the table called name, or creates it with Options if
-// it does not exist; of several processes that Open a new name at once,
-// exactly one creates it. Create only creates (ErrExist if the name is
-// taken) and Attach only attaches (ErrNotExist if it is not). For a table
-// that exists, its own layout wins: Open ignores its Options, so compare
-// Stats with what you asked for when it matters. A name without a
-// slash lives in /dev/shm; a name with a slash is a file path. New makes
-// a table in this process's heap, for tests and the race detector.
-//
-// Close detaches this process; every later call, and any Wait or
-// Subscribe in flight, returns ErrClosed. Remove unlinks a table's name
-// (processes that have it open keep using it); RemoveUnused does so only
-// when no process has it open.
-//
-// # Reading and writing
-//
-// Get, Set, Delete, Contains, Add (counters), CompareAndSwap, GetOrSet and
-// SetIfAbsent work on one key each and are linearizable per key. SetWithTTL
-// stores a value that expires. All, Keys and Entries iterate; Len and Stats
-// describe the table. Counter returns a handle for a hot counter, and
-// NewMap a typed view through codecs.
-//
-// # Waiting for changes
-//
-// Lookup returns a key's value with its Version; Wait blocks until the
-// key's Version differs from the one given (or the context ends).
-// Subscribe yields every change to keys with a prefix, for a table
-// created with Options.EventRing > 0 (ErrNoEvents otherwise).
+// it does not exist (of processes racing to Open a new name, exactly one
+// creates it). For a table that exists its own layout wins and Open
+// ignores Options. Create only creates (ErrExist if the name is taken);
+// Attach only attaches (ErrNotExist if there is none). A name without a
+// slash lives in /dev/shm; a name with a slash is a file path. Close
+// detaches this process: later calls, and a Wait or Subscribe in flight,
+// return ErrClosed. Remove unlinks a name; RemoveUnused only if unused.
 //
 // # Errors
 //
-// Every error matches one of the package's sentinel errors with errors.Is:
-// ErrNotFound (absent key), ErrExist and ErrNotExist, ErrFull (no slot or
-// no arena space; the message says which), ErrKeyTooLarge and
-// ErrValueTooLarge, ErrNotCounter and ErrRange (Add), ErrCorrupt and
-// ErrVersion (a file that is not a segment of this format), ErrClosed,
-// ErrInvalid (a bad name or option), ErrNoSpace, ErrFault (the file was
-// truncated under the mapping), ErrBusy and ErrInUse (exclusive
-// maintenance), ErrNoEvents, and ErrEncode and ErrDecode (Map codecs).
-// Messages start with "shmdict:" and say what to do.
+// Every error matches a sentinel with errors.Is, and its message, prefixed
+// "shmdict:", says what to do: ErrNotFound, ErrExist, ErrNotExist, ErrFull
+// (no slot or no arena space), ErrKeyTooLarge, ErrValueTooLarge,
+// ErrNotCounter, ErrRange, ErrCorrupt, ErrVersion, ErrClosed, ErrInvalid,
+// ErrNoSpace, ErrFault (the file was truncated), ErrBusy, ErrInUse,
+// ErrNoEvents, ErrEncode and ErrDecode.
+//
+// # Reading, writing, waiting
+//
+// Get, Set, Delete, Contains, Add (counters), CompareAndSwap, GetOrSet and
+// SetIfAbsent are linearizable per key; SetWithTTL stores a value that
+// expires; All, Keys and Entries iterate. Lookup returns a value with its
+// Version, and Wait blocks until the key's Version changes. Subscribe
+// yields every change to keys with a prefix, in a table created with
+// Options.EventRing > 0. Counter is a handle for a hot counter; NewMap a
+// typed view through codecs. New makes a table in this process's heap,
+// for tests and the race detector.
 //
 // # Maintenance
 //
