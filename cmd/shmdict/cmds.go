@@ -490,7 +490,7 @@ Examples:
 			if *repair {
 				rep, err = during(e, "repairing "+name, func() (table.Report, error) { return table.Repair(name, *fsckForce) })
 				if errors.Is(err, table.ErrInUse) {
-					return fmt.Errorf("%w; stop them first or pass --force", err)
+					return fmt.Errorf("%w; stop them first, or pass --force (at the risk of losing their writes)", err)
 				}
 			} else {
 				err = withTable(name, func(t *table.Table) error {
@@ -543,7 +543,7 @@ Examples:
 			}
 			rep, err := during(e, "compacting "+args[0], func() (table.CompactReport, error) { return table.Compact(args[0], opts) })
 			if errors.Is(err, table.ErrInUse) {
-				return fmt.Errorf("%w; stop them first or pass --force", err)
+				return fmt.Errorf("%w; stop them first, or pass --force (at the risk of losing their writes)", err)
 			}
 			if errors.Is(err, table.ErrInvalid) {
 				return usageError{explain(err, args[0])}

@@ -38,7 +38,8 @@ var goAdvice = []struct{ old, new string }{
 	{"create the table with a larger ArenaBytes, or delete keys", "grow its arena with 'shmdict compact NAME --arena SIZE', or delete keys"},
 	{"create the table with a larger ArenaBytes", "grow its arena with 'shmdict compact NAME --arena SIZE'"},
 	{"choose a smaller Capacity/ArenaBytes", "choose a smaller --capacity or --arena"},
-	{"create the table with a larger MaxProcesses", "recreate it with a larger --max-procs ('shmdict dump', 'rm', then 'load --max-procs N')"},
+	{"create the table with a larger MaxProcesses", "recreate it with a larger --max-procs: 'shmdict dump' it, 'shmdict rm' it, then 'shmdict load NAME --max-procs N' the dump"},
+	{"; close them first (or force, at the risk of losing their writes)", ""}, // fsck and compact say it with their flag
 	{"create it with Options.EventRing > 0", "create it with 'shmdict create NAME --capacity N --events 4096'"},
 	{"detach them or use Remove", "stop them first or pass --force"},
 	{"create it with Mode 0660", "create it with --mode 0660"},
@@ -56,6 +57,9 @@ var goIdent = strings.NewReplacer(
 // one (not the word inside a key someone chose to echo).
 var goCapacity = regexp.MustCompile(`\bCapacity( -?[0-9]|/| must)`)
 
+// namePlaceholder is NAME in a command of goAdvice's ("shmdict compact NAME").
+var namePlaceholder = regexp.MustCompile(`'shmdict [a-z]+ NAME\b`)
+
 // explain renders err as the one line the CLI prints: without the
 // library's repeated "shmdict: " prefixes, with CLI advice instead of Go
 // advice, and with advice for damaged files. name is the table the
@@ -72,8 +76,7 @@ func explain(err error, name string) string {
 	if name == "" {
 		name = "NAME"
 	}
-	msg = strings.ReplaceAll(msg, "shmdict compact NAME", "shmdict compact "+name)
-	msg = strings.ReplaceAll(msg, "shmdict create NAME", "shmdict create "+name)
+	msg = namePlaceholder.ReplaceAllStringFunc(msg, func(m string) string { return strings.TrimSuffix(m, "NAME") + name })
 	if written {
 		return msg
 	}
