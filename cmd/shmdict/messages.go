@@ -82,7 +82,7 @@ func explain(err error, name string) string {
 	}
 	switch {
 	case errors.Is(err, table.ErrVersion):
-		msg += fmt.Sprintf("; to move its data to this shmdict, dump it with the shmdict that wrote it and load the dump ('shmdict load %s --capacity N < FILE')", name)
+		msg += fmt.Sprintf("; to move its data here, dump it with the shmdict that wrote it, remove it ('shmdict rm %s'), and load the dump with this one ('shmdict load %s < FILE')", name, name)
 	case errors.Is(err, table.ErrCorrupt), errors.Is(err, table.ErrFault):
 		msg += "; " + damagedAdvice(name)
 	case errors.Is(err, table.ErrFull) && !strings.Contains(msg, "shmdict compact"):
@@ -95,7 +95,7 @@ func explain(err error, name string) string {
 // can repair its slots and arena, but not a damaged header or a truncated
 // file, which is what a failed attach means.
 func damagedAdvice(name string) string {
-	restore := fmt.Sprintf("remove it ('shmdict rm %s --force', or rm the file) and restore it from a dump ('shmdict load %s --capacity N < FILE')", name, name)
+	restore := fmt.Sprintf("remove it ('shmdict rm %s') and restore it from a dump ('shmdict load %s < FILE')", name, name)
 	if name == "NAME" {
 		return "if it held data, " + restore
 	}
