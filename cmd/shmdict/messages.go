@@ -48,6 +48,8 @@ var goAdvice = []struct{ old, new string }{
 
 var goIdent = strings.NewReplacer(
 	"Options.EventRing", "--events",
+	"larger Capacity", "larger --capacity",
+	"smaller Capacity", "smaller --capacity",
 	"ArenaBytes", "--arena",
 	"EventRing", "--events",
 	"MaxProcesses", "--max-procs",
