@@ -268,7 +268,7 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 		}
 	}()
 	for {
-		slot, kw, err := t.findOrClaim(key, h)
+		slot, kw, err := t.findOrClaimRecord(key, h, deadline, value, &u)
 		if err != nil {
 			return err
 		}
@@ -683,7 +683,7 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	}()
 retry:
 	for {
-		slot, kw, err := t.findOrClaim(key, h)
+		slot, kw, err := t.findOrClaimRecord(key, h, 0, value, &u)
 		if err != nil {
 			return nil, false, err
 		}
