@@ -16,7 +16,11 @@ type CompactOptions struct {
 	// Capacity of the new generation; 0 keeps the current one. Compaction
 	// is also how a table grows.
 	Capacity int
-	// ArenaBytes of the new generation; 0 keeps the current size.
+	// ArenaBytes of the new generation. 0 keeps the current size, or,
+	// when Capacity grows, grows the arena with it: to what Create gives
+	// the new Capacity by default (Capacity*DefaultBytesPerKey, at least
+	// 64 KiB), or in proportion to the capacity if the table has a larger
+	// arena per key than that; never smaller than the current size.
 	ArenaBytes int64
 	// Force compacts even while other processes have the table open. They
 	// keep using the old generation (their writes after the copy are lost
@@ -73,7 +77,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	}
 	arenaBytes := opts.ArenaBytes
 	if arenaBytes == 0 {
-		arenaBytes = int64(l.ArenaSize)
+		arenaBytes = grownArena(int64(l.ArenaSize), int(l.ClaimBudget), capacity)
 	}
 	if capacity < ost.Keys {
 		return rep, fmt.Errorf("%w: Capacity %d cannot hold the table's %d keys", ErrInvalid, capacity, ost.Keys)
@@ -143,6 +147,29 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		OtherProcesses: rep.OtherProcesses,
 	}
 	return rep, nil
+}
+
+// grownArena is the arena size Compact gives a table whose capacity
+// changes from oldCap (its claim budget) to newCap when no ArenaBytes is
+// asked for. Slots without arena space are of no use: a table created
+// with the default arena and compacted to 100 times its capacity would
+// fill its arena at about its old key count. The new size is Create's
+// default for newCap, or, for a table created with more arena per key
+// than the default, the old size scaled by newCap/oldCap; never less than
+// the old size, and at most the largest arena a segment can address.
+func grownArena(oldArena int64, oldCap, newCap int) int64 {
+	if newCap <= oldCap {
+		return oldArena
+	}
+	limit := int64(segment.MaxArenaUnits) * segment.Unit
+	n := max(oldArena, defaultArena(newCap))
+	if oldArena > defaultArena(oldCap) {
+		// oldArena*newCap/oldCap without overflow (both capacities are
+		// below 2^41, arenas below 2^36).
+		perKey := float64(oldArena) / float64(oldCap)
+		n = max(n, int64(min(perKey*float64(newCap), float64(limit))))
+	}
+	return min(n, limit)
 }
 
 // rawEntries calls f with every present key, its value word and (for byte

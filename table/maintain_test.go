@@ -170,3 +170,77 @@ func TestListAndRemoveOrphans(t *testing.T) {
 		t.Fatalf("open table after RemoveOrphans: %q, %v", v, err)
 	}
 }
+
+// TestCompactGrowsArena compacts a table created with the default arena
+// for 1,000 keys to a capacity of 100,000: the arena grows with it, as
+// Create would size it, so the table takes far more keys than its old
+// arena held (issue 12, item 8: inserts failed with ErrFull after 1,138
+// keys while Stats said 0.6% full).
+func TestCompactGrowsArena(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "grow")
+	tb, err := Create(path, Options{Capacity: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500; i++ {
+		if err := tb.Set([]byte(fmt.Sprintf("key-%07d", i)), []byte(fmt.Sprintf("value-%07d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb.Close()
+	rep, err := Compact(path, CompactOptions{Capacity: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err = Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	st := tb.Stats()
+	if want := defaultArena(100000); st.ArenaBytes < want {
+		t.Fatalf("after compact to capacity 100000: ArenaBytes %d, want at least %d (report %+v)", st.ArenaBytes, want, rep)
+	}
+	const n = 60000
+	for i := 500; i < n; i++ {
+		if err := tb.Set([]byte(fmt.Sprintf("key-%07d", i)), []byte(fmt.Sprintf("value-%07d", i))); err != nil {
+			t.Fatalf("Set of key %d after compact to capacity 100000: %v", i, err)
+		}
+	}
+	if got := tb.Len(); got != n {
+		t.Fatalf("Len = %d, want %d", got, n)
+	}
+	// An explicit ArenaBytes wins, and not growing keeps the arena.
+	tb.Close()
+	if _, err := Compact(path, CompactOptions{Capacity: 100000, ArenaBytes: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if tb, err = Attach(path); err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if got := tb.Stats().ArenaBytes; got != 16<<20 {
+		t.Fatalf("ArenaBytes after compact with ArenaBytes 16 MiB = %d", got)
+	}
+}
+
+func TestGrownArena(t *testing.T) {
+	const limit = int64(segment.MaxArenaUnits) * segment.Unit
+	for _, c := range []struct {
+		old            int64
+		oldCap, newCap int
+		want           int64
+	}{
+		{128000, 1536, 100000, 100000 * DefaultBytesPerKey}, // created with the default for 1000 keys
+		{64 << 10, 12, 1000, 128000},                        // the 64 KiB minimum
+		{64 << 10, 12, 12, 64 << 10},                        // same capacity: keep
+		{1 << 30, 1536, 1000, 1 << 30},                      // shrinking: keep
+		{1 << 20, 1536, 15360, 10 << 20},                    // a larger arena per key scales
+		{1 << 30, 12, 1 << 20, limit},                       // capped at what a segment addresses
+		{10 << 20, 1536, 3072, 20 << 20},
+	} {
+		if got := grownArena(c.old, c.oldCap, c.newCap); got != c.want {
+			t.Errorf("grownArena(%d, %d, %d) = %d, want %d", c.old, c.oldCap, c.newCap, got, c.want)
+		}
+	}
+}

@@ -68,10 +68,16 @@ type Options struct {
 	Mode os.FileMode
 }
 
+// defaultArena is the arena size Create gives capacity keys when
+// Options.ArenaBytes is 0.
+func defaultArena(capacity int) int64 {
+	return max(int64(capacity)*DefaultBytesPerKey, minDefaultArena)
+}
+
 func (o Options) layout() (segment.Layout, error) {
 	arenaBytes := o.ArenaBytes
 	if arenaBytes == 0 && o.Capacity > 0 {
-		arenaBytes = max(int64(o.Capacity)*DefaultBytesPerKey, minDefaultArena)
+		arenaBytes = defaultArena(o.Capacity)
 	}
 	procs := o.MaxProcesses
 	if procs == 0 {
