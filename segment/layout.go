@@ -163,6 +163,10 @@ const (
 	RingEntrySize = 32
 	// MaxRingEntries bounds the event ring.
 	MaxRingEntries = 1 << 24
+	// MaxRingSlots bounds the slot count of a segment with an event ring:
+	// a ring entry holds its slot index in 32 bits, and 2^32 slots (a
+	// 64 GiB slot array, 3.2 billion keys) is past any table we expect.
+	MaxRingSlots = 1 << 32
 
 	// LineSize is the cache-line size assumed for padding.
 	LineSize = 64
@@ -256,10 +260,14 @@ func NewLayout(capacity int, arenaBytes int64, maxProcs int) (Layout, error) {
 }
 
 // WithRing returns l with an event ring of n entries (rounded up to a
-// power of two, at least 64; 0 for none).
+// power of two, at least 64; 0 for none). Events name their slot in 32
+// bits, so a table with a ring has at most MaxRingSlots slots.
 func (l Layout) WithRing(n int) (Layout, error) {
 	if n < 0 || n > MaxRingEntries {
 		return l, fmt.Errorf("%w: EventRing must be in [0, %d] (got %d)", ErrInvalid, MaxRingEntries, n)
+	}
+	if n > 0 && l.Slots > MaxRingSlots {
+		return l, fmt.Errorf("%w: EventRing needs a table of at most 2^32 slots (Capacity up to %d); this one has %d slots", ErrInvalid, MaxRingSlots/4*3, l.Slots)
 	}
 	if n > 0 {
 		n = max(64, 1<<bits.Len(uint(n-1)))
@@ -379,6 +387,8 @@ func decodeHeader(h []byte) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: probe limit is zero", ErrCorrupt)
 	case l.RingEntries > MaxRingEntries || l.RingEntries&(l.RingEntries-1) != 0 || (l.RingEntries != 0 && l.RingEntries < 64):
 		return Layout{}, fmt.Errorf("%w: event ring size %d is not 0 or a power of two in [64, %d]", ErrCorrupt, l.RingEntries, MaxRingEntries)
+	case l.RingEntries != 0 && l.Slots > MaxRingSlots:
+		return Layout{}, fmt.Errorf("%w: an event ring (%d entries) in a segment of %d slots (events name at most 2^32 slots)", ErrCorrupt, l.RingEntries, l.Slots)
 	case l.MaxProcs == 0 || l.MaxProcs > MaxMaxProcs:
 		return Layout{}, fmt.Errorf("%w: registry size %d out of range", ErrCorrupt, l.MaxProcs)
 	case l.ArenaSize < 2*Unit || l.ArenaSize%Unit != 0 || l.ArenaSize/Unit > MaxArenaUnits:

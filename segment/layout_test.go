@@ -564,3 +564,23 @@ func TestLayoutEviction(t *testing.T) {
 		t.Fatalf("clock words overlap: hand %d evicted %d", off, OffEvicted)
 	}
 }
+
+// TestLayoutRingSlotLimit: a header with an event ring and more than 2^32
+// slots (whose events could not name their slots) is refused at attach.
+func TestLayoutRingSlotLimit(t *testing.T) {
+	for _, c := range []struct {
+		slots uint64
+		ok    bool
+	}{{1 << 32, true}, {1 << 33, false}, {1 << 41, false}} {
+		l, err := NewLayout(int(min(c.slots/4*3, 1<<40)), 1<<20, 1)
+		if err != nil || l.Slots != c.slots {
+			t.Fatalf("NewLayout: %d slots, %v; want %d", l.Slots, err, c.slots)
+		}
+		l.RingEntries = 64
+		l.derive()
+		_, err = decodeHeader(encodeHeader(l))
+		if c.ok != (err == nil) || (err != nil && !errors.Is(err, ErrCorrupt)) {
+			t.Errorf("decodeHeader of %d slots with a ring = %v, want ok=%v (or ErrCorrupt)", c.slots, err, c.ok)
+		}
+	}
+}

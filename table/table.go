@@ -52,7 +52,8 @@ type Options struct {
 	// EventRing is the number of change events the segment keeps for
 	// Subscribe (rounded up to a power of two, at least 64). Default 0:
 	// no subscriptions, and writes pay nothing for them. Wait works
-	// either way. A subscriber more than EventRing events behind misses
+	// either way. Events name slots in 32 bits, so a table with a ring
+	// has at most 2^32 slots (Capacity up to 3<<30; more is ErrInvalid). A subscriber more than EventRing events behind misses
 	// events (and is told how many).
 	EventRing int
 	// Eviction chooses what a write does when the table is full (no slot
