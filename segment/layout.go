@@ -69,7 +69,7 @@ import (
 //	+10448 u64  CLOCK hand: slots ever passed by eviction (eviction segments)
 //	+10456 u64  keys evicted (a statistic)
 //	+10464 ..10496  reserved, zero
-//	+10496 128 x u64  load leases [owner entry:16|deadline Unix ms:48], by key hash
+//	+10496 128 x u64  load leases [owner entry:16|incarnation:6|deadline Unix ms:42], by key hash
 //	+11520 ..12288  reserved, zero
 //	+12288 1024 x u32  key doorbells [seq:31|waiters:1], by key hash
 const (
@@ -173,8 +173,9 @@ const (
 
 	// RegistryEntrySize is the size of one registry entry: +0 u32 pid (0
 	// once its owner detached cleanly; a killed owner's pid stays, and only
-	// the entry's OFD lock says whether it is live), +4 u32 reserved, +8 i64
-	// attach time (Unix ns).
+	// the entry's OFD lock says whether it is live), +4 u32 incarnation
+	// (bumped by each process that takes the entry), +8 i64 attach time
+	// (Unix ns).
 	RegistryEntrySize = 64
 	// SlotSize is the size of one slot: two u64 words (key word, value word).
 	SlotSize = 16
