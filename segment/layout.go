@@ -70,7 +70,9 @@ import (
 //	+10456 u64  keys evicted (a statistic)
 //	+10464 ..10496  reserved, zero
 //	+10496 128 x u64  load leases [owner entry:16|incarnation:6|deadline Unix ms:42], by key hash
-//	+11520 ..12288  reserved, zero
+//	+11520 u64  replaced: 0; set to 1 by Compact once it renamed a new
+//	            generation over this segment's name (a line of its own)
+//	+11528 ..12288  reserved, zero
 //	+12288 1024 x u32  key doorbells [seq:31|waiters:1], by key hash
 const (
 	// Magic starts every segment file.
@@ -152,6 +154,12 @@ const (
 	OffLeases = 10496
 	// Leases is the number of load leases.
 	Leases = 128
+
+	// OffReplaced becomes 1 when Compact has renamed a new generation over
+	// the segment's name: processes still attached to this one are told to
+	// reopen. Alone on its line, which nothing else writes, so checking it
+	// costs a load that hits the cache.
+	OffReplaced = 11520
 
 	// OffDoorbells is the first key doorbell (u32); key doorbell i is at
 	// OffDoorbells+4*i. 1024 doorbells keep unrelated keys from sharing a

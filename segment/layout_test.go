@@ -484,6 +484,7 @@ func TestLayoutNotifyRegions(t *testing.T) {
 		"OffRingTail":    {OffRingTail, 10368},
 		"OffDoorbells":   {OffDoorbells, 12288},
 		"OffLeases":      {OffLeases, 10496},
+		"OffReplaced":    {OffReplaced, 11520},
 		"OffTTLUsed":     {OffTTLUsed, 10432},
 		"OffExpired":     {OffExpired, 10440},
 		"Leases":         {Leases, 128},
@@ -499,6 +500,9 @@ func TestLayoutNotifyRegions(t *testing.T) {
 	}
 	if OffLeases+Leases*8 > OffDoorbells || OffLeases < OffRingTail+8 || OffLeases%LineSize != 0 {
 		t.Errorf("leases [%d, %d) overlap their neighbours or are not line-aligned", OffLeases, OffLeases+Leases*8)
+	}
+	if OffReplaced < OffLeases+Leases*8 || OffReplaced%LineSize != 0 || OffReplaced+LineSize > OffDoorbells {
+		t.Errorf("the replaced word at %d is not on a line of its own between the leases and the doorbells", OffReplaced)
 	}
 	if OffDoorbells+Doorbells*4 != ControlSize {
 		t.Errorf("doorbells end at %d, want the end of the control region %d", OffDoorbells+Doorbells*4, ControlSize)

@@ -3,6 +3,7 @@ package table
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,8 +24,11 @@ type CompactOptions struct {
 	// arena per key than that; never smaller than the current size.
 	ArenaBytes int64
 	// Force compacts even while other processes have the table open. They
-	// keep using the old generation (their writes after the copy are lost
-	// to the new one) until they reopen the name.
+	// are left on the old generation: their writes between the copy and
+	// the rename are lost to the new one, and once the new generation is
+	// in place the old one is marked replaced, so that their writes, Wait,
+	// Subscribe and GetOrLoad fail with ErrReplaced until they reopen the
+	// name (their reads go on seeing the old copy).
 	Force bool
 }
 
@@ -135,6 +139,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	}
 	ok = true
 	nt.Close()
+	old.markReplaced()
 	rep = CompactReport{
 		Keys:           nst.Keys,
 		DroppedSlots:   ost.ClaimedSlots - nst.ClaimedSlots,
@@ -147,6 +152,37 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		OtherProcesses: rep.OtherProcesses,
 	}
 	return rep, nil
+}
+
+// markReplaced tells the processes still attached to t's segment, which
+// a new generation has just replaced under its name, to reopen the name:
+// it sets the replaced word, then wakes every waiting process (their Wait
+// and Subscribe calls then return ErrReplaced). Their later writes fail
+// with ErrReplaced too; their reads go on seeing the old copy.
+func (t *Table) markReplaced() {
+	t.guarded(func() {
+		t.mem.Store64(segment.OffReplaced, 1)
+		t.mem.Add32(segment.OffWake, 1)
+		t.mem.FutexWake(segment.OffWake, math.MaxInt32)
+	})
+}
+
+// notReplaced returns ErrReplaced once a compaction replaced t's segment.
+// Writes call it under enter: one load of a line that nothing else writes,
+// so it stays in the cache.
+func (t *Table) notReplaced() error {
+	if t.mem.Load64(segment.OffReplaced) != 0 {
+		return fmt.Errorf("%w (%s)", ErrReplaced, t.name)
+	}
+	return nil
+}
+
+// checkReplaced is notReplaced with its own fault guard.
+func (t *Table) checkReplaced() (err error) {
+	if gerr := t.guarded(func() { err = t.notReplaced() }); gerr != nil {
+		return gerr
+	}
+	return err
 }
 
 // grownArena is the arena size Compact gives a table whose capacity

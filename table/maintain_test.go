@@ -1,12 +1,14 @@
 package table
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -244,3 +246,103 @@ func TestGrownArena(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactForceMarksReplaced: a forced Compact under a process that
+// keeps the table open marks the old segment replaced. That process's
+// blocked Wait and Subscribe calls wake with ErrReplaced, and its writes
+// fail with it, instead of going on silently in a copy nobody else sees
+// (issue 12, item 8: a running watch never saw later writes).
+func TestCompactForceMarksReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "repl")
+	tb, err := Create(path, Options{Capacity: 100, EventRing: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if err := tb.Set([]byte("k"), []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	_, ver, err := tb.Lookup([]byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := tb.Counter([]byte("hits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctr.Add(1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	waited := make(chan error, 1)
+	go func() {
+		_, err := tb.Wait(ctx, []byte("k"), ver)
+		waited <- err
+	}()
+	subscribed := make(chan error, 1)
+	go func() {
+		for _, err := range tb.Subscribe(ctx, nil) {
+			if err != nil {
+				subscribed <- err
+				return
+			}
+		}
+		subscribed <- nil
+	}()
+	time.Sleep(100 * time.Millisecond) // let both block
+	start := time.Now()
+	if _, err := Compact(path, CompactOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	for what, ch := range map[string]chan error{"Wait": waited, "Subscribe": subscribed} {
+		select {
+		case err := <-ch:
+			if !errors.Is(err, ErrReplaced) {
+				t.Errorf("%s blocked across a forced Compact returned %v, want ErrReplaced", what, err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%s learned of the replacement after %v", what, d)
+			}
+		case <-time.After(3 * time.Second):
+			t.Errorf("%s blocked across a forced Compact did not return within 3 s", what)
+		}
+	}
+	// Every write, and a new Wait, now says to reopen.
+	for what, err := range map[string]error{
+		"Set":         tb.Set([]byte("k"), []byte("v2")),
+		"SetWithTTL":  tb.SetWithTTL([]byte("k"), []byte("v2"), time.Hour),
+		"Delete":      second(tb.Delete([]byte("k"))),
+		"Add":         second(tb.Add([]byte("n"), 1)),
+		"GetOrSet":    third(tb.GetOrSet([]byte("x"), []byte("v"))),
+		"CAS":         second(tb.CompareAndSwap([]byte("k"), []byte("v1"), []byte("v3"))),
+		"Counter.Add": second(ctr.Add(1)),
+		"Clear":       tb.Clear(),
+		"Wait":        second(tb.Wait(ctx, []byte("k"), ver)),
+	} {
+		if !errors.Is(err, ErrReplaced) {
+			t.Errorf("%s on the replaced segment: %v, want ErrReplaced", what, err)
+		}
+	}
+	if !tb.Stats().Replaced {
+		t.Errorf("Stats().Replaced is false on the replaced segment")
+	}
+	// Reads still see the old copy; the name opens the new generation.
+	if v, err := tb.Get([]byte("k")); err != nil || string(v) != "v1" {
+		t.Errorf("Get on the replaced segment: %q, %v", v, err)
+	}
+	nt, err := Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nt.Close()
+	if nt.Stats().Replaced {
+		t.Errorf("the new generation says it was replaced")
+	}
+	if err := nt.Set([]byte("k"), []byte("v2")); err != nil {
+		t.Errorf("Set on the new generation: %v", err)
+	}
+}
+
+func second[A any](_ A, err error) error        { return err }
+func third[A, B any](_ A, _ B, err error) error { return err }

@@ -346,8 +346,11 @@ type Stats struct {
 	FileBytes    int64 // size of the segment file
 	Expired      int64 // expired values reclaimed so far (by any process)
 	Evicted      int64 // keys evicted so far (EvictCLOCK tables)
-	Eviction     EvictionPolicy
-	Processes    []Process // live processes that have the table open
+	// Replaced: a forced Compact put a new generation under the name;
+	// this Table reads the old copy and should be reopened (ErrReplaced).
+	Replaced  bool
+	Eviction  EvictionPolicy
+	Processes []Process // live processes that have the table open
 }
 
 // Stats returns a snapshot of the table's counters. After Close only Name
@@ -371,6 +374,7 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 	l := t.seg.Layout
 	st.FormatVersion = l.FormatVersion()
 	st.Evicted = int64(t.mem.Load64(segment.OffEvicted))
+	st.Replaced = t.mem.Load64(segment.OffReplaced) != 0
 	if l.Evicts() {
 		st.Eviction = EvictCLOCK
 	}
