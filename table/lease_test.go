@@ -26,6 +26,9 @@ func TestLeaseWord(t *testing.T) {
 			t.Errorf("leaseDeadlineAfter(%v) = %d, want %d", c.d, got, c.want)
 		}
 	}
+	if got := leaseDeadlineAfter(time.UnixMilli(-10_000), time.Second); got != 0 {
+		t.Errorf("leaseDeadlineAfter before 1970 = %#x, want 0 (it must not spill into the owner bits)", got)
+	}
 	if leaseDeadline != 1<<42-1 || leaseIncMask != 63 || leaseIncShift != 42 || leaseOwnerShift != 48 {
 		t.Errorf("lease fields: deadline mask %#x, incarnation mask %#x at %d, owner at %d", leaseDeadline, leaseIncMask, leaseIncShift, leaseOwnerShift)
 	}

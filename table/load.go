@@ -135,7 +135,9 @@ func leaseDeadlineAfter(now time.Time, d time.Duration) uint64 {
 	if d.Milliseconds() >= leaseDeadline-ms {
 		return leaseDeadline
 	}
-	return uint64(now.Add(d).UnixMilli()) // at most leaseDeadline
+	// At most leaseDeadline; at least 0 even for a clock before 1970, so
+	// that the deadline never spills into the owner bits.
+	return uint64(max(now.Add(d).UnixMilli(), 0))
 }
 
 // leaseStale reports whether lease word w may be taken over. It reads the
