@@ -69,8 +69,10 @@ import (
 //	+10448 u64  CLOCK hand: slots ever passed by eviction (eviction segments)
 //	+10456 u64  keys evicted (a statistic)
 //	+10464 ..10496  reserved, zero
-//	+10496 128 x u64  load leases [owner entry:16|deadline Unix ms:48], by key hash
-//	+11520 ..12288  reserved, zero
+//	+10496 128 x u64  load leases [owner entry:16|incarnation:6|deadline Unix ms:42], by key hash
+//	+11520 u64  replaced: 0; set to 1 by Compact once it renamed a new
+//	            generation over this segment's name (a line of its own)
+//	+11528 ..12288  reserved, zero
 //	+12288 1024 x u32  key doorbells [seq:31|waiters:1], by key hash
 const (
 	// Magic starts every segment file.
@@ -153,6 +155,12 @@ const (
 	// Leases is the number of load leases.
 	Leases = 128
 
+	// OffReplaced becomes 1 when Compact has renamed a new generation over
+	// the segment's name: processes still attached to this one are told to
+	// reopen. Alone on its line, which nothing else writes, so checking it
+	// costs a load that hits the cache.
+	OffReplaced = 11520
+
 	// OffDoorbells is the first key doorbell (u32); key doorbell i is at
 	// OffDoorbells+4*i. 1024 doorbells keep unrelated keys from sharing a
 	// doorbell most of the time in 4 KiB.
@@ -163,14 +171,19 @@ const (
 	RingEntrySize = 32
 	// MaxRingEntries bounds the event ring.
 	MaxRingEntries = 1 << 24
+	// MaxRingSlots bounds the slot count of a segment with an event ring:
+	// a ring entry holds its slot index in 32 bits, and 2^32 slots (a
+	// 64 GiB slot array, 3.2 billion keys) is past any table we expect.
+	MaxRingSlots = 1 << 32
 
 	// LineSize is the cache-line size assumed for padding.
 	LineSize = 64
 
 	// RegistryEntrySize is the size of one registry entry: +0 u32 pid (0
 	// once its owner detached cleanly; a killed owner's pid stays, and only
-	// the entry's OFD lock says whether it is live), +4 u32 reserved, +8 i64
-	// attach time (Unix ns).
+	// the entry's OFD lock says whether it is live), +4 u32 incarnation
+	// (bumped by each process that takes the entry), +8 i64 attach time
+	// (Unix ns).
 	RegistryEntrySize = 64
 	// SlotSize is the size of one slot: two u64 words (key word, value word).
 	SlotSize = 16
@@ -256,10 +269,14 @@ func NewLayout(capacity int, arenaBytes int64, maxProcs int) (Layout, error) {
 }
 
 // WithRing returns l with an event ring of n entries (rounded up to a
-// power of two, at least 64; 0 for none).
+// power of two, at least 64; 0 for none). Events name their slot in 32
+// bits, so a table with a ring has at most MaxRingSlots slots.
 func (l Layout) WithRing(n int) (Layout, error) {
 	if n < 0 || n > MaxRingEntries {
 		return l, fmt.Errorf("%w: EventRing must be in [0, %d] (got %d)", ErrInvalid, MaxRingEntries, n)
+	}
+	if n > 0 && l.Slots > MaxRingSlots {
+		return l, fmt.Errorf("%w: EventRing needs a table of at most 2^32 slots (Capacity up to %d); this one has %d slots", ErrInvalid, MaxRingSlots/4*3, l.Slots)
 	}
 	if n > 0 {
 		n = max(64, 1<<bits.Len(uint(n-1)))
@@ -379,6 +396,8 @@ func decodeHeader(h []byte) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: probe limit is zero", ErrCorrupt)
 	case l.RingEntries > MaxRingEntries || l.RingEntries&(l.RingEntries-1) != 0 || (l.RingEntries != 0 && l.RingEntries < 64):
 		return Layout{}, fmt.Errorf("%w: event ring size %d is not 0 or a power of two in [64, %d]", ErrCorrupt, l.RingEntries, MaxRingEntries)
+	case l.RingEntries != 0 && l.Slots > MaxRingSlots:
+		return Layout{}, fmt.Errorf("%w: an event ring (%d entries) in a segment of %d slots (events name at most 2^32 slots)", ErrCorrupt, l.RingEntries, l.Slots)
 	case l.MaxProcs == 0 || l.MaxProcs > MaxMaxProcs:
 		return Layout{}, fmt.Errorf("%w: registry size %d out of range", ErrCorrupt, l.MaxProcs)
 	case l.ArenaSize < 2*Unit || l.ArenaSize%Unit != 0 || l.ArenaSize/Unit > MaxArenaUnits:

@@ -484,6 +484,7 @@ func TestLayoutNotifyRegions(t *testing.T) {
 		"OffRingTail":    {OffRingTail, 10368},
 		"OffDoorbells":   {OffDoorbells, 12288},
 		"OffLeases":      {OffLeases, 10496},
+		"OffReplaced":    {OffReplaced, 11520},
 		"OffTTLUsed":     {OffTTLUsed, 10432},
 		"OffExpired":     {OffExpired, 10440},
 		"Leases":         {Leases, 128},
@@ -499,6 +500,9 @@ func TestLayoutNotifyRegions(t *testing.T) {
 	}
 	if OffLeases+Leases*8 > OffDoorbells || OffLeases < OffRingTail+8 || OffLeases%LineSize != 0 {
 		t.Errorf("leases [%d, %d) overlap their neighbours or are not line-aligned", OffLeases, OffLeases+Leases*8)
+	}
+	if OffReplaced < OffLeases+Leases*8 || OffReplaced%LineSize != 0 || OffReplaced+LineSize > OffDoorbells {
+		t.Errorf("the replaced word at %d is not on a line of its own between the leases and the doorbells", OffReplaced)
 	}
 	if OffDoorbells+Doorbells*4 != ControlSize {
 		t.Errorf("doorbells end at %d, want the end of the control region %d", OffDoorbells+Doorbells*4, ControlSize)
@@ -562,5 +566,25 @@ func TestLayoutEviction(t *testing.T) {
 	}
 	if off := OffClockHand; off < OffExpired+8 || OffEvicted+8 > OffLeases {
 		t.Fatalf("clock words overlap: hand %d evicted %d", off, OffEvicted)
+	}
+}
+
+// TestLayoutRingSlotLimit: a header with an event ring and more than 2^32
+// slots (whose events could not name their slots) is refused at attach.
+func TestLayoutRingSlotLimit(t *testing.T) {
+	for _, c := range []struct {
+		slots uint64
+		ok    bool
+	}{{1 << 32, true}, {1 << 33, false}, {1 << 41, false}} {
+		l, err := NewLayout(int(min(c.slots/4*3, 1<<40)), 1<<20, 1)
+		if err != nil || l.Slots != c.slots {
+			t.Fatalf("NewLayout: %d slots, %v; want %d", l.Slots, err, c.slots)
+		}
+		l.RingEntries = 64
+		l.derive()
+		_, err = decodeHeader(encodeHeader(l))
+		if c.ok != (err == nil) || (err != nil && !errors.Is(err, ErrCorrupt)) {
+			t.Errorf("decodeHeader of %d slots with a ring = %v, want ok=%v (or ErrCorrupt)", c.slots, err, c.ok)
+		}
 	}
 }

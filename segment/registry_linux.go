@@ -19,7 +19,9 @@ import (
 // Entry layout (RegistryEntrySize bytes at RegistryOff + i*RegistryEntrySize):
 //
 //	+0  u32 pid at attach (0: never used or released)
-//	+4  u32 reserved
+//	+4  u32 incarnation: +1 by each process that takes the entry (wraps), so
+//	        that a mark naming the entry (a load lease) can tell its maker
+//	        from a later holder of the same entry
 //	+8  i64 attach time, Unix nanoseconds
 const lockBase = 1 << 40
 
@@ -45,6 +47,7 @@ func (s *Segment) claimEntry() error {
 		}
 		off := s.entryOff(i)
 		err = s.guard(func() {
+			s.Mem.Add32(off+4, 1)
 			s.Mem.Store64(off+8, uint64(time.Now().UnixNano()))
 			s.Mem.Store32(off, uint32(os.Getpid()))
 		})
@@ -103,6 +106,18 @@ func (s *Segment) Processes() ([]Process, error) {
 // Entry returns this process's registry entry index, or -1 (a heap
 // segment, or none).
 func (s *Segment) Entry() int { return s.regIndex }
+
+// EntryIncarnation returns the incarnation of registry entry i: how many
+// processes have taken it (mod 2^32). Together with EntryAlive it says
+// whether the process that held entry i at some moment still does. It is 0
+// for a heap segment or an index out of range. It reads the mapping: call
+// it where faults are guarded.
+func (s *Segment) EntryIncarnation(i int) uint32 {
+	if s.file == nil || i < 0 || i >= int(s.Layout.MaxProcs) {
+		return 0
+	}
+	return s.Mem.Load32(s.entryOff(i) + 4)
+}
 
 // EntryAlive reports whether registry entry i is held by a live process
 // (this one included). For a heap segment every entry counts as alive.

@@ -746,3 +746,36 @@ func TestSegmentDevShm(t *testing.T) {
 	}
 	wantErr(t, "second Remove", Remove(p), ErrNotExist)
 }
+
+// TestSegmentEntryIncarnation: each process that takes a registry entry
+// bumps its incarnation, so a mark that recorded an entry's incarnation
+// (a load lease) can tell its maker from a later holder of the entry.
+func TestSegmentEntryIncarnation(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "seg")
+	s, err := Create(p, segTestLayout(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.EntryIncarnation(s.Entry()); got != 1 {
+		t.Fatalf("creator's entry %d: incarnation %d, want 1", s.Entry(), got)
+	}
+	var entry int
+	for i := uint32(1); i <= 3; i++ {
+		a, err := Attach(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry = a.Entry()
+		if got := s.EntryIncarnation(entry); got != i {
+			t.Errorf("attach %d took entry %d with incarnation %d, want %d", i, entry, got, i)
+		}
+		a.Close()
+	}
+	if entry != 1 || !s.EntryAlive(0) || s.EntryAlive(entry) {
+		t.Errorf("entry %d after three attach/close rounds; alive: 0 %t, %d %t", entry, s.EntryAlive(0), entry, s.EntryAlive(entry))
+	}
+	if got := s.EntryIncarnation(-1); got != 0 {
+		t.Errorf("EntryIncarnation(-1) = %d", got)
+	}
+}

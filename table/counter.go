@@ -95,6 +95,9 @@ func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool, err
 	}
 	committed := false
 	defer t.exitWrite(fo, &err, &committed)
+	if err := t.notReplaced(); err != nil {
+		return 0, false, err
+	}
 	off := t.slotOff(slot)
 	woff := t.valueWordOff(slot)
 	for range 4 {

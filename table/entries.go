@@ -3,6 +3,7 @@ package table
 import (
 	"fmt"
 	"iter"
+	"math"
 	"time"
 
 	"github.com/shmdict/shmdict/segment"
@@ -107,11 +108,30 @@ func (t *Table) fullEntryAt(slot uint64) (e Entry, ok bool, err error) {
 	}
 }
 
+// The range of deadlines a record can hold (i64 Unix nanoseconds).
+var (
+	latestDeadline   = time.Unix(0, math.MaxInt64)
+	earliestDeadline = time.Unix(0, math.MinInt64)
+)
+
 // SetWithDeadline stores value under key until deadline, after which the
 // key reads as absent: SetWithTTL with an absolute time, so that a dump
-// and reload keeps deadlines exactly. deadline must be in the future.
+// and reload keeps deadlines exactly. deadline must be in the future. A
+// deadline after the latest one a record can hold (math.MaxInt64 Unix
+// nanoseconds, in the year 2262) stores that latest one, as SetWithTTL does.
 func (t *Table) SetWithDeadline(key, value []byte, deadline time.Time) error {
-	dl := deadline.UnixNano()
+	var dl int64
+	switch {
+	case deadline.After(latestDeadline):
+		dl = math.MaxInt64 // UnixNano would be undefined (it wraps)
+	case deadline.Before(earliestDeadline):
+		dl = math.MinInt64 // in the past: refused below
+	default:
+		dl = deadline.UnixNano()
+	}
+	if dl == 0 {
+		dl = 1 // 0 means "no deadline" in a record
+	}
 	if dl <= t.now() {
 		return fmt.Errorf("%w: SetWithDeadline needs a deadline in the future (got %v)", ErrInvalid, deadline)
 	}

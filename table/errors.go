@@ -44,4 +44,9 @@ var (
 	ErrBusy = segment.ErrBusy
 	// ErrInUse: refused because live processes have the segment attached.
 	ErrInUse = segment.ErrInUse
+	// ErrReplaced: a forced Compact replaced the table while this process
+	// had it open. This Table still reads the old copy, which no longer
+	// receives other processes' writes: Close it and open the name again.
+	// Writes, Wait, Subscribe and GetOrLoad return it; reads do not check.
+	ErrReplaced = errors.New("shmdict: table was replaced by a compaction; close it and open the name again")
 )

@@ -687,3 +687,18 @@ func TestErrNotSegmentFile(t *testing.T) {
 		}
 	}
 }
+
+// TestErrReplaced: a forced Compact under an open Table leaves that Table
+// on the old copy, whose writes then say to reopen the name.
+func TestErrReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t")
+	tb, err := table.Create(path, table.Options{Capacity: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if _, err := table.Compact(path, table.CompactOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	errsWant(t, "Set after a forced Compact", tb.Set([]byte("k"), []byte("v")), table.ErrReplaced)
+}

@@ -215,6 +215,9 @@ type subscriber struct {
 // whether to go on.
 func (s *subscriber) step(ctx context.Context, yield func(Event, error) bool) (bool, error) {
 	t := s.t
+	if err := t.checkReplaced(); err != nil {
+		return false, err
+	}
 	var tail uint64
 	if err := t.guarded(func() { tail = t.mem.Load64(segment.OffRingTail) }); err != nil {
 		return false, err

@@ -86,6 +86,9 @@ func (t *Table) Clear() (err error) {
 		return err
 	}
 	defer t.exit(fo, &err)
+	if err := t.notReplaced(); err != nil {
+		return err
+	}
 	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
 		w0 := t.mem.Load64(t.slotOff(slot))
 		if !live(w0) || isAbsent(t.mem.Load64(t.valueWordOff(slot))) {

@@ -14,16 +14,23 @@ import (
 // (the cache-stampede problem):
 //
 //	bits 63..48  owner: registry entry of the loading process (0xFFFF: unknown)
-//	bits 47..0   deadline, Unix milliseconds
+//	bits 47..42  the owner entry's incarnation when the lease was taken, mod 64
+//	bits 41..0   deadline, Unix milliseconds (saturated at 2^42-1, in 2109)
 //
 // A lease is taken by CAS from 0 (or from a stale lease) and given back by
-// CAS to 0. It is stale once its deadline passed or its owner's registry
-// entry is dead (the kernel dropped its OFD lock), so a loader killed
-// mid-load delays the others by a liveness probe, not by the whole lease.
+// CAS to 0. It is stale once its deadline passed, or its owner is gone: the
+// owner's registry entry is dead (the kernel dropped its OFD lock), or a
+// later process took the entry (its incarnation moved on). So a loader
+// killed mid-load delays the others by a liveness probe, not by the whole
+// lease, even when a new process reuses its entry at once. Six bits of
+// incarnation fail only if the entry changed hands a multiple of 64 times
+// during one lease; the deadline still ends such a lease.
 const (
 	leaseOwnerShift = 48
 	leaseNoOwner    = 0xFFFF
-	leaseDeadline   = 1<<leaseOwnerShift - 1
+	leaseIncShift   = 42
+	leaseIncMask    = 1<<(leaseOwnerShift-leaseIncShift) - 1
+	leaseDeadline   = 1<<leaseIncShift - 1
 	// leaseRecheck bounds how long a waiter sleeps before re-checking the
 	// lease (a dead loader rings no doorbell).
 	leaseRecheck = 50 * time.Millisecond
@@ -46,9 +53,13 @@ func (t *Table) GetOrLoad(ctx context.Context, key []byte, lease time.Duration, 
 	}
 	h := hash64(key, t.seed)
 	lw := leaseOff(h)
-	owner := uint64(leaseNoOwner)
+	owner := uint64(leaseNoOwner) << leaseOwnerShift
 	if e := t.seg.Entry(); e >= 0 && e < leaseNoOwner {
-		owner = uint64(e)
+		var inc uint32
+		if err := t.guarded(func() { inc = t.seg.EntryIncarnation(e) }); err != nil {
+			return nil, err
+		}
+		owner = uint64(e)<<leaseOwnerShift | uint64(inc)&leaseIncMask<<leaseIncShift
 	}
 	for {
 		v, ver, err := t.Lookup(key)
@@ -59,12 +70,16 @@ func (t *Table) GetOrLoad(ctx context.Context, key []byte, lease time.Duration, 
 			return nil, err
 		}
 		var cur uint64
-		if err := t.guarded(func() { cur = t.mem.Load64(lw) }); err != nil {
+		var stale bool
+		now := time.Now()
+		if err := t.guarded(func() {
+			cur = t.mem.Load64(lw)
+			stale = cur == 0 || t.leaseStale(cur, now)
+		}); err != nil {
 			return nil, err
 		}
-		now := time.Now()
-		if cur == 0 || t.leaseStale(cur, now) {
-			mine := owner<<leaseOwnerShift | uint64(now.Add(lease).UnixMilli())&leaseDeadline
+		if stale {
+			mine := owner | leaseDeadlineAfter(now, lease)
 			var took bool
 			if err := t.guarded(func() { took = t.mem.CAS64(lw, cur, mine) }); err != nil {
 				return nil, err
@@ -112,11 +127,34 @@ func (t *Table) loadUnderLease(key []byte, h, lw, mine uint64, load func() ([]by
 	return v, nil
 }
 
-// leaseStale reports whether lease word w may be taken over.
+// leaseDeadlineAfter is the deadline field of a lease of d taken at now,
+// saturated at the largest the field holds (a huge d must not wrap into
+// the past, which would make the lease stale at once).
+func leaseDeadlineAfter(now time.Time, d time.Duration) uint64 {
+	ms := max(now.UnixMilli(), 0)
+	if d.Milliseconds() >= leaseDeadline-ms {
+		return leaseDeadline
+	}
+	// At most leaseDeadline; at least 0 even for a clock before 1970, so
+	// that the deadline never spills into the owner bits.
+	return uint64(max(now.Add(d).UnixMilli(), 0))
+}
+
+// leaseStale reports whether lease word w may be taken over. It reads the
+// registry: call it where faults are guarded.
 func (t *Table) leaseStale(w uint64, now time.Time) bool {
 	if int64(w&leaseDeadline) <= now.UnixMilli() {
 		return true
 	}
 	owner := int(w >> leaseOwnerShift)
-	return owner != leaseNoOwner && !t.seg.EntryAlive(owner)
+	if owner == leaseNoOwner {
+		return false
+	}
+	// Liveness first: if the owner's lock is held now and the incarnation
+	// read after it is the lease's, the owner was alive at the probe (a
+	// new holder bumps the incarnation right after taking the lock).
+	if !t.seg.EntryAlive(owner) {
+		return true
+	}
+	return uint64(t.seg.EntryIncarnation(owner))&leaseIncMask != w>>leaseIncShift&leaseIncMask
 }

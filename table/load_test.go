@@ -185,3 +185,44 @@ func TestGetOrLoadDeadLoaderTakenOver(t *testing.T) {
 		t.Errorf("taking over from a dead loader took %v", d)
 	}
 }
+
+// TestGetOrLoadDeadLoaderEntryReused: a loader killed mid-load holds an
+// hour-long lease, and a new process takes its registry entry before
+// anyone looks at the lease. The entry is alive again, but not with the
+// lease's owner: the next caller still takes over at once (issue 12, item
+// 7: the lease named only the entry index, so waiters stalled until its
+// deadline).
+func TestGetOrLoadDeadLoaderEntryReused(t *testing.T) {
+	name := segName(t, "")
+	tb, err := table.Create(name, table.Options{Capacity: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	g := startChildren(t, roleDeadLoader, 1, name)
+	g.expect("loading")
+	g.procs[0].stdin.Write([]byte("go\n"))
+	<-g.procs[0].done
+	// The creator holds entry 0 and the dead loader held entry 1, the
+	// first free one, which a new attacher takes now.
+	other, err := table.Attach(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for _, p := range other.Stats().Processes {
+		if p.Self && p.Entry != 1 {
+			t.Fatalf("the new attacher took registry entry %d, want the dead loader's entry 1", p.Entry)
+		}
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	v, err := tb.GetOrLoad(ctx, []byte("k"), time.Hour, func() ([]byte, error) { return []byte("rescued"), nil })
+	if err != nil || string(v) != "rescued" {
+		t.Fatalf("GetOrLoad after the loader died and its entry was reused: %q, %v (after %v)", v, err, time.Since(start))
+	}
+	if d := time.Since(start); d > maxWake {
+		t.Errorf("taking over from a dead loader whose entry was reused took %v", d)
+	}
+}

@@ -3,6 +3,7 @@ package table
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,11 +17,18 @@ type CompactOptions struct {
 	// Capacity of the new generation; 0 keeps the current one. Compaction
 	// is also how a table grows.
 	Capacity int
-	// ArenaBytes of the new generation; 0 keeps the current size.
+	// ArenaBytes of the new generation. 0 keeps the current size, or,
+	// when Capacity grows, grows the arena with it: to what Create gives
+	// the new Capacity by default (Capacity*DefaultBytesPerKey, at least
+	// 64 KiB), or in proportion to the capacity if the table has a larger
+	// arena per key than that; never smaller than the current size.
 	ArenaBytes int64
 	// Force compacts even while other processes have the table open. They
-	// keep using the old generation (their writes after the copy are lost
-	// to the new one) until they reopen the name.
+	// are left on the old generation: their writes between the copy and
+	// the rename are lost to the new one, and once the new generation is
+	// in place the old one is marked replaced, so that their writes, Wait,
+	// Subscribe and GetOrLoad fail with ErrReplaced until they reopen the
+	// name (their reads go on seeing the old copy).
 	Force bool
 }
 
@@ -73,7 +81,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	}
 	arenaBytes := opts.ArenaBytes
 	if arenaBytes == 0 {
-		arenaBytes = int64(l.ArenaSize)
+		arenaBytes = grownArena(int64(l.ArenaSize), int(l.ClaimBudget), capacity)
 	}
 	if capacity < ost.Keys {
 		return rep, fmt.Errorf("%w: Capacity %d cannot hold the table's %d keys", ErrInvalid, capacity, ost.Keys)
@@ -131,6 +139,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	}
 	ok = true
 	nt.Close()
+	old.markReplaced()
 	rep = CompactReport{
 		Keys:           nst.Keys,
 		DroppedSlots:   ost.ClaimedSlots - nst.ClaimedSlots,
@@ -143,6 +152,60 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		OtherProcesses: rep.OtherProcesses,
 	}
 	return rep, nil
+}
+
+// markReplaced tells the processes still attached to t's segment, which
+// a new generation has just replaced under its name, to reopen the name:
+// it sets the replaced word, then wakes every waiting process (their Wait
+// and Subscribe calls then return ErrReplaced). Their later writes fail
+// with ErrReplaced too; their reads go on seeing the old copy.
+func (t *Table) markReplaced() {
+	t.guarded(func() {
+		t.mem.Store64(segment.OffReplaced, 1)
+		t.mem.Add32(segment.OffWake, 1)
+		t.mem.FutexWake(segment.OffWake, math.MaxInt32)
+	})
+}
+
+// notReplaced returns ErrReplaced once a compaction replaced t's segment.
+// Writes call it under enter: one load of a line that nothing else writes,
+// so it stays in the cache.
+func (t *Table) notReplaced() error {
+	if t.mem.Load64(segment.OffReplaced) != 0 {
+		return fmt.Errorf("%w (%s)", ErrReplaced, t.name)
+	}
+	return nil
+}
+
+// checkReplaced is notReplaced with its own fault guard.
+func (t *Table) checkReplaced() (err error) {
+	if gerr := t.guarded(func() { err = t.notReplaced() }); gerr != nil {
+		return gerr
+	}
+	return err
+}
+
+// grownArena is the arena size Compact gives a table whose capacity
+// changes from oldCap (its claim budget) to newCap when no ArenaBytes is
+// asked for. Slots without arena space are of no use: a table created
+// with the default arena and compacted to 100 times its capacity would
+// fill its arena at about its old key count. The new size is Create's
+// default for newCap, or, for a table created with more arena per key
+// than the default, the old size scaled by newCap/oldCap; never less than
+// the old size, and at most the largest arena a segment can address.
+func grownArena(oldArena int64, oldCap, newCap int) int64 {
+	if newCap <= oldCap {
+		return oldArena
+	}
+	limit := int64(segment.MaxArenaUnits) * segment.Unit
+	n := max(oldArena, defaultArena(newCap))
+	if oldArena > defaultArena(oldCap) {
+		// oldArena*newCap/oldCap without overflow (both capacities are
+		// below 2^41, arenas below 2^36).
+		perKey := float64(oldArena) / float64(oldCap)
+		n = max(n, int64(min(perKey*float64(newCap), float64(limit))))
+	}
+	return min(n, limit)
 }
 
 // rawEntries calls f with every present key, its value word and (for byte

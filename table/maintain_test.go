@@ -1,12 +1,14 @@
 package table
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -170,3 +172,177 @@ func TestListAndRemoveOrphans(t *testing.T) {
 		t.Fatalf("open table after RemoveOrphans: %q, %v", v, err)
 	}
 }
+
+// TestCompactGrowsArena compacts a table created with the default arena
+// for 1,000 keys to a capacity of 100,000: the arena grows with it, as
+// Create would size it, so the table takes far more keys than its old
+// arena held (issue 12, item 8: inserts failed with ErrFull after 1,138
+// keys while Stats said 0.6% full).
+func TestCompactGrowsArena(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "grow")
+	tb, err := Create(path, Options{Capacity: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500; i++ {
+		if err := tb.Set([]byte(fmt.Sprintf("key-%07d", i)), []byte(fmt.Sprintf("value-%07d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb.Close()
+	rep, err := Compact(path, CompactOptions{Capacity: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err = Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	st := tb.Stats()
+	if want := defaultArena(100000); st.ArenaBytes < want {
+		t.Fatalf("after compact to capacity 100000: ArenaBytes %d, want at least %d (report %+v)", st.ArenaBytes, want, rep)
+	}
+	const n = 60000
+	for i := 500; i < n; i++ {
+		if err := tb.Set([]byte(fmt.Sprintf("key-%07d", i)), []byte(fmt.Sprintf("value-%07d", i))); err != nil {
+			t.Fatalf("Set of key %d after compact to capacity 100000: %v", i, err)
+		}
+	}
+	if got := tb.Len(); got != n {
+		t.Fatalf("Len = %d, want %d", got, n)
+	}
+	// An explicit ArenaBytes wins, and not growing keeps the arena.
+	tb.Close()
+	if _, err := Compact(path, CompactOptions{Capacity: 100000, ArenaBytes: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if tb, err = Attach(path); err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if got := tb.Stats().ArenaBytes; got != 16<<20 {
+		t.Fatalf("ArenaBytes after compact with ArenaBytes 16 MiB = %d", got)
+	}
+}
+
+func TestGrownArena(t *testing.T) {
+	const limit = int64(segment.MaxArenaUnits) * segment.Unit
+	for _, c := range []struct {
+		old            int64
+		oldCap, newCap int
+		want           int64
+	}{
+		{128000, 1536, 100000, 100000 * DefaultBytesPerKey}, // created with the default for 1000 keys
+		{64 << 10, 12, 1000, 128000},                        // the 64 KiB minimum
+		{64 << 10, 12, 12, 64 << 10},                        // same capacity: keep
+		{1 << 30, 1536, 1000, 1 << 30},                      // shrinking: keep
+		{1 << 20, 1536, 15360, 10 << 20},                    // a larger arena per key scales
+		{1 << 30, 12, 1 << 20, limit},                       // capped at what a segment addresses
+		{10 << 20, 1536, 3072, 20 << 20},
+	} {
+		if got := grownArena(c.old, c.oldCap, c.newCap); got != c.want {
+			t.Errorf("grownArena(%d, %d, %d) = %d, want %d", c.old, c.oldCap, c.newCap, got, c.want)
+		}
+	}
+}
+
+// TestCompactForceMarksReplaced: a forced Compact under a process that
+// keeps the table open marks the old segment replaced. That process's
+// blocked Wait and Subscribe calls wake with ErrReplaced, and its writes
+// fail with it, instead of going on silently in a copy nobody else sees
+// (issue 12, item 8: a running watch never saw later writes).
+func TestCompactForceMarksReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "repl")
+	tb, err := Create(path, Options{Capacity: 100, EventRing: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if err := tb.Set([]byte("k"), []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	_, ver, err := tb.Lookup([]byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := tb.Counter([]byte("hits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctr.Add(1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	waited := make(chan error, 1)
+	go func() {
+		_, err := tb.Wait(ctx, []byte("k"), ver)
+		waited <- err
+	}()
+	subscribed := make(chan error, 1)
+	go func() {
+		for _, err := range tb.Subscribe(ctx, nil) {
+			if err != nil {
+				subscribed <- err
+				return
+			}
+		}
+		subscribed <- nil
+	}()
+	time.Sleep(100 * time.Millisecond) // let both block
+	start := time.Now()
+	if _, err := Compact(path, CompactOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	for what, ch := range map[string]chan error{"Wait": waited, "Subscribe": subscribed} {
+		select {
+		case err := <-ch:
+			if !errors.Is(err, ErrReplaced) {
+				t.Errorf("%s blocked across a forced Compact returned %v, want ErrReplaced", what, err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%s learned of the replacement after %v", what, d)
+			}
+		case <-time.After(3 * time.Second):
+			t.Errorf("%s blocked across a forced Compact did not return within 3 s", what)
+		}
+	}
+	// Every write, and a new Wait, now says to reopen.
+	for what, err := range map[string]error{
+		"Set":         tb.Set([]byte("k"), []byte("v2")),
+		"SetWithTTL":  tb.SetWithTTL([]byte("k"), []byte("v2"), time.Hour),
+		"Delete":      second(tb.Delete([]byte("k"))),
+		"Add":         second(tb.Add([]byte("n"), 1)),
+		"GetOrSet":    third(tb.GetOrSet([]byte("x"), []byte("v"))),
+		"CAS":         second(tb.CompareAndSwap([]byte("k"), []byte("v1"), []byte("v3"))),
+		"Counter.Add": second(ctr.Add(1)),
+		"Clear":       tb.Clear(),
+		"Wait":        second(tb.Wait(ctx, []byte("k"), ver)),
+	} {
+		if !errors.Is(err, ErrReplaced) {
+			t.Errorf("%s on the replaced segment: %v, want ErrReplaced", what, err)
+		}
+	}
+	if !tb.Stats().Replaced {
+		t.Errorf("Stats().Replaced is false on the replaced segment")
+	}
+	// Reads still see the old copy; the name opens the new generation.
+	if v, err := tb.Get([]byte("k")); err != nil || string(v) != "v1" {
+		t.Errorf("Get on the replaced segment: %q, %v", v, err)
+	}
+	nt, err := Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nt.Close()
+	if nt.Stats().Replaced {
+		t.Errorf("the new generation says it was replaced")
+	}
+	if err := nt.Set([]byte("k"), []byte("v2")); err != nil {
+		t.Errorf("Set on the new generation: %v", err)
+	}
+}
+
+func second[A any](_ A, err error) error        { return err }
+func third[A, B any](_ A, _ B, err error) error { return err }

@@ -154,6 +154,9 @@ func (t *Table) Wait(ctx context.Context, key []byte, since Version) (Version, e
 	h := hash64(key, t.seed)
 	bell := doorbellOff(h)
 	for {
+		if err := t.checkReplaced(); err != nil {
+			return since, err
+		}
 		v, err := t.version(key, h)
 		if err != nil || v != since {
 			return v, err
@@ -256,6 +259,9 @@ func (h *hub) run(t *Table) {
 // moved re-arms w's doorbell and reports whether what w waits for has
 // happened (an error counts: the waiter will see it when it re-checks).
 func (t *Table) moved(w *waiter) bool {
+	if t.checkReplaced() != nil {
+		return true // the waiter finds ErrReplaced when it looks again
+	}
 	if w.ring {
 		var tail uint64
 		if err := t.guarded(func() {

@@ -260,6 +260,9 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 	}
 	committed := false
 	defer t.exitWrite(old, &err, &committed)
+	if err := t.notReplaced(); err != nil {
+		return err
+	}
 	h := hash64(key, t.seed)
 	var u uint32
 	defer func() {
@@ -268,7 +271,7 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 		}
 	}()
 	for {
-		slot, kw, err := t.findOrClaim(key, h)
+		slot, kw, err := t.findOrClaimRecord(key, h, deadline, value, &u)
 		if err != nil {
 			return err
 		}
@@ -330,6 +333,9 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 		return false, err
 	}
 	defer t.exitWrite(old, &err, &deleted)
+	if err := t.notReplaced(); err != nil {
+		return false, err
+	}
 	h := hash64(key, t.seed)
 	slot, sn, ok, err := t.find(key, h)
 	if err != nil || !ok {
@@ -387,6 +393,9 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 	}
 	committed := false
 	defer t.exitWrite(old, &err, &committed)
+	if err := t.notReplaced(); err != nil {
+		return 0, err
+	}
 	h := hash64(key, t.seed)
 	if n, ok := t.addFast(key, h, delta); ok {
 		committed = true
@@ -548,6 +557,9 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 		return false, err
 	}
 	defer t.exitWrite(fo, &err, &done)
+	if err := t.notReplaced(); err != nil {
+		return false, err
+	}
 	h := hash64(key, t.seed)
 	slot, sn, ok, err := t.find(key, h)
 	if err != nil || !ok {
@@ -674,6 +686,9 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	}
 	committed := false
 	defer t.exitWrite(fo, &err, &committed)
+	if err := t.notReplaced(); err != nil {
+		return nil, false, err
+	}
 	h := hash64(key, t.seed)
 	var u uint32
 	defer func() {
@@ -683,7 +698,7 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	}()
 retry:
 	for {
-		slot, kw, err := t.findOrClaim(key, h)
+		slot, kw, err := t.findOrClaimRecord(key, h, 0, value, &u)
 		if err != nil {
 			return nil, false, err
 		}

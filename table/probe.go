@@ -223,6 +223,29 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 	return t.claim(key, h)
 }
 
+// findOrClaimRecord is findOrClaim for a write that stores a value record
+// (key, deadline, value) in the slot it returns. In a segment that never
+// reuses slots a claim cannot be given back (its slot keeps the key for
+// good), so for an absent key it writes the record first, into *u, and
+// claims only then: a write that fails for want of arena space takes no
+// slot, and gives back what it took (the caller frees *u unless it
+// published it). A segment that reuses slots writes after the claim and
+// retires a claim it cannot fill (abandonClaim).
+func (t *Table) findOrClaimRecord(key []byte, h uint64, deadline int64, value []byte, u *uint32) (slot, kw uint64, err error) {
+	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
+		return slot, sn.w0, err
+	}
+	if t.reuse {
+		return t.claimReuse(key, h)
+	}
+	if *u == 0 {
+		if *u, err = t.writeRecord(key, deadline, value, int(h%segment.FreeShards)); err != nil {
+			return 0, 0, err
+		}
+	}
+	return t.claim(key, h)
+}
+
 // claim is findOrClaim's slow path, for a key that was absent a moment
 // ago (another process may be inserting it right now).
 func (t *Table) claim(key []byte, h uint64) (slot, kw uint64, err error) {

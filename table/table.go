@@ -52,7 +52,8 @@ type Options struct {
 	// EventRing is the number of change events the segment keeps for
 	// Subscribe (rounded up to a power of two, at least 64). Default 0:
 	// no subscriptions, and writes pay nothing for them. Wait works
-	// either way. A subscriber more than EventRing events behind misses
+	// either way. Events name slots in 32 bits, so a table with a ring
+	// has at most 2^32 slots (Capacity up to 3<<30; more is ErrInvalid). A subscriber more than EventRing events behind misses
 	// events (and is told how many).
 	EventRing int
 	// Eviction chooses what a write does when the table is full (no slot
@@ -68,10 +69,16 @@ type Options struct {
 	Mode os.FileMode
 }
 
+// defaultArena is the arena size Create gives capacity keys when
+// Options.ArenaBytes is 0.
+func defaultArena(capacity int) int64 {
+	return max(int64(capacity)*DefaultBytesPerKey, minDefaultArena)
+}
+
 func (o Options) layout() (segment.Layout, error) {
 	arenaBytes := o.ArenaBytes
 	if arenaBytes == 0 && o.Capacity > 0 {
-		arenaBytes = max(int64(o.Capacity)*DefaultBytesPerKey, minDefaultArena)
+		arenaBytes = defaultArena(o.Capacity)
 	}
 	procs := o.MaxProcesses
 	if procs == 0 {
@@ -343,8 +350,11 @@ type Stats struct {
 	FileBytes    int64 // size of the segment file
 	Expired      int64 // expired values reclaimed so far (by any process)
 	Evicted      int64 // keys evicted so far (EvictCLOCK tables)
-	Eviction     EvictionPolicy
-	Processes    []Process // live processes that have the table open
+	// Replaced: a forced Compact put a new generation under the name;
+	// this Table reads the old copy and should be reopened (ErrReplaced).
+	Replaced  bool
+	Eviction  EvictionPolicy
+	Processes []Process // live processes that have the table open
 }
 
 // Stats returns a snapshot of the table's counters. After Close only Name
@@ -368,6 +378,7 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 	l := t.seg.Layout
 	st.FormatVersion = l.FormatVersion()
 	st.Evicted = int64(t.mem.Load64(segment.OffEvicted))
+	st.Replaced = t.mem.Load64(segment.OffReplaced) != 0
 	if l.Evicts() {
 		st.Eviction = EvictCLOCK
 	}

@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/shmdict/shmdict/arena"
@@ -36,7 +37,10 @@ func (t *Table) now() int64 {
 }
 
 // SetWithTTL stores value under key until ttl from now, after which the
-// key reads as absent. ttl must be positive.
+// key reads as absent. ttl must be positive. A ttl that reaches past the
+// latest deadline the record can hold (math.MaxInt64 Unix nanoseconds, in
+// the year 2262), such as math.MaxInt64 for "forever", stores that latest
+// deadline: the value does not expire in practice.
 func (t *Table) SetWithTTL(key, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("%w: SetWithTTL needs a positive ttl (got %v)", ErrInvalid, ttl)
@@ -48,7 +52,22 @@ func (t *Table) SetWithTTL(key, value []byte, ttl time.Duration) error {
 	}); err != nil {
 		return err
 	}
-	return t.set(key, value, t.now()+int64(ttl))
+	return t.set(key, value, deadlineAfter(t.now(), ttl))
+}
+
+// deadlineAfter returns the deadline ttl (positive) after now, both in
+// Unix nanoseconds, saturated at math.MaxInt64: the sum wraps negative
+// for a huge ttl, and a value stored with a past deadline would read as
+// absent at once. A deadline of 0 means "none" in a record, so the one
+// sum that lands on it (a clock before 1970) is moved 1 ns later.
+func deadlineAfter(now int64, ttl time.Duration) int64 {
+	if now >= 0 && int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	if dl := now + int64(ttl); dl != 0 {
+		return dl
+	}
+	return 1
 }
 
 // TTL returns how long key has left to live, or 0 if it has no TTL; an

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -221,5 +222,96 @@ func TestTTLErrors(t *testing.T) {
 	}
 	if _, err := tb.TTL([]byte("missing")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("TTL(missing): %v", err)
+	}
+}
+
+// TestTTLSaturates stores values with TTLs and deadlines at and past the
+// end of the i64 Unix-nanosecond range a record holds: they saturate at
+// the latest deadline instead of wrapping into the past (issue 12, item
+// 6: math.MaxInt64 as "forever" stored an already-expired value).
+func TestTTLSaturates(t *testing.T) {
+	tb, err := New(Options{Capacity: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	now := time.Unix(1_700_000_000, 0)
+	tb.SetClock(func() time.Time { return now })
+	room := time.Duration(math.MaxInt64 - now.UnixNano()) // the largest ttl that does not saturate
+	for _, c := range []struct {
+		name string
+		ttl  time.Duration
+		left time.Duration // what TTL must report
+	}{
+		{"MaxInt64", math.MaxInt64, room},
+		{"room+1", room + 1, room},
+		{"room", room, room},
+		{"room-1", room - 1, room - 1},
+		{"1ns", 1, 1},
+		{"1h", time.Hour, time.Hour},
+	} {
+		key := []byte("k-" + c.name)
+		if err := tb.SetWithTTL(key, []byte("v"), c.ttl); err != nil {
+			t.Fatalf("%s: SetWithTTL: %v", c.name, err)
+		}
+		if v, err := tb.Get(key); err != nil || string(v) != "v" {
+			t.Fatalf("%s: Get after SetWithTTL(%d) = %q, %v; want \"v\"", c.name, int64(c.ttl), v, err)
+		}
+		if left, err := tb.TTL(key); err != nil || left != c.left {
+			t.Fatalf("%s: TTL = %v, %v; want %v", c.name, left, err, c.left)
+		}
+	}
+	for _, ttl := range []time.Duration{0, -1, math.MinInt64} {
+		if err := tb.SetWithTTL([]byte("bad"), []byte("v"), ttl); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("SetWithTTL(%d) = %v, want ErrInvalid", int64(ttl), err)
+		}
+	}
+	// Deadlines past the range saturate too (time.Time.UnixNano wraps there).
+	for i, d := range []time.Time{
+		time.Unix(0, math.MaxInt64), time.Unix(0, math.MaxInt64).Add(1), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1_000_000_000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		key := []byte(fmt.Sprint("d", i))
+		if err := tb.SetWithDeadline(key, []byte("v"), d); err != nil {
+			t.Fatalf("SetWithDeadline(%v): %v", d, err)
+		}
+		if left, err := tb.TTL(key); err != nil || left != room {
+			t.Fatalf("TTL after SetWithDeadline(%v) = %v, %v; want %v", d, left, err, room)
+		}
+	}
+	if err := tb.SetWithDeadline([]byte("past"), []byte("v"), time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("SetWithDeadline(year 1000) = %v, want ErrInvalid", err)
+	}
+	// Expire keeps them all, and the clock moving on to the last
+	// representable instant expires them.
+	if n, err := tb.Expire(); err != nil || n != 0 {
+		t.Fatalf("Expire = %d, %v; want 0", n, err)
+	}
+	now = time.Unix(0, math.MaxInt64)
+	if _, err := tb.Get([]byte("k-MaxInt64")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get at the latest deadline = %v, want ErrNotFound", err)
+	}
+}
+
+// TestDeadlineAfter pins the saturating sum at its edges.
+func TestDeadlineAfter(t *testing.T) {
+	for _, c := range []struct {
+		now  int64
+		ttl  time.Duration
+		want int64
+	}{
+		{0, math.MaxInt64, math.MaxInt64},
+		{1, math.MaxInt64, math.MaxInt64},
+		{math.MaxInt64 - 1, 1, math.MaxInt64},
+		{math.MaxInt64 - 1, 2, math.MaxInt64},
+		{math.MaxInt64, 1, math.MaxInt64},
+		{100, 5, 105},
+		{-10, 5, -5},
+		{-5, 5, 1}, // 0 would mean "no deadline"
+		{math.MinInt64, math.MaxInt64, -1},
+	} {
+		if got := deadlineAfter(c.now, c.ttl); got != c.want {
+			t.Errorf("deadlineAfter(%d, %d) = %d, want %d", c.now, int64(c.ttl), got, c.want)
+		}
 	}
 }
