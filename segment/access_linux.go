@@ -164,10 +164,10 @@ func checkOwner(path string, st *unix.Stat_t, gid int) error {
 		return fmt.Errorf("shmdict: %s: %w: mode %#o; a group-shared segment must be exactly 0660 (others reading it could lock its users out; chmod 660 it if you trust its contents)",
 			path, os.ErrPermission, perm)
 	case st.Uid != euid:
-		return fmt.Errorf("shmdict: %s: %w: owned by uid %d, not by you (uid %d); refusing a segment another user could have planted (remove it if you did not make it, or set Options.Group to share tables through a group)",
+		return fmt.Errorf("shmdict: %s: %w: owned by uid %d, not by you (uid %d); refusing a segment another user could have planted (remove it if you did not make it, or set Options.Group, or SHMDICT_GROUP for the shmdict command, to share tables through a group)",
 			path, os.ErrPermission, st.Uid, euid)
 	}
-	return fmt.Errorf("shmdict: %s: %w: mode %#o lets group %d or others in, and this process did not opt in to sharing (set Options.Group to the file's group and make it 0660, or chmod 600 it)",
+	return fmt.Errorf("shmdict: %s: %w: mode %#o lets group %d or others in, and this process did not opt in to sharing (set Options.Group, or SHMDICT_GROUP for the shmdict command, to the file's group and make it 0660; or chmod 600 it)",
 		path, os.ErrPermission, perm, st.Gid)
 }
 
