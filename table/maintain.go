@@ -23,6 +23,9 @@ type CompactOptions struct {
 	// keep using the old generation (their writes after the copy are lost
 	// to the new one) until they reopen the name.
 	Force bool
+	// Group: the table is shared through this group (see Options.Group);
+	// the new generation is too.
+	Group string
 }
 
 // CompactReport says what a compaction did.
@@ -48,7 +51,7 @@ type CompactReport struct {
 // opts.Force; while it runs, attaching fails with ErrBusy.
 func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	var rep CompactReport
-	old, err := Attach(name)
+	old, err := AttachShared(name, opts.Group)
 	if err != nil {
 		return rep, err
 	}

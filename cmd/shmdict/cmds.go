@@ -530,7 +530,7 @@ Examples:
 			var rep table.Report
 			var err error
 			if *repair {
-				rep, err = during(e, "repairing "+name, func() (table.Report, error) { return table.Repair(name, *fsckForce) })
+				rep, err = during(e, "repairing "+name, func() (table.Report, error) { return table.RepairShared(name, os.Getenv("SHMDICT_GROUP"), *fsckForce) })
 				if errors.Is(err, table.ErrInUse) {
 					return fmt.Errorf("%w; stop them first or pass --force", err)
 				}
@@ -583,6 +583,7 @@ Examples:
 				}
 				opts.ArenaBytes = n
 			}
+			opts.Group = os.Getenv("SHMDICT_GROUP")
 			rep, err := during(e, "compacting "+args[0], func() (table.CompactReport, error) { return table.Compact(args[0], opts) })
 			if errors.Is(err, table.ErrInUse) {
 				return fmt.Errorf("%w; stop them first or pass --force", err)
