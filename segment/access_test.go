@@ -1,12 +1,17 @@
 package segment
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,5 +234,123 @@ func TestSegmentRemoveOwner(t *testing.T) {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("%s was removed: %v", f, err)
 		}
+	}
+}
+
+// lockChildMain is the "lock" child of TestSegmentReaderLockout: as
+// another user, it opens path read-only and takes every lock a reader
+// can (the exclusive flock, a read lock on every registry byte), prints
+// "locked", and holds them until stdin closes. It prints "error ..." if
+// it cannot.
+func lockChildMain(path string, in io.Reader) int {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err == nil {
+		lk := unix.Flock_t{Type: unix.F_RDLCK, Start: lockBase, Len: 1 << 20}
+		err = unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &lk)
+	}
+	if err != nil {
+		fmt.Println("error", err)
+		return 0
+	}
+	fmt.Println("locked")
+	io.Copy(io.Discard, in)
+	return 0
+}
+
+// TestSegmentReaderLockout (issue 12, item 5): another user cannot lock
+// the owner out of a table. With the only modes Create accepts, another
+// user cannot even open the file; a file made readable by others
+// afterwards (chmod 644) lets them take its locks, and attach then says
+// what is wrong with the file (os.ErrPermission, naming the mode) rather
+// than blaming a maintenance operation (ErrBusy).
+func TestSegmentReaderLockout(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The child runs as nobody: give it a copy of the test binary it can
+	// execute.
+	bin := filepath.Join(dir, "segment.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lockAs := func(path string) (string, func()) {
+		cmd := exec.Command(bin, "-test.run=^$")
+		cmd.Env = append(os.Environ(), segChildEnv+"=lock", segChildPathEnv+"="+path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			t.Fatalf("lock child: %v", err)
+		}
+		return strings.TrimSpace(line), func() { stdin.Close(); cmd.Wait() }
+	}
+
+	l := segTestLayout()
+	p := filepath.Join(dir, "seg")
+	s, err := Create(p, l, Access{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got, done := lockAs(p)
+	if !strings.HasPrefix(got, "error") {
+		t.Errorf("another user locking a 0600 table: %q, want an error", got)
+	}
+	s, err = Attach(p, Access{})
+	if err != nil {
+		t.Errorf("Attach while another user tried to lock the table: %v", err)
+	} else {
+		s.Close()
+	}
+	done()
+
+	for _, mode := range []os.FileMode{0o644, 0o640} {
+		q := filepath.Join(dir, "read"+mode.String())
+		s, err := Create(q, l, Access{Mode: mode})
+		if err == nil {
+			s.Close()
+			got, done := lockAs(q)
+			_, err := Attach(q, Access{})
+			done()
+			t.Errorf("Create with mode %v succeeded; another user then %s it, and the owner's Attach got %v", mode, got, err)
+			continue
+		}
+		wantErr(t, fmt.Sprintf("Create with mode %v", mode), err, ErrInvalid)
+	}
+
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, done = lockAs(p)
+	defer done()
+	if got != "locked" {
+		t.Fatalf("another user locking a 0644 file: %q", got)
+	}
+	_, err = Attach(p, Access{})
+	wantErr(t, "Attach of a 0644 file another user holds locked", err, os.ErrPermission)
+	if err != nil && !strings.Contains(err.Error(), "0644") {
+		t.Errorf("the error does not name the mode: %v", err)
 	}
 }

@@ -55,6 +55,8 @@ func segChildMain(mode, path string) int {
 		err     error
 	)
 	switch mode {
+	case "lock":
+		return lockChildMain(path, in)
 	case "attach":
 		s, err = Attach(path, Access{})
 	case "open":
