@@ -210,6 +210,44 @@ func TestSegmentSpecialFilesNoHang(t *testing.T) {
 	s.Close()
 }
 
+// TestSegmentListSwap (issue 12, item 4): a file swapped for a FIFO (or a
+// link) between List's ReadDir and its open neither hangs List nor shows
+// up in it.
+func TestSegmentListSwap(t *testing.T) {
+	dir := t.TempDir()
+	validSegmentBytes(t, dir, "a")
+	validSegmentBytes(t, dir, "b")
+	validSegmentBytes(t, dir, "c")
+	other, _ := validSegmentBytes(t, t.TempDir(), "elsewhere")
+	testHookListed = func(path string) {
+		switch filepath.Base(path) {
+		case "a":
+			os.Remove(path)
+			if err := unix.Mkfifo(path, 0o600); err != nil {
+				t.Error(err)
+			}
+		case "b":
+			os.Remove(path)
+			if err := os.Symlink(other, path); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer func() { testHookListed = nil }()
+	var infos []Info
+	err := within(t, "List", []string{filepath.Join(dir, "a")}, func() error {
+		var err error
+		infos, err = List(dir)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || filepath.Base(infos[0].Path) != "c" {
+		t.Errorf("List after the swaps: %+v, want only c", infos)
+	}
+}
+
 // TestSegmentRemoveOwner: the removal paths lock and unlink only files of
 // their own user, even for root.
 func TestSegmentRemoveOwner(t *testing.T) {

@@ -160,9 +160,13 @@ func List(dir string) ([]Info, error) {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		info, err := Inspect(filepath.Join(dir, e.Name()))
+		path := filepath.Join(dir, e.Name())
+		if testHookListed != nil {
+			testHookListed(path)
+		}
+		info, err := Inspect(path) // the name may be a FIFO or a link by now
 		if err != nil {
-			continue // vanished or unreadable: not ours to report
+			continue // vanished, replaced or unreadable: not ours to report
 		}
 		if info.Err != nil && !info.ours {
 			continue
@@ -171,6 +175,10 @@ func List(dir string) ([]Info, error) {
 	}
 	return out, nil
 }
+
+// testHookListed, when set by a test, runs between List's ReadDir and its
+// Inspect of each file (where another user can swap the file).
+var testHookListed func(path string)
 
 // RemoveTemp removes a temporary file left by an interrupted create or
 // compaction, if its creator no longer holds it (ErrInUse otherwise). It
