@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -190,9 +189,6 @@ func touch(fd int) {
 	// utimensat(fd, NULL, NULL, 0) sets both times of fd itself to now.
 	unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, 0, 0, 0, 0)
 }
-
-// errUsedSince: RemoveUnused with a cutoff found the file used after it.
-var errUsedSince = errors.New("used since the cutoff")
 
 // Access returns the Access that makes a new file shared as this one is:
 // its group when it is group-shared (Compact keeps it). A heap segment

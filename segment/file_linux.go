@@ -313,7 +313,7 @@ func removeUnused(path string, cutoff time.Time) error {
 			return fmt.Errorf("shmdict: stat %s: %w", path, err)
 		}
 		if used := time.Unix(st.Mtim.Unix()); !used.Before(cutoff) {
-			return fmt.Errorf("%w: %s was used at %s (%w)", ErrInUse, path, used.Format(time.RFC3339), errUsedSince)
+			return fmt.Errorf("%w: %s was used at %s, after the cutoff %s", ErrInUse, path, used.Format(time.RFC3339), cutoff.Format(time.RFC3339))
 		}
 	}
 	return Remove(path)

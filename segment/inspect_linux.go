@@ -64,8 +64,11 @@ func IsTempName(name string) bool {
 }
 
 // Inspect reads the segment at path: header, counters and live processes.
-// A file that is not a valid segment gives an Info with Err set (and a nil
-// error); the error is for failures to read the file at all.
+// A regular file that is not a valid segment gives an Info with Err set
+// (and a nil error); the error is for failures to read the file at all,
+// and ErrInvalid for a name that is not a regular file (a symbolic link,
+// FIFO, socket, device or directory), which is never followed or blocked
+// on.
 func Inspect(path string) (Info, error) {
 	info := Info{Path: path, Temp: IsTempName(filepath.Base(path))}
 	// O_NONBLOCK and the regular-file check come before any read: a FIFO
