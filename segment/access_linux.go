@@ -63,8 +63,8 @@ func (a Access) resolve() (mode uint32, gid int, err error) {
 	case a.Mode == modePrivate:
 		return 0, -1, fmt.Errorf("%w: Mode %#o shares nothing, but Group %q is set: leave Mode 0 (0660) to share with the group", ErrInvalid, uint32(a.Mode), a.Group)
 	}
-	return 0, -1, fmt.Errorf("%w: file mode %v: use 0600 (the default) or, with Options.Group, 0660 (modes that let others read without writing would let them lock the owner out, and world-writable ones let anyone corrupt the table)",
-		ErrInvalid, a.Mode)
+	return 0, -1, fmt.Errorf("%w: file mode %#o: use 0600 (the default) or, with Options.Group, 0660 (modes that let others read without writing would let them lock the owner out, and world-writable ones let anyone corrupt the table)",
+		ErrInvalid, uint32(a.Mode))
 }
 
 // gid returns the group a shares with, or -1.

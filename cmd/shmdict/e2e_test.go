@@ -546,3 +546,22 @@ func TestBench(t *testing.T) {
 	fails(t, 2, "no workload", "", "bench", "--workloads", "nope")
 	fails(t, 2, "no peer", "", "bench", "--peers", "memcached")
 }
+
+// TestGroupShared: create --group makes a group-shared (0660) table, which
+// the other commands open only with that group in $SHMDICT_GROUP (issue
+// 12, item 2).
+func TestGroupShared(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "shared")
+	group := strconv.Itoa(os.Getegid())
+	ok(t, "", "create", p, "--capacity", "10", "--group", group)
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o660 {
+		t.Fatalf("create --group: %v %v, want mode 0660", st.Mode(), err)
+	}
+	fails(t, 1, "permission denied", "", "set", p, "k", "v")
+	cmd := exec.Command(binary, "set", p, "k", "v")
+	cmd.Env = append(os.Environ(), "SHMDICT_GROUP="+group)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("set with SHMDICT_GROUP: %v: %s", err, out)
+	}
+	fails(t, 1, "lock the owner out", "", "create", p+"2", "--capacity", "10", "--mode", "0644")
+}
