@@ -21,5 +21,11 @@
 //     order, layout arithmetic, checksum, and file size.
 //   - Layout.go is the single source of every offset and size; docs/FORMAT.md
 //     mirrors it and layout_test.go pins it.
+//   - Every open of an existing name goes through openName
+//     (O_NOFOLLOW|O_NONBLOCK, then fstat: regular files only), and nothing
+//     is read from, locked on or mapped from a file before checkOwner
+//     accepted it (Access: this user's private files, or the named
+//     group's 0660 files).
+//   - A file's mtime is its last use: create, attach and close set it.
 //   - unsafe appears only in mmap_linux.go (building a slice over a mapping).
 package segment

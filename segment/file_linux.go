@@ -17,9 +17,9 @@ import (
 // Create makes a new segment at path with layout l and attaches to it. It
 // fails with ErrExist if path exists. The file appears under its final
 // name only when fully initialized, so concurrent attachers never see a
-// half-made segment.
-func Create(path string, l Layout, mode os.FileMode) (*Segment, error) {
-	s, err := create(path, l, mode)
+// half-made segment. a says who may share the file (Access).
+func Create(path string, l Layout, a Access) (*Segment, error) {
+	s, err := create(path, l, a)
 	if err != nil {
 		return nil, err
 	}
@@ -29,14 +29,18 @@ func Create(path string, l Layout, mode os.FileMode) (*Segment, error) {
 // Open attaches to the segment at path, or creates it with layout l if it
 // does not exist. When two processes race to create the same name, one
 // wins and the other attaches to the winner's segment. created reports
-// which happened.
-func Open(path string, l Layout, mode os.FileMode) (s *Segment, created bool, err error) {
+// which happened. a applies to both (Access); an invalid a is refused
+// before anything is opened.
+func Open(path string, l Layout, a Access) (s *Segment, created bool, err error) {
+	if _, _, err := a.resolve(); err != nil {
+		return nil, false, err
+	}
 	for attempt := 0; ; attempt++ {
-		s, err = Attach(path)
+		s, err = Attach(path, a)
 		if !errors.Is(err, ErrNotExist) {
 			return s, false, err
 		}
-		s, err = create(path, l, mode)
+		s, err = create(path, l, a)
 		if !errors.Is(err, ErrExist) || attempt >= 3 {
 			return s, err == nil, err
 		}
@@ -45,12 +49,10 @@ func Open(path string, l Layout, mode os.FileMode) (s *Segment, created bool, er
 	}
 }
 
-func create(path string, l Layout, mode os.FileMode) (*Segment, error) {
-	if mode == 0 {
-		mode = 0o600
-	}
-	if mode&^0o777 != 0 || mode&0o002 != 0 || mode&0o600 != 0o600 {
-		return nil, fmt.Errorf("%w: file mode %v (the owner needs read and write; world-writable segments are refused)", ErrInvalid, mode)
+func create(path string, l Layout, a Access) (*Segment, error) {
+	mode, gid, err := a.resolve()
+	if err != nil {
+		return nil, err
 	}
 	l.Seed = newSeed()
 	l.CreatedNano = time.Now().UnixNano()
@@ -60,7 +62,7 @@ func create(path string, l Layout, mode os.FileMode) (*Segment, error) {
 		dir = "."
 	}
 	tmp := filepath.Join(dir, "."+base+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(newSeed()%1e9, 10))
-	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode))
+	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil, fmt.Errorf("%w: directory %s does not exist: %v", ErrNotExist, dir, err)
@@ -80,7 +82,12 @@ func create(path string, l Layout, mode os.FileMode) (*Segment, error) {
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return nil, fmt.Errorf("shmdict: flock %s: %w", tmp, err)
 	}
-	if err := unix.Fchmod(fd, uint32(mode)); err != nil { // umask may have narrowed it
+	if gid >= 0 {
+		if err := unix.Fchown(fd, -1, gid); err != nil {
+			return nil, fmt.Errorf("shmdict: give %s to group %d: %w (are you a member of that group?)", tmp, gid, err)
+		}
+	}
+	if err := unix.Fchmod(fd, mode); err != nil { // umask may have narrowed it
 		return nil, fmt.Errorf("shmdict: chmod %s: %w", tmp, err)
 	}
 	if err := allocate(fd, l.TotalSize); err != nil {
@@ -125,15 +132,22 @@ func allocate(fd int, size uint64) error {
 	return err
 }
 
-// Attach maps the existing segment at path after validating its header
-// and size. It fails with ErrNotExist if there is none, ErrCorrupt or
-// ErrVersion if the file is not a valid segment of this format, ErrInvalid
-// for a world-writable file or a directory, os.ErrPermission for another
-// user's segment, ErrBusy while an exclusive operation holds it, and
-// ErrInUse when its registry is full.
-func Attach(path string) (*Segment, error) {
+// Attach maps the existing segment at path after validating its owner,
+// mode, header and size. It fails with ErrNotExist if there is none,
+// ErrCorrupt or ErrVersion if the file is not a valid segment of this
+// format, ErrInvalid for a world-writable file or anything but a regular
+// file (a symbolic link, FIFO, socket, device or directory: never
+// followed, never blocked on), an error matching os.ErrPermission for a
+// file that a does not trust (see Access), ErrBusy while an exclusive
+// operation holds it, and ErrInUse when its registry is full. a.Mode is
+// not used.
+func Attach(path string, a Access) (*Segment, error) {
+	gid, err := a.gid()
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
-		s, err := attach(path)
+		s, err := attach(path, gid)
 		if !errors.Is(err, errReplaced) {
 			return s, err
 		}
@@ -154,7 +168,7 @@ func samePath(fd int, path string) (bool, error) {
 	if err := unix.Fstat(fd, &a); err != nil {
 		return false, err
 	}
-	if err := unix.Stat(path, &b); err != nil {
+	if err := unix.Lstat(path, &b); err != nil { // a link swapped in is not the file
 		if errors.Is(err, unix.ENOENT) {
 			return false, nil
 		}
@@ -163,10 +177,10 @@ func samePath(fd int, path string) (bool, error) {
 	return a.Dev == b.Dev && a.Ino == b.Ino && a.Nlink > 0, nil
 }
 
-func attach(path string) (*Segment, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+func attach(path string, gid int) (*Segment, error) {
+	fd, st, err := openName(path, unix.O_RDWR)
 	if err != nil {
-		return nil, openError(path, err)
+		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), path)
 	ok := false
@@ -175,17 +189,7 @@ func attach(path string) (*Segment, error) {
 			f.Close()
 		}
 	}()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("shmdict: stat %s: %w", path, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
-	}
-	if st.Mode&0o002 != 0 {
-		return nil, fmt.Errorf("%w: %s is world-writable; any local user could corrupt it (chmod o-w it if you trust its contents)", ErrInvalid, path)
-	}
-	if err := checkOwner(path, &st); err != nil {
+	if err := checkOwner(path, st, gid); err != nil {
 		return nil, err
 	}
 	hdr := make([]byte, HeaderSize)
@@ -225,31 +229,6 @@ func attach(path string) (*Segment, error) {
 	return s, nil
 }
 
-// checkOwner refuses a segment owned by another user unless it is shared
-// through its group (group read-write, and a group this process is in):
-// otherwise anyone could plant a segment under a name another user's
-// program will open and read what it writes there.
-func checkOwner(path string, st *unix.Stat_t) error {
-	euid := uint32(os.Geteuid())
-	if st.Uid == euid || euid == 0 {
-		return nil
-	}
-	if st.Mode&0o060 == 0o060 {
-		if st.Gid == uint32(os.Getegid()) {
-			return nil
-		}
-		if groups, err := os.Getgroups(); err == nil {
-			for _, g := range groups {
-				if uint32(g) == st.Gid {
-					return nil
-				}
-			}
-		}
-	}
-	return fmt.Errorf("%w: %s belongs to uid %d and is not shared with a group of yours; refusing a segment another user could control (remove it, or create it with Mode 0660 for a shared group)",
-		os.ErrPermission, path, st.Uid)
-}
-
 // openError describes a failure to open an existing segment file.
 func openError(path string, err error) error {
 	switch {
@@ -257,6 +236,10 @@ func openError(path string, err error) error {
 		return fmt.Errorf("%w: %s", ErrNotExist, path)
 	case errors.Is(err, unix.EISDIR):
 		return fmt.Errorf("%w: %s is a directory, not a segment file", ErrInvalid, path)
+	case errors.Is(err, unix.ENXIO):
+		return fmt.Errorf("%w: %s is a socket or a device, not a segment file (remove it if you did not make it)", ErrInvalid, path)
+	case errors.Is(err, unix.ELOOP):
+		return fmt.Errorf("%w: %s is a symbolic link; segments in shared directories are never opened through links (name the target itself)", ErrInvalid, path)
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		return fmt.Errorf("shmdict: open %s: %w (the segment belongs to another user, or its mode does not let you write it)", path, os.ErrPermission)
 	}
@@ -272,7 +255,11 @@ func (s *Segment) join() error {
 		}
 		return fmt.Errorf("shmdict: flock %s: %w", s.Path, err)
 	}
-	return s.claimEntry()
+	if err := s.claimEntry(); err != nil {
+		return err
+	}
+	touch(int(s.file.Fd()))
+	return nil
 }
 
 // Remove unlinks the segment at path. Like shm_unlink, processes that have
@@ -290,13 +277,26 @@ func Remove(path string) error {
 
 // RemoveUnused unlinks the segment at path only if no process has it
 // attached (ErrInUse otherwise). The check and the unlink happen under an
-// exclusive flock, so no process can attach in between.
-func RemoveUnused(path string) error {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// exclusive flock, so no process can attach in between. Like every open of
+// a name, it refuses anything but a regular file (ErrInvalid) and, since
+// it locks the file, a file another user owns (os.ErrPermission).
+func RemoveUnused(path string) error { return removeUnused(path, time.Time{}) }
+
+// RemoveUnusedBefore is RemoveUnused for a segment that must also have
+// been last used (created, attached or closed: Info.Modified) before
+// cutoff; one used since fails with ErrInUse. The time is checked again
+// under the exclusive flock.
+func RemoveUnusedBefore(path string, cutoff time.Time) error { return removeUnused(path, cutoff) }
+
+func removeUnused(path string, cutoff time.Time) error {
+	fd, st, err := openName(path, unix.O_RDONLY)
 	if err != nil {
-		return openError(path, err)
+		return err
 	}
 	defer unix.Close(fd)
+	if err := checkMine(path, st); err != nil {
+		return err
+	}
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return fmt.Errorf("%w: %s has attached processes; detach them or use Remove", ErrInUse, path)
@@ -306,6 +306,15 @@ func RemoveUnused(path string) error {
 	// Unlink only the file we checked: the path may name another by now.
 	if same, err := samePath(fd, path); err != nil || !same {
 		return fmt.Errorf("%w: %s was replaced while checking it; retry", ErrBusy, path)
+	}
+	if !cutoff.IsZero() {
+		// Fstat again: an attach and close since the first one touched it.
+		if err := unix.Fstat(fd, st); err != nil {
+			return fmt.Errorf("shmdict: stat %s: %w", path, err)
+		}
+		if used := time.Unix(st.Mtim.Unix()); !used.Before(cutoff) {
+			return fmt.Errorf("%w: %s was used at %s, after the cutoff %s", ErrInUse, path, used.Format(time.RFC3339), cutoff.Format(time.RFC3339))
+		}
 	}
 	return Remove(path)
 }

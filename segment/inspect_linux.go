@@ -17,21 +17,45 @@ import (
 // it: Inspect reads it with pread and probes its registry locks, so it
 // never counts itself as a user.
 type Info struct {
-	Path      string
-	Size      int64
-	Layout    Layout
-	Keys      int64     // the Len counters' sum (a snapshot)
-	Claimed   uint64    // the claimed-slot counter
-	Live      []Process // live attached processes
+	Path    string
+	Size    int64
+	Layout  Layout
+	Keys    int64     // the Len counters' sum (a snapshot)
+	Claimed uint64    // the claimed-slot counter
+	Live    []Process // live attached processes
+	// Modified is the file's modification time. Create, attach and close
+	// set it, so for a segment with no live process it is when the
+	// segment was last used (Unused).
 	Modified  time.Time
+	UID       int   // the file's owner
 	Temp      bool  // a temporary file of an interrupted create or compaction
 	Err       error // why the file is not a usable segment, if it is not
 	TempInUse bool  // for a temp file: its creator still holds it
+
+	ours bool // the file starts with the magic (a damaged segment is still ours)
 }
 
-// Orphan reports whether the file is a valid segment with no live process
-// attached.
-func (i Info) Orphan() bool { return i.Err == nil && !i.Temp && len(i.Live) == 0 }
+// What a directory scan may remove. List, 'shmdict ls', 'shmdict gc' and
+// table.RemoveOrphans all go by these two methods, and nothing else:
+//
+//   - An orphan is a temporary file whose creator is gone: a create or a
+//     compaction was interrupted, and nothing can ever use the file. It is
+//     always safe to remove.
+//   - An unused segment is a valid table that no live process has open
+//     right now. That is its normal state between uses (a table outlives
+//     the processes that use it), so it is removed only on request, and
+//     only if it has been unused for longer than the caller says.
+//
+// A damaged segment (Err set) is neither: what to do with it is the
+// operator's call (inspect it, restore it from a dump, or remove it).
+
+// Orphan reports whether the file is a temporary file that its creator
+// left behind (it died or failed before finishing): safe to remove.
+func (i Info) Orphan() bool { return i.Temp && !i.TempInUse }
+
+// Unused reports whether the file is a valid segment with no live process
+// attached. Modified says since when.
+func (i Info) Unused() bool { return i.Err == nil && !i.Temp && len(i.Live) == 0 }
 
 // IsTempName reports whether a file name is one of the temporary names
 // create and compaction use.
@@ -40,29 +64,32 @@ func IsTempName(name string) bool {
 }
 
 // Inspect reads the segment at path: header, counters and live processes.
-// A file that is not a valid segment gives an Info with Err set (and a nil
-// error); the error is for failures to read the file at all.
+// A regular file that is not a valid segment gives an Info with Err set
+// (and a nil error); the error is for failures to read the file at all,
+// and ErrInvalid for a name that is not a regular file (a symbolic link,
+// FIFO, socket, device or directory), which is never followed or blocked
+// on.
 func Inspect(path string) (Info, error) {
 	info := Info{Path: path, Temp: IsTempName(filepath.Base(path))}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	// O_NONBLOCK and the regular-file check come before any read: a FIFO
+	// named like a table must not hang a listing.
+	fd, st, err := openName(path, unix.O_RDONLY)
 	if err != nil {
-		return info, openError(path, err)
+		return info, err
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return info, err
-	}
 	info.Size = st.Size
 	info.Modified = time.Unix(st.Mtim.Unix())
+	info.UID = int(st.Uid)
+	head := make([]byte, len(Magic))
+	n, _ := f.ReadAt(head, 0)
+	info.ours = n == len(Magic) && string(head) == Magic
 	if info.Temp {
 		// A name alone proves nothing in a shared directory: a temp file
 		// of ours belongs to this user and holds zeros (not yet
 		// initialized) or a segment header.
-		head := make([]byte, len(Magic))
-		n, _ := f.ReadAt(head, 0)
-		if st.Uid != uint32(os.Geteuid()) || !(string(head[:n]) == Magic[:n] && n == len(Magic) || allZero(head[:n])) {
+		if st.Uid != uint32(os.Geteuid()) || !(info.ours || allZero(head[:n])) {
 			info.Temp = false
 			info.Err = fmt.Errorf("%w: %s has a temporary file's name but is not one of ours", ErrCorrupt, path)
 			return info, nil
@@ -74,12 +101,8 @@ func Inspect(path string) (Info, error) {
 		}
 		return info, nil
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		info.Err = fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
-		return info, nil
-	}
 	ctl := make([]byte, ControlSize)
-	n, err := io.ReadFull(f, ctl)
+	n, err = io.ReadFull(f, ctl)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return info, err
 	}
@@ -140,11 +163,15 @@ func List(dir string) ([]Info, error) {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		info, err := Inspect(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue // vanished or unreadable: not ours to report
+		path := filepath.Join(dir, e.Name())
+		if testHookListed != nil {
+			testHookListed(path)
 		}
-		if info.Err != nil && !isOurs(info) {
+		info, err := Inspect(path) // the name may be a FIFO or a link by now
+		if err != nil {
+			continue // vanished, replaced or unreadable: not ours to report
+		}
+		if info.Err != nil && !info.ours {
 			continue
 		}
 		out = append(out, info)
@@ -152,28 +179,25 @@ func List(dir string) ([]Info, error) {
 	return out, nil
 }
 
-// isOurs reports whether a file that failed validation still looks like a
-// shmdict segment (it has our magic), as opposed to some other program's
-// file in the same directory.
-func isOurs(info Info) bool {
-	f, err := os.Open(info.Path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	b := make([]byte, len(Magic))
-	_, err = io.ReadFull(f, b)
-	return err == nil && string(b) == Magic
-}
+// testHookListed, when set by a test, runs between List's ReadDir and its
+// Inspect of each file (where another user can swap the file).
+var testHookListed func(path string)
 
 // RemoveTemp removes a temporary file left by an interrupted create or
-// compaction, if its creator no longer holds it.
+// compaction, if its creator no longer holds it (ErrInUse otherwise). It
+// refuses anything but a regular file of this user with a temporary name.
 func RemoveTemp(path string) error {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if !IsTempName(filepath.Base(path)) {
+		return fmt.Errorf("%w: %s is not a temporary file's name", ErrInvalid, path)
+	}
+	fd, st, err := openName(path, unix.O_RDONLY)
 	if err != nil {
-		return openError(path, err)
+		return err
 	}
 	defer unix.Close(fd)
+	if err := checkMine(path, st); err != nil {
+		return err
+	}
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("%w: %s is being written by its creator", ErrInUse, path)
 	}

@@ -124,6 +124,7 @@ func (s *Segment) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	touch(int(s.file.Fd())) // last use, for 'gc --unused-for'
 	if err := protectNone(s.mapping); err != nil {
 		errs = append(errs, fmt.Errorf("shmdict: close %s: %w", s.Path, err))
 	}

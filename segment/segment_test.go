@@ -55,15 +55,17 @@ func segChildMain(mode, path string) int {
 		err     error
 	)
 	switch mode {
+	case "lock":
+		return lockChildMain(path, in)
 	case "attach":
-		s, err = Attach(path)
+		s, err = Attach(path, Access{})
 	case "open":
 		fmt.Println("waiting")
 		if _, err := in.ReadString('\n'); err != nil {
 			fmt.Println("error reading start signal:", err)
 			return 1
 		}
-		s, created, err = Open(path, segTestLayout(), 0)
+		s, created, err = Open(path, segTestLayout(), Access{})
 	default:
 		fmt.Println("error: unknown child mode", mode)
 		return 2
@@ -199,7 +201,7 @@ func wantErr(t *testing.T, what string, err error, sentinels ...error) {
 func validSegmentBytes(t *testing.T, dir, name string) (string, []byte) {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	s, err := Create(p, segTestLayout(), 0)
+	s, err := Create(p, segTestLayout(), Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +219,7 @@ func TestSegmentCreateExist(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "seg")
 	l := segTestLayout()
-	s, err := Create(p, l, 0)
+	s, err := Create(p, l, Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,10 +235,10 @@ func TestSegmentCreateExist(t *testing.T) {
 		t.Errorf("segment file: mode %v size %d, want -rw------- %d", st.Mode(), st.Size(), l.TotalSize)
 	}
 
-	_, err = Create(p, l, 0)
+	_, err = Create(p, l, Access{})
 	wantErr(t, "second Create", err, ErrExist)
 
-	s2, created, err := Open(p, l, 0)
+	s2, created, err := Open(p, l, Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,34 +265,74 @@ func TestSegmentCreateExist(t *testing.T) {
 		t.Errorf("directory holds %v, want only the segment (no temporary files)", entries)
 	}
 
-	// Modes: group sharing is allowed and kept despite the umask; world
-	// writable and special bits are refused.
-	p640 := filepath.Join(dir, "seg640")
-	s3, err := Create(p640, l, 0o640)
+	// Modes: group sharing needs a named group and is kept despite the
+	// umask; every mode that gives read without write, world access, or
+	// special bits is refused (TestSegmentCreateModes).
+	p660 := filepath.Join(dir, "seg660")
+	s3, err := Create(p660, l, Access{Group: strconv.Itoa(os.Getegid())})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s3.Close()
-	if st, err := os.Stat(p640); err != nil || st.Mode() != 0o640 {
-		t.Errorf("Create with mode 0640: %v %v", st.Mode(), err)
+	if st, err := os.Stat(p660); err != nil || st.Mode() != 0o660 {
+		t.Errorf("Create with a Group: %v %v, want mode 0660", st.Mode(), err)
 	}
-	for _, mode := range []os.FileMode{0o666, 0o602, 0o4600, os.ModeDir | 0o600} {
-		_, err := Create(filepath.Join(dir, "bad"), l, mode)
-		wantErr(t, fmt.Sprintf("Create with mode %v", mode), err, ErrInvalid)
+}
+
+// TestSegmentCreateModes: a create mode that lets anyone read without
+// writing is refused (issue 12, item 5): such a reader could open the file
+// read-only and take the exclusive flock (every attach then fails with
+// ErrBusy) or read-lock registry bytes (ErrInUse). So is a group mode
+// without a named group, and a world-accessible, special or non-file mode.
+func TestSegmentCreateModes(t *testing.T) {
+	dir := t.TempDir()
+	l := segTestLayout()
+	group := strconv.Itoa(os.Getegid())
+	for _, a := range []Access{
+		{Mode: 0o640}, {Mode: 0o644}, {Mode: 0o604}, {Mode: 0o620},
+		{Mode: 0o640, Group: group}, {Mode: 0o664, Group: group}, {Mode: 0o600, Group: group},
+		{Mode: 0o660}, // sharing with a group nobody named
+		{Mode: 0o666}, {Mode: 0o602}, {Mode: 0o606}, {Mode: 0o4600}, {Mode: 0o700},
+		{Mode: os.ModeDir | 0o600}, {Mode: 0o400},
+	} {
+		p := filepath.Join(dir, "bad")
+		s, err := Create(p, l, a)
+		if err == nil {
+			s.Close()
+		}
+		wantErr(t, fmt.Sprintf("Create with %+v", a), err, ErrInvalid)
+		_, _, err = Open(p, l, a)
+		wantErr(t, fmt.Sprintf("Open with %+v", a), err, ErrInvalid)
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("refused Create with %+v left a file: %v", a, err)
+			os.Remove(p)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "bad")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("refused Create left a file: %v", err)
+	// An existing file with such a mode is refused at attach too, whoever
+	// asks.
+	p, _ := validSegmentBytes(t, dir, "seg")
+	for _, mode := range []os.FileMode{0o640, 0o644, 0o604, 0o620} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []Access{{}, {Group: group}} {
+			s, err := Attach(p, a)
+			if err == nil {
+				s.Close()
+			}
+			wantErr(t, fmt.Sprintf("Attach of a %v file with %+v", mode, a), err, os.ErrPermission)
+		}
 	}
 }
 
 func TestSegmentAttachMissing(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "missing")
-	_, err := Attach(p)
+	_, err := Attach(p, Access{})
 	wantErr(t, "Attach", err, ErrNotExist)
 	wantErr(t, "Remove", Remove(p), ErrNotExist)
 	wantErr(t, "RemoveUnused", RemoveUnused(p), ErrNotExist)
-	_, err = Attach(filepath.Join(dir, "no-such-dir", "seg"))
+	_, err = Attach(filepath.Join(dir, "no-such-dir", "seg"), Access{})
 	wantErr(t, "Attach in a missing directory", err, ErrNotExist)
 }
 
@@ -362,7 +404,7 @@ func TestSegmentAttachBadFiles(t *testing.T) {
 		if err := os.Chmod(p, c.mode); err != nil {
 			t.Fatal(err)
 		}
-		s, err := Attach(p)
+		s, err := Attach(p, Access{})
 		if err == nil {
 			s.Close()
 		}
@@ -379,11 +421,11 @@ func TestSegmentAttachBadFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{fifo, "/dev/null", subdir} {
-		s, err := Attach(p)
+		s, err := Attach(p, Access{})
 		if err == nil {
 			s.Close()
 		}
-		wantErr(t, "Attach of "+p, err, ErrCorrupt, ErrInvalid)
+		wantErr(t, "Attach of "+p, err, ErrInvalid)
 	}
 }
 
@@ -406,7 +448,7 @@ func TestSegmentAttachFlippedHeaderByte(t *testing.T) {
 			if _, err := f.WriteAt([]byte{valid[i] ^ mask}, int64(i)); err != nil {
 				t.Fatal(err)
 			}
-			s, err := Attach(p)
+			s, err := Attach(p, Access{})
 			switch {
 			case i < offChecksum+8:
 				if err == nil {
@@ -433,7 +475,7 @@ func TestSegmentAttachFlippedHeaderByte(t *testing.T) {
 	}
 	t.Logf("%d flips of the unchecked reserved bytes [192, 256) attached", ignored)
 	// The restored file attaches.
-	s, err := Attach(p)
+	s, err := Attach(p, Access{})
 	if err != nil {
 		t.Fatalf("restored segment: %v", err)
 	}
@@ -460,7 +502,7 @@ var ignoreSince = cmpopts.IgnoreFields(Process{}, "Since")
 func TestSegmentProcesses(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "seg")
-	s, err := Create(p, segTestLayout(), 0)
+	s, err := Create(p, segTestLayout(), Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,21 +584,21 @@ func TestSegmentRegistryFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "seg")
-	s1, err := Create(p, l, 0)
+	s1, err := Create(p, l, Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s1.Close()
 	// OFD locks belong to the open file description, so a second Attach
 	// in this process is a separate owner.
-	s2, err := Attach(p)
+	s2, err := Attach(p, Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Attach(p)
+	_, err = Attach(p, Access{})
 	wantErr(t, "Attach with a full registry", err, ErrInUse)
 	s2.Close()
-	s3, err := Attach(p)
+	s3, err := Attach(p, Access{})
 	if err != nil {
 		t.Fatalf("Attach after a detach: %v", err)
 	}
@@ -567,7 +609,7 @@ func TestSegmentRemoveUnused(t *testing.T) {
 	dir := t.TempDir()
 	for _, how := range []string{"SIGKILL", "detach"} {
 		p := filepath.Join(dir, "seg-"+how)
-		s, err := Create(p, segTestLayout(), 0)
+		s, err := Create(p, segTestLayout(), Access{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -589,13 +631,13 @@ func TestSegmentRemoveUnused(t *testing.T) {
 		if err := RemoveUnused(p); err != nil {
 			t.Fatalf("RemoveUnused after the child's %s: %v", how, err)
 		}
-		_, err = Attach(p)
+		_, err = Attach(p, Access{})
 		wantErr(t, "Attach after RemoveUnused", err, ErrNotExist)
 	}
 
 	// Remove works while attached, and the attachment keeps working.
 	p := filepath.Join(dir, "seg-remove")
-	s, err := Create(p, segTestLayout(), 0)
+	s, err := Create(p, segTestLayout(), Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -607,7 +649,7 @@ func TestSegmentRemoveUnused(t *testing.T) {
 	if s.Mem.Load64(OffClaimed) != 7 {
 		t.Error("removed segment's mapping stopped working")
 	}
-	_, err = Attach(p)
+	_, err = Attach(p, Access{})
 	wantErr(t, "Attach after Remove", err, ErrNotExist)
 }
 
@@ -629,7 +671,7 @@ func TestSegmentOpenRace(t *testing.T) {
 		for i := range racers {
 			wg.Go(func() {
 				<-start
-				segs[i], created[i], errs[i] = Open(p, l, 0)
+				segs[i], created[i], errs[i] = Open(p, l, Access{})
 			})
 		}
 		close(start)
@@ -692,7 +734,7 @@ func TestSegmentOpenRaceProcesses(t *testing.T) {
 				creators++
 			}
 		}
-		s, err := Attach(p)
+		s, err := Attach(p, Access{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -727,13 +769,13 @@ func TestSegmentDevShm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Create(p, segTestLayout(), 0)
+	s, err := Create(p, segTestLayout(), Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(p) })
 	defer s.Close()
-	s2, err := Attach(p)
+	s2, err := Attach(p, Access{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
@@ -30,6 +31,9 @@ type CompactOptions struct {
 	// Subscribe and GetOrLoad fail with ErrReplaced until they reopen the
 	// name (their reads go on seeing the old copy).
 	Force bool
+	// Group: the table is shared through this group (see Options.Group);
+	// the new generation is too.
+	Group string
 }
 
 // CompactReport says what a compaction did.
@@ -55,7 +59,7 @@ type CompactReport struct {
 // opts.Force; while it runs, attaching fails with ErrBusy.
 func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	var rep CompactReport
-	old, err := Attach(name)
+	old, err := AttachShared(name, opts.Group)
 	if err != nil {
 		return rep, err
 	}
@@ -86,7 +90,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	if capacity < ost.Keys {
 		return rep, fmt.Errorf("%w: Capacity %d cannot hold the table's %d keys", ErrInvalid, capacity, ost.Keys)
 	}
-	fi, err := os.Stat(old.seg.Path)
+	access, err := old.seg.Access() // a group-shared table stays shared
 	if err != nil {
 		return rep, err
 	}
@@ -101,7 +105,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	dir, base := filepath.Split(old.seg.Path)
 	tmp := filepath.Join(dir, "."+base+".compact."+strconv.Itoa(os.Getpid()))
 	os.Remove(tmp) // a leftover of our own earlier, interrupted attempt
-	seg, err := segment.Create(tmp, nl, fi.Mode().Perm())
+	seg, err := segment.Create(tmp, nl, access)
 	if err != nil {
 		return rep, err
 	}
@@ -268,9 +272,10 @@ func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, dead
 type SegmentInfo = segment.Info
 
 // List describes every table file in dir ("" means /dev/shm): its size,
-// key count, live attached processes, whether it is an orphan (no live
-// process has it open), and temporary files left by interrupted creates
-// or compactions. It attaches to nothing.
+// key count, live attached processes, when it was last used, and temporary
+// files left by interrupted creates or compactions. It attaches to
+// nothing. SegmentInfo.Orphan and SegmentInfo.Unused say what
+// RemoveOrphans and RemoveUnusedFor would remove.
 func List(dir string) ([]SegmentInfo, error) {
 	if dir == "" {
 		dir = segment.DefaultDir
@@ -278,11 +283,47 @@ func List(dir string) ([]SegmentInfo, error) {
 	return segment.List(dir)
 }
 
-// RemoveOrphans removes, from dir ("" means /dev/shm), every table that no
-// live process has open and every temporary file whose creator is gone,
-// and returns their paths. Each removal is checked again under an
-// exclusive lock, so a table that a process opens meanwhile is kept.
+// RemoveOrphans removes, from dir ("" means /dev/shm), every orphan: a
+// temporary file of this user whose creator died or failed before
+// finishing a create or a compaction, which nothing can ever use. It
+// returns their paths. It never removes a table: a table that no process
+// has open is not an orphan, only unused (see RemoveUnusedFor).
 func RemoveOrphans(dir string) ([]string, error) {
+	return remove(dir, func(in SegmentInfo) error {
+		if !in.Orphan() {
+			return errSkip
+		}
+		return segment.RemoveTemp(in.Path)
+	})
+}
+
+// RemoveUnusedFor removes, from dir ("" means /dev/shm), every table of
+// this user that no live process has open and that nobody has created,
+// opened or closed for at least age (SegmentInfo.Modified), and returns
+// their paths. Each removal is decided again under an exclusive lock, so a
+// table that a process opens meanwhile is kept. It removes no orphans
+// (RemoveOrphans does).
+func RemoveUnusedFor(dir string, age time.Duration) ([]string, error) {
+	if age <= 0 {
+		return nil, fmt.Errorf("%w: RemoveUnusedFor needs a positive age (got %v)", ErrInvalid, age)
+	}
+	cutoff := time.Now().Add(-age)
+	euid := os.Geteuid()
+	return remove(dir, func(in SegmentInfo) error {
+		if !in.Unused() || in.UID != euid || !in.Modified.Before(cutoff) {
+			return errSkip
+		}
+		return segment.RemoveUnusedBefore(in.Path, cutoff)
+	})
+}
+
+// errSkip: remove's callback chose to keep the file.
+var errSkip = errors.New("kept")
+
+// remove applies rm to every file List finds in dir and returns the paths
+// it removed. Files that changed under it (ErrInUse, ErrBusy,
+// ErrNotExist) are skipped silently; other failures are joined.
+func remove(dir string, rm func(SegmentInfo) error) ([]string, error) {
 	infos, err := List(dir)
 	if err != nil {
 		return nil, err
@@ -290,17 +331,12 @@ func RemoveOrphans(dir string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, in := range infos {
+		err := rm(in)
 		switch {
-		case in.Temp && !in.TempInUse:
-			err = segment.RemoveTemp(in.Path)
-		case in.Orphan():
-			err = segment.RemoveUnused(in.Path)
-		default:
-			continue
-		}
-		if err == nil {
+		case err == nil:
 			removed = append(removed, in.Path)
-		} else if !errors.Is(err, ErrInUse) && !errors.Is(err, ErrNotExist) && !errors.Is(err, ErrBusy) {
+		case errors.Is(err, errSkip), errors.Is(err, ErrInUse), errors.Is(err, ErrNotExist), errors.Is(err, ErrBusy):
+		default:
 			errs = append(errs, err)
 		}
 	}

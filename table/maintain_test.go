@@ -139,34 +139,60 @@ func TestListAndRemoveOrphans(t *testing.T) {
 	if want := []string{".x.tmp.1.2", "closed", "damaged", "open"}; !slices.Equal(names, want) {
 		t.Fatalf("List found %v, want %v", names, want)
 	}
-	if in := got["open"]; in.Orphan() || len(in.Live) != 1 || in.Keys != 1 {
+	if in := got["open"]; in.Orphan() || in.Unused() || len(in.Live) != 1 || in.Keys != 1 {
 		t.Fatalf("open: %+v", in)
 	}
-	if in := got["closed"]; !in.Orphan() || in.Keys != 2 {
+	// A table nobody has open is unused, not an orphan (issue 12, item 8).
+	if in := got["closed"]; in.Orphan() || !in.Unused() || in.Keys != 2 || time.Since(in.Modified) > time.Minute {
 		t.Fatalf("closed: %+v", in)
 	}
-	if in := got["damaged"]; in.Err == nil || !(errors.Is(in.Err, ErrCorrupt) || errors.Is(in.Err, ErrVersion)) || in.Orphan() {
+	if in := got["damaged"]; in.Err == nil || !(errors.Is(in.Err, ErrCorrupt) || errors.Is(in.Err, ErrVersion)) || in.Orphan() || in.Unused() {
 		t.Fatalf("damaged: %+v", in)
 	}
-	if in := got[".x.tmp.1.2"]; !in.Temp || in.TempInUse {
+	if in := got[".x.tmp.1.2"]; !in.Temp || in.TempInUse || !in.Orphan() || in.Unused() {
 		t.Fatalf("temp: %+v", in)
 	}
 	removed, err := RemoveOrphans(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range removed {
-		removed[i] = filepath.Base(removed[i])
+	if want := []string{".x.tmp.1.2"}; !slices.Equal(baseNames(removed), want) {
+		t.Fatalf("RemoveOrphans removed %v, want %v", removed, want)
 	}
-	slices.Sort(removed)
-	if want := []string{".x.tmp.1.2", "closed"}; !slices.Equal(removed, want) {
-		t.Fatalf("removed %v, want %v", removed, want)
+	// The unused table keeps its data.
+	tb, err := Attach(filepath.Join(dir, "closed"))
+	if err != nil {
+		t.Fatalf("the unused table after RemoveOrphans: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "open")); err != nil {
-		t.Fatal("the open table was removed")
+	if v, err := tb.Get([]byte("b")); err != nil || string(v) != "2" {
+		t.Fatalf("the unused table after RemoveOrphans: %q, %v", v, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".y.tmp.3.4")); err != nil {
-		t.Fatal("a foreign file with a temporary-looking name was removed")
+	tb.Close()
+
+	// RemoveUnusedFor goes by the last use: attach and close count.
+	if removed, err := RemoveUnusedFor(dir, time.Hour); err != nil || len(removed) != 0 {
+		t.Fatalf("RemoveUnusedFor(1h) of tables used just now: removed %v, %v", removed, err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, name := range []string{"closed", "open", "damaged"} {
+		if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := RemoveUnusedFor(dir, 0); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("RemoveUnusedFor(0): %v, want ErrInvalid", err)
+	}
+	removed, err = RemoveUnusedFor(dir, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"closed"}; !slices.Equal(baseNames(removed), want) {
+		t.Fatalf("RemoveUnusedFor removed %v, want %v", removed, want)
+	}
+	for _, name := range []string{"open", "damaged", ".y.tmp.3.4", "notours"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatalf("%s was removed: %v", name, err)
+		}
 	}
 	if v, err := open.Get([]byte("a")); err != nil || string(v) != "1" {
 		t.Fatalf("open table after RemoveOrphans: %q, %v", v, err)
@@ -346,3 +372,11 @@ func TestCompactForceMarksReplaced(t *testing.T) {
 
 func second[A any](_ A, err error) error        { return err }
 func third[A, B any](_ A, _ B, err error) error { return err }
+func baseNames(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		out = append(out, filepath.Base(p))
+	}
+	slices.Sort(out)
+	return out
+}

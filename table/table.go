@@ -63,10 +63,20 @@ type Options struct {
 	// format version 2, which older builds refuse. It cannot be combined
 	// with EventRing yet.
 	Eviction EvictionPolicy
-	// Mode is the segment file's permission bits. Default 0600 (the
-	// owner only); 0660 shares with the file's group. World-writable
-	// modes are refused.
+	// Mode is the segment file's permission bits: 0600 (the default: the
+	// owner only), or 0660 together with Group. Other modes are refused:
+	// one that lets anyone read without writing would let them lock the
+	// owner out, and a world-accessible one would let anyone in.
 	Mode os.FileMode
+	// Group shares the table with the members of a group (a name or a
+	// numeric id): a table created with it is that group's and 0660, and
+	// Open accepts an existing file that belongs to the group and is
+	// exactly 0660, whoever made it. Without Group, Open and Attach
+	// accept only files owned by the effective uid (root included) that
+	// give nobody else any access, so that no other user can plant a
+	// segment under a name this program opens. Refusals match
+	// os.ErrPermission.
+	Group string
 }
 
 // defaultArena is the arena size Create gives capacity keys when
@@ -74,6 +84,9 @@ type Options struct {
 func defaultArena(capacity int) int64 {
 	return max(int64(capacity)*DefaultBytesPerKey, minDefaultArena)
 }
+
+// access is the segment package's view of Mode and Group.
+func (o Options) access() segment.Access { return segment.Access{Mode: o.Mode, Group: o.Group} }
 
 func (o Options) layout() (segment.Layout, error) {
 	arenaBytes := o.ArenaBytes
@@ -172,13 +185,13 @@ func Open(name string, opts Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	seg, err := segment.Attach(path)
+	seg, err := segment.Attach(path, opts.access())
 	if errors.Is(err, segment.ErrNotExist) {
 		l, lerr := opts.layout()
 		if lerr != nil {
 			return nil, lerr
 		}
-		seg, _, err = segment.Open(path, l, opts.Mode)
+		seg, _, err = segment.Open(path, l, opts.access())
 	}
 	if err != nil {
 		return nil, err
@@ -197,7 +210,7 @@ func Create(name string, opts Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	seg, err := segment.Create(path, l, opts.Mode)
+	seg, err := segment.Create(path, l, opts.access())
 	if err != nil {
 		return nil, err
 	}
@@ -205,14 +218,21 @@ func Create(name string, opts Options) (*Table, error) {
 }
 
 // Attach opens the existing table called name; it fails with ErrNotExist
-// if there is none, and with ErrCorrupt or ErrVersion if the file is not a
-// valid segment of this format.
-func Attach(name string) (*Table, error) {
+// if there is none, with ErrCorrupt or ErrVersion if the file is not a
+// valid segment of this format, and with an error matching
+// os.ErrPermission unless this user owns the file and nobody else has
+// access to it (AttachShared accepts a group's table).
+func Attach(name string) (*Table, error) { return AttachShared(name, "") }
+
+// AttachShared is Attach for a table shared through group (see
+// Options.Group): it also accepts a file that belongs to that group and
+// is exactly 0660. An empty group is Attach.
+func AttachShared(name, group string) (*Table, error) {
 	path, err := segment.Path(name)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := segment.Attach(path)
+	seg, err := segment.Attach(path, segment.Access{Group: group})
 	if err != nil {
 		return nil, err
 	}

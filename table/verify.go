@@ -394,8 +394,12 @@ func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, s
 // live processes have the table open, unless force is set; forcing while
 // they write can lose their writes or corrupt the table. While Repair runs,
 // other processes cannot attach (ErrBusy).
-func Repair(name string, force bool) (Report, error) {
-	t, err := Attach(name)
+func Repair(name string, force bool) (Report, error) { return RepairShared(name, "", force) }
+
+// RepairShared is Repair for a table shared through group (see
+// Options.Group).
+func RepairShared(name, group string, force bool) (Report, error) {
+	t, err := AttachShared(name, group)
 	if err != nil {
 		return Report{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,9 +18,10 @@ import (
 	"github.com/shmdict/shmdict/table"
 )
 
-// attach opens an existing table, with a hint when it is missing.
+// attach opens an existing table, with a hint when it is missing. Tables
+// shared through a group need that group in $SHMDICT_GROUP.
 func attach(name string) (*table.Table, error) {
-	t, err := table.Attach(name)
+	t, err := table.AttachShared(name, os.Getenv("SHMDICT_GROUP"))
 	if errors.Is(err, table.ErrNotExist) {
 		return nil, cliError{fmt.Sprintf("table %s does not exist; create it with 'shmdict create %s --capacity N'", name, name), err}
 	}
@@ -59,9 +61,12 @@ func init() {
 	var asJSON *bool
 	register(&command{
 		name: "ls", args: "[DIR]", summary: "list table segments with size, keys, fill and attached processes",
-		help: `DIR defaults to /dev/shm. STATE is "ok", "orphan" (no live process has it
-open), "temp" (left by an interrupted create or compaction; 'shmdict gc'
-removes both), or why the file is not a usable segment.
+		help: `DIR defaults to /dev/shm. STATE is "ok" (live processes have it open),
+"unused" (a table no process has open right now, a table's normal state
+between uses; LAST USE says since when: create, open and close count),
+"orphan" (a temp file left by an interrupted create or compaction, which
+'shmdict gc' removes), "temp (in use)" (a create or compaction at work), or
+why the file is not a usable segment.
 
 Examples:
   shmdict ls
@@ -88,23 +93,24 @@ Examples:
 				Fill     float64 `json:"fill_percent"`
 				Procs    int     `json:"processes"`
 				State    string  `json:"state"`
+				LastUse  string  `json:"last_use"`
 			}
 			var rows []row
 			for _, in := range infos {
 				r := row{Name: filepath.Base(in.Path), Path: in.Path, Bytes: in.Size, Keys: in.Keys,
-					Capacity: in.Layout.ClaimBudget, Procs: len(in.Live), State: "ok"}
+					Capacity: in.Layout.ClaimBudget, Procs: len(in.Live), State: "ok", LastUse: in.Modified.UTC().Format(time.RFC3339)}
 				if r.Capacity > 0 {
 					r.Fill = float64(in.Claimed) * 100 / float64(r.Capacity)
 				}
 				switch {
-				case in.Temp && in.TempInUse:
-					r.State = "temp (in use)"
-				case in.Temp:
-					r.State = "temp"
-				case in.Err != nil:
-					r.State = oneLine(in.Err)
 				case in.Orphan():
 					r.State = "orphan"
+				case in.Temp:
+					r.State = "temp (in use)"
+				case in.Err != nil:
+					r.State = oneLine(in.Err)
+				case in.Unused():
+					r.State = "unused"
 				}
 				rows = append(rows, r)
 			}
@@ -118,9 +124,10 @@ Examples:
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSIZE\tKEYS\tCAPACITY\tFILL\tPROCS\tSTATE")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\n", r.Name, humanBytes(r.Bytes), r.Keys, r.Capacity, r.Fill, r.Procs, r.State)
+			fmt.Fprintln(tw, "NAME\tSIZE\tKEYS\tCAPACITY\tFILL\tPROCS\tLAST USE\tSTATE")
+			for i, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\t%s\n", r.Name, humanBytes(r.Bytes), r.Keys, r.Capacity, r.Fill, r.Procs,
+					infos[i].Modified.Format("2006-01-02 15:04"), r.State)
 			}
 			return tw.Flush()
 		},
@@ -191,19 +198,31 @@ Examples:
 	})
 
 	var yes *bool
+	var unusedFor *time.Duration
 	register(&command{
-		name: "gc", args: "[DIR] [--yes]", summary: "remove orphaned segments and leftover temp files",
-		help: `An orphan is a segment no live process has open; temp files are left by an
-interrupted create or compaction. gc lists them, then asks (on a terminal)
-or needs --yes. DIR defaults to /dev/shm.
+		name: "gc", args: "[DIR] [--yes] [--unused-for DURATION]", summary: "remove crash leftovers (and, on request, tables unused for long)",
+		help: `gc removes orphans: temp files left by a create or compaction whose process
+died before finishing; nothing can ever use them. A table that no process has
+open is not an orphan (tables outlive the processes that use them), and gc
+keeps it unless --unused-for names how long it must have gone unused (no
+create, open or close; see LAST USE in 'shmdict ls'). Only your own files
+are removed. gc lists what it would remove, then asks (on a terminal) or
+needs --yes. DIR defaults to /dev/shm.
 
 Examples:
   shmdict gc
-  shmdict gc /var/lib/myapp --yes`,
-		flags: func(fs *flag.FlagSet) { yes = fs.Bool("yes", false, "remove without asking") },
+  shmdict gc /var/lib/myapp --yes
+  shmdict gc --unused-for 168h --yes   # also tables nobody used for a week`,
+		flags: func(fs *flag.FlagSet) {
+			yes = fs.Bool("yes", false, "remove without asking")
+			unusedFor = fs.Duration("unused-for", 0, "also remove tables no process has used for this long (e.g. 24h)")
+		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 0, 1); err != nil {
 				return err
+			}
+			if *unusedFor < 0 {
+				return usagef("--unused-for must be positive (got %v)", *unusedFor)
 			}
 			dir := ""
 			if len(args) == 1 {
@@ -214,21 +233,30 @@ Examples:
 				return err
 			}
 			var cands []string
+			kept := 0
+			cutoff := time.Now().Add(-*unusedFor)
 			for _, in := range infos {
-				if in.Orphan() {
+				switch {
+				case in.Orphan():
 					cands = append(cands, in.Path)
+					fmt.Fprintln(e.stdout, "orphan:", in.Path)
+				case in.Unused() && *unusedFor > 0 && in.UID == os.Geteuid() && in.Modified.Before(cutoff):
+					cands = append(cands, in.Path)
+					fmt.Fprintf(e.stdout, "unused since %s: %s\n", in.Modified.Format(time.RFC3339), in.Path)
+				case in.Unused():
+					kept++
 				}
 			}
-			if len(cands) == 0 {
-				fmt.Fprintln(e.stdout, "no orphans")
-				return nil
+			if kept > 0 && *unusedFor == 0 {
+				fmt.Fprintf(e.stdout, "keeping %d table(s) that no process has open ('gc --unused-for DURATION' removes those unused that long)\n", kept)
 			}
-			for _, c := range cands {
-				fmt.Fprintln(e.stdout, "orphan:", c)
+			if len(cands) == 0 {
+				fmt.Fprintln(e.stdout, "nothing to remove")
+				return nil
 			}
 			if !*yes {
 				if !e.stdinTTY {
-					return usagef("%d orphan(s) found; pass --yes to remove them", len(cands))
+					return usagef("%d file(s) to remove; pass --yes to remove them", len(cands))
 				}
 				fmt.Fprintf(e.stdout, "remove %d file(s)? [y/N] ", len(cands))
 				ans, _ := bufio.NewReader(e.stdin).ReadString('\n')
@@ -238,6 +266,10 @@ Examples:
 				}
 			}
 			removed, err := table.RemoveOrphans(dir)
+			if *unusedFor > 0 {
+				more, uerr := table.RemoveUnusedFor(dir, *unusedFor)
+				removed, err = append(removed, more...), errors.Join(err, uerr)
+			}
 			for _, r := range removed {
 				fmt.Fprintln(e.stdout, "removed:", r)
 			}
@@ -488,7 +520,7 @@ Examples:
 			var rep table.Report
 			var err error
 			if *repair {
-				rep, err = during(e, "repairing "+name, func() (table.Report, error) { return table.Repair(name, *fsckForce) })
+				rep, err = during(e, "repairing "+name, func() (table.Report, error) { return table.RepairShared(name, os.Getenv("SHMDICT_GROUP"), *fsckForce) })
 				if errors.Is(err, table.ErrInUse) {
 					return fmt.Errorf("%w; stop them first, or pass --force (at the risk of losing their writes)", err)
 				}
@@ -541,6 +573,7 @@ Examples:
 				}
 				opts.ArenaBytes = n
 			}
+			opts.Group = os.Getenv("SHMDICT_GROUP")
 			rep, err := during(e, "compacting "+args[0], func() (table.CompactReport, error) { return table.Compact(args[0], opts) })
 			if errors.Is(err, table.ErrInUse) {
 				return fmt.Errorf("%w; stop them first, or pass --force (at the risk of losing their writes)", err)

@@ -568,22 +568,65 @@ func TestLsAndGc(t *testing.T) {
 	for _, r := range rows {
 		got[r["name"].(string)] = [2]any{r["keys"], r["state"]}
 	}
-	want := map[string][2]any{"a.shm": {1.0, "orphan"}, "b.shm": {0.0, "ok"}}
+	want := map[string][2]any{"a.shm": {1.0, "unused"}, "b.shm": {0.0, "ok"}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("ls --json (-want +got):\n%s", d)
 	}
-	if out := ok(t, "", "ls", dir); !strings.Contains(out, "NAME") || !strings.Contains(out, "orphan") {
+	if out := ok(t, "", "ls", dir); !strings.Contains(out, "NAME") || !strings.Contains(out, "unused") {
 		t.Fatalf("ls:\n%s", out)
 	}
+	if out := ok(t, "", "gc", dir); !strings.Contains(out, "nothing to remove") || !strings.Contains(out, "keeping 1 table") {
+		t.Fatalf("gc with nothing to remove printed %q", out)
+	}
+	// A create that died before linking its table leaves a temp file.
+	tmp := filepath.Join(dir, ".c.shm.tmp.1.2")
+	if err := os.WriteFile(tmp, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := ok(t, "", "ls", dir); !strings.Contains(out, "orphan") {
+		t.Fatalf("ls with a temp file:\n%s", out)
+	}
 	fails(t, 2, "--yes", "", "gc", dir) // stdin is not a terminal
-	if out := ok(t, "", "gc", dir, "--yes"); !strings.Contains(out, "removed: "+a) {
+	if out := ok(t, "", "gc", dir, "--yes"); !strings.Contains(out, "removed: "+tmp) || strings.Contains(out, "removed: "+a) {
 		t.Fatalf("gc --yes printed %q", out)
 	}
-	if _, err := os.Stat(a); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("gc left the orphan: %v", err)
+	}
+	if got := ok(t, "", "get", a, "k"); got != "v\n" {
+		t.Fatalf("the unused table after gc --yes: get printed %q", got)
+	}
+	// --unused-for removes tables unused that long, and only those.
+	if out := ok(t, "", "gc", dir, "--yes", "--unused-for", "1h"); strings.Contains(out, "removed:") {
+		t.Fatalf("gc --unused-for 1h removed a table used just now: %q", out)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range []string{a, b} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := ok(t, "", "gc", dir, "--yes", "--unused-for", "1h"); !strings.Contains(out, "removed: "+a) || strings.Contains(out, "removed: "+b) {
+		t.Fatalf("gc --unused-for 1h printed %q", out)
+	}
+	if _, err := os.Stat(a); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("gc --unused-for left the unused table: %v", err)
 	}
 	if _, err := os.Stat(b); err != nil {
 		t.Fatalf("gc removed a table in use: %v", err)
+	}
+}
+
+// TestGcKeepsTables (issue 12, item 8): a table that nobody has open is
+// not garbage. create, set, gc --yes must keep the table and its data.
+func TestGcKeepsTables(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "t")
+	ok(t, "", "create", p, "--capacity", "100")
+	ok(t, "", "set", p, "k", "v")
+	ok(t, "", "gc", dir, "--yes")
+	if got := ok(t, "", "get", p, "k"); got != "v\n" {
+		t.Fatalf("after gc --yes: get printed %q", got)
 	}
 }
 
@@ -704,4 +747,23 @@ func TestBench(t *testing.T) {
 	}
 	fails(t, 2, "no workload", "", "bench", "--workloads", "nope")
 	fails(t, 2, "no peer", "", "bench", "--peers", "memcached")
+}
+
+// TestGroupShared: create --group makes a group-shared (0660) table, which
+// the other commands open only with that group in $SHMDICT_GROUP (issue
+// 12, item 2).
+func TestGroupShared(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "shared")
+	group := strconv.Itoa(os.Getegid())
+	ok(t, "", "create", p, "--capacity", "10", "--group", group)
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o660 {
+		t.Fatalf("create --group: %v %v, want mode 0660", st.Mode(), err)
+	}
+	fails(t, 1, "permission denied", "", "set", p, "k", "v")
+	cmd := exec.Command(binary, "set", p, "k", "v")
+	cmd.Env = append(os.Environ(), "SHMDICT_GROUP="+group)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("set with SHMDICT_GROUP: %v: %s", err, out)
+	}
+	fails(t, 1, "lock the owner out", "", "create", p+"2", "--capacity", "10", "--mode", "0644")
 }

@@ -73,7 +73,7 @@ func defaultArena(capacity int) int64 {
 // shapeFlags are the flags that shape a new table.
 type shapeFlags struct {
 	capacity, events, maxProcs *int
-	arena, mode                *string
+	arena, mode, group         *string
 	evict                      *bool
 	given                      map[string]bool // flags on the command line, after parsing
 }
@@ -83,7 +83,8 @@ func (f *shapeFlags) register(fs *flag.FlagSet, capacityHelp string) {
 	f.arena = fs.String("arena", "", "bytes for key and value records, with K, M, G suffixes (default: 128 bytes a key, at least 64K)")
 	f.events = fs.Int("events", 0, "change events kept for 'watch --prefix' and Subscribe (0: none)")
 	f.maxProcs = fs.Int("max-procs", 0, "processes that can attach at once (default 1024)")
-	f.mode = fs.String("mode", "0600", "file permission bits, octal")
+	f.mode = fs.String("mode", "", "file permission bits, octal: 0600 (default), or 0660 with --group")
+	f.group = fs.String("group", os.Getenv("SHMDICT_GROUP"), "share the table with this group's members (mode 0660; default $SHMDICT_GROUP, whom other commands then trust too)")
 	f.evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events")
 }
 
@@ -166,11 +167,14 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 		}
 		return o, usagef("--evict cannot be combined with --events yet (events name slots, which eviction reuses); 'watch NAME KEY' works on every table")
 	}
-	m, err := strconv.ParseUint(*f.mode, 8, 32)
-	if err != nil {
-		return o, usagef("bad --mode %q: want octal permission bits such as 0600", *f.mode)
+	if *f.mode != "" {
+		m, err := strconv.ParseUint(*f.mode, 8, 32)
+		if err != nil {
+			return o, usagef("bad --mode %q: want octal permission bits such as 0600", *f.mode)
+		}
+		o.Mode = os.FileMode(m)
 	}
-	o.Mode = os.FileMode(m)
+	o.Group = *f.group
 	return o, nil
 }
 
