@@ -794,7 +794,7 @@ func TestSegmentDevShm(t *testing.T) {
 // (a load lease) can tell its maker from a later holder of the entry.
 func TestSegmentEntryIncarnation(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "seg")
-	s, err := Create(p, segTestLayout(), 0)
+	s, err := Create(p, segTestLayout(), Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -804,7 +804,7 @@ func TestSegmentEntryIncarnation(t *testing.T) {
 	}
 	var entry int
 	for i := uint32(1); i <= 3; i++ {
-		a, err := Attach(p)
+		a, err := Attach(p, Access{})
 		if err != nil {
 			t.Fatal(err)
 		}

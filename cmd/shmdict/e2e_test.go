@@ -765,5 +765,11 @@ func TestGroupShared(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("set with SHMDICT_GROUP: %v: %s", err, out)
 	}
-	fails(t, 1, "lock the owner out", "", "create", p+"2", "--capacity", "10", "--mode", "0644")
+	fails(t, 2, "lock the owner out", "", "create", p+"2", "--capacity", "10", "--mode", "0644")
+	if r := cli(t, "", "create", p+"3", "--capacity", "10", "--mode", "0644"); !strings.Contains(r.stderr, "with --group, 0660") || strings.Contains(r.stderr, "Options.") {
+		t.Errorf("create --mode 0644 gives Go advice instead of the CLI's: %s", r.stderr)
+	}
+	if r := cli(t, "", "set", p, "k", "v"); !strings.Contains(r.stderr, "SHMDICT_GROUP") || strings.Contains(r.stderr, "Options.") {
+		t.Errorf("set on a group-shared table without SHMDICT_GROUP gives Go advice instead of the CLI's: %s", r.stderr)
+	}
 }

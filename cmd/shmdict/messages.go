@@ -44,6 +44,10 @@ var goAdvice = []struct{ old, new string }{
 	{"detach them or use Remove", "stop them first or pass --force"},
 	{"create it with Mode 0660", "create it with --mode 0660"},
 	{"EventRing cannot be combined with Eviction", "--events cannot be combined with --evict"},
+	{"set Options.Group, or SHMDICT_GROUP for the shmdict command, to", "set SHMDICT_GROUP (or pass --group to create) to"},
+	{"or set Options.Group, or SHMDICT_GROUP for the shmdict command, to share", "or set SHMDICT_GROUP to share"},
+	{"name that group in Options.Group (then Mode may stay 0)", "name that group with --group (then --mode may be left out)"},
+	{"use 0600 (the default) or, with Options.Group, 0660", "use 0600 (the default) or, with --group, 0660"},
 }
 
 var goIdent = strings.NewReplacer(
