@@ -44,6 +44,7 @@ var goAdvice = []struct{ old, new string }{
 	{"detach them or use Remove", "stop them first or pass --force"},
 	{"create it with Mode 0660", "create it with --mode 0660"},
 	{"EventRing cannot be combined with Eviction", "--events cannot be combined with --evict"},
+	{"; close it and open the name again", ""}, // ErrReplaced: explain says to run the command again
 }
 
 var goIdent = strings.NewReplacer(
@@ -87,6 +88,10 @@ func explain(err error, name string) string {
 		msg += fmt.Sprintf("; to move its data here, dump it with the shmdict that wrote it, remove it ('shmdict rm %s'), and load the dump with this one ('shmdict load %s < FILE')", name, name)
 	case errors.Is(err, table.ErrCorrupt), errors.Is(err, table.ErrFault):
 		msg += "; " + damagedAdvice(name)
+	case errors.Is(err, table.ErrReplaced):
+		// The command opened the name before the rename; running it again
+		// opens the new generation.
+		msg += fmt.Sprintf("; 'shmdict compact %s --force' put a new copy of the table under its name while this command had the old one open: run the command again", name)
 	case errors.Is(err, table.ErrFull) && !strings.Contains(msg, "shmdict compact"):
 		msg += fmt.Sprintf("; make room with 'shmdict compact %s --capacity N' (more keys) or 'shmdict compact %s --arena SIZE' (more record space)", name, name)
 	}
