@@ -29,7 +29,8 @@
 // (no slot or no arena space), ErrKeyTooLarge, ErrValueTooLarge,
 // ErrNotCounter, ErrRange, ErrCorrupt, ErrVersion, ErrClosed, ErrInvalid,
 // ErrNoSpace, ErrFault (the file was truncated), ErrBusy, ErrInUse,
-// ErrNoEvents, ErrEncode and ErrDecode.
+// ErrReplaced (a forced Compact put a new table under the name: Close and
+// open it again), ErrNoEvents, ErrEncode and ErrDecode.
 //
 // # Reading, writing, waiting
 //

@@ -284,7 +284,9 @@ Examples:
   shmdict stats tokens --json | jq .keys
 
 --json writes one object with snake_case keys, enums as strings ("eviction":
-"none" or "clock") and lists as [] when empty, as 'ls --json' does.`,
+"none" or "clock") and lists as [] when empty, as 'ls --json' does.
+"replaced" is true when a 'compact --force' put a new table under the name
+while this command had the old one open (run it again).`,
 		flags: func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON") },
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 1, 1); err != nil {
@@ -316,6 +318,13 @@ Examples:
 					fmt.Fprintf(tw, "eviction\tCLOCK, %d keys evicted\n", st.Evicted)
 				} else {
 					fmt.Fprintf(tw, "eviction\tnone (a full table fails writes)\n")
+				}
+				if st.Replaced {
+					// Only when 'compact --force' renames a new table over the
+					// name between this command's open and its Stats.
+					fmt.Fprintf(tw, "replaced\tyes: a forced compact put a new table under the name; run the command again to see it\n")
+				} else {
+					fmt.Fprintf(tw, "replaced\tno\n")
 				}
 				fmt.Fprintf(tw, "processes\t%d other live process(es)\n", len(st.Processes))
 				for _, p := range st.Processes {
@@ -547,15 +556,22 @@ Examples:
 	register(&command{
 		name: "compact", args: "NAME [--capacity N] [--arena SIZE] [--force]", summary: "rebuild a table: free deleted keys' slots, optionally grow it",
 		help: `Compaction copies live keys into a new generation of the segment and
-replaces the name. It needs the table to itself unless --force (then other
-processes keep the old generation until they reopen the name).
+replaces the name. A larger --capacity grows the arena with it (to what
+create gives that capacity, or in proportion for a table made with a larger
+--arena) unless --arena says otherwise; the arena never shrinks unless
+--arena is given.
+
+It needs the table to itself unless --force. With --force, other processes
+are left on the old generation: their writes made during the compaction
+are lost, and their later writes fail (a running 'watch' exits) until they
+open the name again.
 
 Examples:
   shmdict compact tokens
   shmdict compact tokens --capacity 2000000 --arena 1G`,
 		flags: func(fs *flag.FlagSet) {
 			compCap = fs.Int("capacity", 0, "new capacity (default: keep)")
-			compArena = fs.String("arena", "", "new arena size (default: keep)")
+			compArena = fs.String("arena", "", "new arena size (default: keep, or grow with a larger --capacity)")
 			compForce = fs.Bool("force", false, "compact even while other processes have it open")
 		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
@@ -587,6 +603,9 @@ Examples:
 			fmt.Fprintf(e.stdout, "compacted %s: %d keys copied, %d slots freed; capacity %d -> %d; arena used %s -> %s; file %s -> %s\n",
 				args[0], rep.Keys, rep.DroppedSlots, rep.OldCapacity, rep.NewCapacity,
 				humanBytes(rep.OldArenaUsed), humanBytes(rep.NewArenaUsed), humanBytes(rep.OldFileBytes), humanBytes(rep.NewFileBytes))
+			if rep.OtherProcesses > 0 {
+				fmt.Fprintf(e.stdout, "%d other process(es) had it open: they keep the old copy, and their writes fail, until they open %s again\n", rep.OtherProcesses, args[0])
+			}
 			return nil
 		},
 	})

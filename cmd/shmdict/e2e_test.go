@@ -691,6 +691,96 @@ func TestWatch(t *testing.T) {
 	fails(t, 1, "--events", "", "watch", q, "--all")
 }
 
+// TestWatchEndsWhenCompactForceReplacesTheTable: a 'watch' left on the
+// old generation would never see another write, so it must exit non-zero
+// with advice an operator can follow, for a KEY (Wait) and for --prefix
+// (Subscribe).
+func TestWatchEndsWhenCompactForceReplacesTheTable(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "100", "--events", "64")
+	ok(t, "", "set", p, "cfg", "one")
+	start := func(args ...string) (*exec.Cmd, *syncBuffer, chan error) {
+		cmd := exec.Command(binary, args...)
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		return cmd, &out, done
+	}
+	byKey, keyOut, keyDone := start("watch", p, "cfg")
+	byPrefix, prefixOut, prefixDone := start("watch", p, "--prefix", "user:")
+	defer byKey.Process.Kill()
+	defer byPrefix.Process.Kill()
+	waitFor(t, func() bool { return strings.Contains(outString(&keyOut.b), "cfg = one") })
+	waitFor(t, func() bool {
+		return strings.Contains(ok(t, "", "stats", p), "2 other live process(es)")
+	})
+	time.Sleep(100 * time.Millisecond) // let them reach Wait and Subscribe
+
+	if out := ok(t, "", "compact", p, "--force"); !strings.Contains(out, "compacted") || !strings.Contains(out, "2 other process(es) had it open") {
+		t.Fatalf("compact --force printed %q", out)
+	}
+	for _, w := range []struct {
+		what string
+		out  *syncBuffer
+		done chan error
+	}{{"watch KEY", keyOut, keyDone}, {"watch --prefix", prefixOut, prefixDone}} {
+		var err error
+		select {
+		case err = <-w.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s still runs 10s after compact --force replaced the table; output %q", w.what, outString(&w.out.b))
+		}
+		got := outString(&w.out.b)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("%s after compact --force: %v, want exit 1; output %q", w.what, err, got)
+			continue
+		}
+		msg := got[strings.LastIndex(got, "shmdict watch: "):]
+		for _, want := range []string{"replaced", "'shmdict compact " + p + " --force'", "run the command again"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: error %q does not say %q", w.what, msg, want)
+			}
+		}
+		if strings.Contains(msg, "close it and open") || strings.Contains(msg, "shmdict: ") {
+			t.Errorf("%s: error %q gives the library's words", w.what, msg)
+		}
+	}
+	// The new generation has the data, and a new watch works on it.
+	if got := ok(t, "", "get", p, "cfg"); got != "one\n" {
+		t.Fatalf("get cfg after compact --force = %q", got)
+	}
+	if got := statsOf(t, p)["replaced"]; got != false {
+		t.Fatalf("stats --json of the new table: replaced = %#v, want false", got)
+	}
+}
+
+// TestStatsShowsReplaced: the old generation's Stats say Replaced, and
+// both outputs of 'stats' carry it.
+func TestStatsShowsReplaced(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "10")
+	old, err := table.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := table.Compact(p, table.CompactOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	st := old.Stats()
+	if !st.Replaced || !statsJSON(st).Replaced {
+		t.Fatalf("Stats().Replaced = %v, stats --json replaced = %v after compact --force; want true", st.Replaced, statsJSON(st).Replaced)
+	}
+	if out := ok(t, "", "stats", p); !strings.Contains(out, "replaced") {
+		t.Fatalf("stats does not show replaced:\n%s", out)
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -29,6 +29,7 @@ type statsOut struct {
 	Expired       int64        `json:"expired"`
 	Evicted       int64        `json:"evicted"`
 	Eviction      string       `json:"eviction"` // "none" or "clock"
+	Replaced      bool         `json:"replaced"` // a forced compact put a new table under the name
 	Processes     []processOut `json:"processes"`
 }
 
@@ -44,7 +45,7 @@ func statsJSON(st table.Stats) statsOut {
 		Keys: st.Keys, ClaimedSlots: st.ClaimedSlots, Tombstones: st.Tombstones,
 		ArenaBytes: st.ArenaBytes, ArenaUsed: st.ArenaUsed, ArenaFree: st.ArenaFree,
 		FileBytes: st.FileBytes, Expired: st.Expired, Evicted: st.Evicted,
-		Eviction: policyName(st.Eviction), Processes: []processOut{},
+		Eviction: policyName(st.Eviction), Replaced: st.Replaced, Processes: []processOut{},
 	}
 	if st.Capacity > 0 {
 		out.FillPercent = float64(st.ClaimedSlots) * 100 / float64(st.Capacity)

@@ -48,6 +48,7 @@ var goAdvice = []struct{ old, new string }{
 	{"or set Options.Group, or SHMDICT_GROUP for the shmdict command, to share", "or set SHMDICT_GROUP to share"},
 	{"name that group in Options.Group (then Mode may stay 0)", "name that group with --group (then --mode may be left out)"},
 	{"use 0600 (the default) or, with Options.Group, 0660", "use 0600 (the default) or, with --group, 0660"},
+	{"; close it and open the name again", ""}, // ErrReplaced: explain says to run the command again
 }
 
 var goIdent = strings.NewReplacer(
@@ -91,6 +92,10 @@ func explain(err error, name string) string {
 		msg += fmt.Sprintf("; to move its data here, dump it with the shmdict that wrote it, remove it ('shmdict rm %s'), and load the dump with this one ('shmdict load %s < FILE')", name, name)
 	case errors.Is(err, table.ErrCorrupt), errors.Is(err, table.ErrFault):
 		msg += "; " + damagedAdvice(name)
+	case errors.Is(err, table.ErrReplaced):
+		// The command opened the name before the rename; running it again
+		// opens the new generation.
+		msg += fmt.Sprintf("; 'shmdict compact %s --force' put a new copy of the table under its name while this command had the old one open: run the command again", name)
 	case errors.Is(err, table.ErrFull) && !strings.Contains(msg, "shmdict compact"):
 		msg += fmt.Sprintf("; make room with 'shmdict compact %s --capacity N' (more keys) or 'shmdict compact %s --arena SIZE' (more record space)", name, name)
 	}
