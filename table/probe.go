@@ -103,6 +103,9 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 	for {
 		slot, sn, ok, err = t.find1(key, h)
 		if !ok || err != nil || !t.reuse || t.mem.Load64(t.slotOff(slot)) == sn.w0 {
+			if ok && testHookFound != nil {
+				testHookFound()
+			}
 			return slot, sn, ok, err
 		}
 	}
@@ -207,6 +210,11 @@ func bit(b bool) uint64 {
 // before and after matches loads a value word, to replay slot-reuse races.
 var testHookMatchBefore, testHookMatchLoaded func()
 
+// testHookFound runs (when tests set it) when find returns a slot that
+// matched, so that tests can retire and re-claim that slot before the
+// operation uses it.
+var testHookFound func()
+
 // findOrClaim returns the slot index holding key and its key word,
 // claiming a slot for it if it has none. Claiming reserves one unit of the
 // claim budget, writes the key record privately, then publishes it with
@@ -221,6 +229,25 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 		return t.claimReuse(key, h)
 	}
 	return t.claim(key, h)
+}
+
+// findOrClaimPrepared is findOrClaim for a write that stores a record of
+// its own. In a segment that reuses slots, prepare (which writes the
+// record) runs before a slot is claimed, so that no claim of this write
+// stays without a value while it allocates, and perhaps evicts for arena
+// space: the CLOCK hand takes a claim without a value for an abandoned one
+// once a pass has marked it.
+func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() error) (slot, kw uint64, err error) {
+	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
+		return slot, sn.w0, err
+	}
+	if !t.reuse {
+		return t.claim(key, h)
+	}
+	if err := prepare(); err != nil {
+		return 0, 0, err
+	}
+	return t.claimReuse(key, h)
 }
 
 // claim is findOrClaim's slow path, for a key that was absent a moment
@@ -308,19 +335,35 @@ func (c *claimRes) release() {
 	}
 }
 
-// reserveSlot takes one unit of the claim budget.
+// reserveSlot takes one unit of the claim budget, or returns ErrFull.
 func (t *Table) reserveSlot() error {
-	if n := t.mem.Add64(segment.OffClaimed, 1); n > t.budget {
-		t.mem.Add64(segment.OffClaimed, -1)
-		keys := t.Len()
-		if t.reuse {
-			return fmt.Errorf("%w: all %d key slots are claimed and no key could be evicted (%s: %d keys present; other slots are claims in progress, or left by a killed process until Repair); create the table with a larger Capacity",
-				ErrFull, t.budget, t.name, keys)
-		}
-		return fmt.Errorf("%w: all %d key slots are claimed (%s: %d keys present, %d slots held by deleted keys, which only compaction frees); create the table with a larger Capacity",
-			ErrFull, t.budget, t.name, keys, max(int(t.budget)-keys, 0))
+	if !t.tryReserve() {
+		return t.errBudgetFull()
 	}
 	return nil
+}
+
+// tryReserve takes one unit of the claim budget and reports whether it
+// did.
+func (t *Table) tryReserve() bool {
+	if t.mem.Add64(segment.OffClaimed, 1) > t.budget {
+		t.mem.Add64(segment.OffClaimed, -1)
+		return false
+	}
+	return true
+}
+
+// errBudgetFull builds the ErrFull error of a claim that found the claim
+// budget used up. It only reads: a caller that gives up must not come away
+// holding a reservation (or a slot) by building its error.
+func (t *Table) errBudgetFull() error {
+	keys := t.Len()
+	if t.reuse {
+		return fmt.Errorf("%w: all %d key slots are claimed and no key could be evicted (%s: %d keys present; other slots are claims in progress, or left by a killed process until Repair); create the table with a larger Capacity",
+			ErrFull, t.budget, t.name, keys)
+	}
+	return fmt.Errorf("%w: all %d key slots are claimed (%s: %d keys present, %d slots held by deleted keys, which only compaction frees); create the table with a larger Capacity",
+		ErrFull, t.budget, t.name, keys, max(int(t.budget)-keys, 0))
 }
 
 // writeRecord allocates a block from shard and fills it privately with
@@ -366,8 +409,11 @@ func (t *Table) allocRecord(c, shard int) (uint32, error) {
 		if !errors.Is(err, arena.ErrNoSpace) {
 			return 0, fmt.Errorf("%w (%s)", err, t.name)
 		}
-		if t.reuse && round < evictRounds && t.evict(evictBatch, c) > 0 {
-			continue
+		// A block larger than the whole arena is never there to evict for.
+		if t.reuse && round < evictRounds && arena.ClassUnits(c) < t.ar.Units() {
+			if evicted, _ := t.evict(evictBatch, c); evicted > 0 {
+				continue
+			}
 		}
 		st := t.Stats()
 		return 0, fmt.Errorf("%w: %v (%s: %d keys; %d of %d arena bytes in use); create the table with a larger ArenaBytes, or delete keys",
