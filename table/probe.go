@@ -128,7 +128,7 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 			if w0 == 0 {
 				return 0, seen{}, false, nil
 			}
-			if wordTag(w0) != tag || !live(w0) {
+			if !live(w0) || !t.tagIs(w0, tag) {
 				continue
 			}
 			match, sn, err := t.matches(base+j, w0, key)
@@ -156,17 +156,19 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 func (t *Table) firstGroup(h uint64) (base, match, empty uint64) {
 	base = h & (t.groups - 1) * segment.GroupSlots
 	off := t.slotOff(base)
-	want := wantWord(h)
+	want, keep := wantWord(h), t.hiKeep
 	w0 := t.mem.Load64(off)
 	w1 := t.mem.Load64(off + segment.SlotSize)
 	w2 := t.mem.Load64(off + 2*segment.SlotSize)
 	w3 := t.mem.Load64(off + 3*segment.SlotSize)
-	match = bit(w0>>32 == want) | bit(w1>>32 == want)<<1 | bit(w2>>32 == want)<<2 | bit(w3>>32 == want)<<3
+	match = bit((w0>>32^want)&keep == 0) | bit((w1>>32^want)&keep == 0)<<1 |
+		bit((w2>>32^want)&keep == 0)<<2 | bit((w3>>32^want)&keep == 0)<<3
 	empty = bit(w0 == 0) | bit(w1 == 0)<<1 | bit(w2 == 0)<<2 | bit(w3 == 0)<<3
 	return base, match, empty
 }
 
-// wantWord is the high half of the key word of a live key with hash h.
+// wantWord is the high half of the key word of a live key with hash h
+// (in an eviction segment, with generation 0: compare it under hiKeep).
 func wantWord(h uint64) uint64 { return uint64(stateClaimed)<<(stateShift-32) | tagOf(h) }
 
 // findFirstGroup settles the common lookups, a key in its first probe
@@ -183,7 +185,7 @@ func (t *Table) findFirstGroup(key []byte, h uint64) (slot uint64, sn seen, ok, 
 	}
 	j := uint64(bits.TrailingZeros64(cand))
 	w := t.mem.Load64(t.slotOff(base + j))
-	if w>>32 != wantWord(h) {
+	if (w>>32^wantWord(h))&t.hiKeep != 0 {
 		return 0, seen{}, false, false, nil
 	}
 	eq, sn, err := t.matches(base+j, w, key)
@@ -281,7 +283,7 @@ func (t *Table) claim(key []byte, h uint64) (slot, kw uint64, err error) {
 				}
 				w0 = t.mem.Load64(off) // another key took it; look at which
 			}
-			if wordTag(w0) != tag || !live(w0) {
+			if !live(w0) || !t.tagIs(w0, tag) {
 				continue
 			}
 			match, _, err := t.matches(base+j, w0, key)

@@ -2,13 +2,14 @@ package table
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
 // Slot reuse and eviction, for segments created with Options.Eviction
-// (format version 2). Everything here is off (t.reuse false) in other
+// (format version 3). Everything here is off (t.reuse false) in other
 // segments, whose slots belong to their key until Compact.
 //
 // A slot is retired by one 16-byte CAS of (key word, value word) from
@@ -206,7 +207,7 @@ func (t *Table) reapClaim(slot, w0, w1, roff uint64, bit uint32) bool {
 		return false
 	}
 	if isPending(w0) {
-		return t.mem.CAS64(t.slotOff(slot), w0, deadWord)
+		return t.mem.CAS64(t.slotOff(slot), w0, t.deadFor(w0))
 	}
 	return t.retireKey(slot, w0, w1)
 }
@@ -234,7 +235,7 @@ func (t *Table) makeRoom() bool {
 // freed and the counters updated. It fails if either word changed.
 func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 	nw := nextValueWord(w1, 0)
-	if !t.mem.CAS128(t.slotOff(slot), kw, w1, deadWord, nw) {
+	if !t.mem.CAS128(t.slotOff(slot), kw, w1, t.deadFor(kw), nw) {
 		return false
 	}
 	segment.Failpoint(segment.FPRetirePublished)
@@ -326,7 +327,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 	var haveFound bool
 	var scanErr error
 	liveCopy := func(s, w0 uint64) (stop bool) {
-		if !live(w0) || wordTag(w0) != tag {
+		if !live(w0) || !t.tagIs(w0, tag) {
 			return false
 		}
 		eq, err := t.liveMatch(s, w0, key)
@@ -354,7 +355,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 					cand, candWord, candDist, haveCand = s, 0, dist, true
 				}
 				return false
-			case w0 == deadWord:
+			case isDead(w0):
 				if !haveCand {
 					cand, candWord, candDist, haveCand = s, w0, dist, true
 				}
@@ -408,8 +409,9 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		}
 		t.raiseBound(g0, candDist)
 		t.clearRef(cand)
-		pw := pendingWord(tag, c.keyUnit)
-		if !t.mem.CAS64(t.slotOff(cand), candWord, pw) {
+		ctag := t.claimTag(tag, candWord)
+		pw := pendingWord(ctag, c.keyUnit)
+		if !t.takeSlot(cand, candWord, pw) {
 			continue // taken under us: look again
 		}
 		segment.Failpoint(segment.FPClaimPending)
@@ -422,14 +424,14 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				return true
 			case w0 == 0:
 				return false
-			case isPending(w0) && wordTag(w0) == tag:
+			case isPending(w0) && t.tagIs(w0, tag):
 				if eq, err := t.keyMatchesAt(s, w0, key); err != nil || !eq {
 					return true
 				}
 				if testHookBeforeKill != nil {
 					testHookBeforeKill()
 				}
-				if t.mem.CAS64(t.slotOff(s), w0, deadWord) {
+				if t.mem.CAS64(t.slotOff(s), w0, t.deadFor(w0)) {
 					return true
 				}
 				// The kill failed: the other claim changed meanwhile. If
@@ -441,7 +443,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		})
 		if scanErr != nil || haveFound {
 			// Our pending claim goes back to dead (unless killed already).
-			t.mem.CAS64(t.slotOff(cand), pw, deadWord)
+			t.mem.CAS64(t.slotOff(cand), pw, t.deadFor(pw))
 			c.release()
 			if scanErr != nil {
 				return 0, 0, scanErr
@@ -450,7 +452,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		}
 
 		// 3. Promote; a killed claim starts over with the same record.
-		lw := keyWord(tag, c.keyUnit)
+		lw := keyWord(ctag, c.keyUnit)
 		if testHookBeforePromote != nil {
 			testHookBeforePromote()
 		}
@@ -459,6 +461,24 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			return cand, lw, nil
 		}
 	}
+}
+
+// takeSlot CASes slot's key word from cand (empty or dead) to pending
+// word pw. A never-used slot also gets its value word's version sequence
+// started at a random point, in the same 16-byte CAS: a key that is
+// deleted and set again in another slot, with the same recycled value
+// record, would otherwise start again at version 1, and a waiter holding
+// the Version of its first value would see no change. A dead slot's value
+// word already carries the version after its last key's (retireKey), so
+// every slot's versions run on from a random start, and a key that moves
+// repeats a Version only by a 1 in 2^30 chance (and then only if it also
+// gets the same value record).
+func (t *Table) takeSlot(slot, cand, pw uint64) bool {
+	if cand != 0 {
+		return t.mem.CAS64(t.slotOff(slot), cand, pw)
+	}
+	start := uint64(rand.Uint32()&versionMask) << 32
+	return t.mem.CAS128(t.slotOff(slot), 0, 0, pw, start)
 }
 
 // rereads bounds how often a reader rereads a key record that reads
