@@ -478,7 +478,12 @@ func (t *Table) takeSlot(slot, cand, pw uint64) bool {
 		return t.mem.CAS64(t.slotOff(slot), cand, pw)
 	}
 	start := uint64(rand.Uint32()&versionMask) << 32
-	return t.mem.CAS128(t.slotOff(slot), 0, 0, pw, start)
+	// An empty slot's value word is 0 unless the segment is corrupt
+	// (Verify reports it); compare what is there, as a CAS of the key
+	// word alone would, so that such a slot cannot make a claim retry
+	// for ever.
+	w1 := t.mem.Load64(t.valueWordOff(slot))
+	return t.mem.CAS128(t.slotOff(slot), 0, w1, pw, start)
 }
 
 // rereads bounds how often a reader rereads a key record that reads
@@ -487,12 +492,11 @@ const rereads = 16
 
 // keyMatchesAt is keyMatches for the key word w0 loaded from slot. In a
 // segment that reuses slots, the record may have been freed and rewritten
-// under the reader: by another key (the key word changed: no match), or
-// by the same key claiming the same slot again with the same record unit,
-// so that the key word reads the same. The record is complete again by
-// the time the key word is back (it is written before the claim), so a
-// malformed read is retried while the key word stays; only a record that
-// stays malformed is corruption.
+// under the reader, and then the key word has changed (its claim
+// generation, at least): no match. A malformed read is retried while the
+// key word stays (a key word that came back after its generation wrapped
+// names a record written before the claim, complete again by then); only
+// a record that stays malformed is corruption.
 func (t *Table) keyMatchesAt(slot, w0 uint64, key []byte) (bool, error) {
 	for try := 0; ; try++ {
 		eq, err := t.keyMatches(w0, key)

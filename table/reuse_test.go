@@ -376,3 +376,25 @@ func TestEvictVersionAfterMove(t *testing.T) {
 		t.Fatalf("Wait(since the old Version) missed the delete and set: %v", err)
 	}
 }
+
+// TestEvictClaimCorruptEmptySlot: a never-used slot whose value word is
+// not 0 (corruption, which Verify reports) must not make a claim of it
+// retry for ever now that such a claim is a 16-byte CAS.
+func TestEvictClaimCorruptEmptySlot(t *testing.T) {
+	tb := newEvicting(t, Options{Capacity: 12})
+	tb.mem.Store64(tb.valueWordOff(0), 0x1234)
+	k := keyHomedAt(tb, 0, "k", nil)
+	done := make(chan error, 1)
+	go func() { done <- tb.Set(k, []byte("v")) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Set into a group whose empty slot has a stray value word did not return")
+	}
+	if got, err := tb.Get(k); err != nil || string(got) != "v" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+}
