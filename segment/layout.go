@@ -30,12 +30,12 @@ import (
 // Header (all integers little-endian):
 //
 //	+0   [8]  magic "SHMDICT\x00"
-//	+8   u32  format version: 1, or 2 for a segment with eviction (flags != 0),
+//	+8   u32  format version: 1, or 3 for a segment with eviction (flags != 0),
 //	          whose slots are reused under a protocol a version-1 build lacks
 //	+12  u32  header size (256)
 //	+16  u32  byte-order mark 0x01020304, written little-endian and checked
 //	          in native order, so a big-endian host refuses the segment
-//	+20  u32  flags: bit 0 = CLOCK eviction with slot reuse (version 2); others 0
+//	+20  u32  flags: bit 0 = CLOCK eviction with slot reuse (version 3); others 0
 //	+24  u64  hash seed (random per segment, from crypto/rand)
 //	+32  u64  slot count (a power of two, >= 16)
 //	+40  u64  claim budget: slots that may ever be claimed (<= 3/4 of slots)
@@ -80,8 +80,12 @@ const (
 	// Version is the format version of segments without eviction.
 	Version = 1
 	// VersionEvict is the format version of segments with eviction
-	// (FlagEvictCLOCK); this build reads and writes both.
-	VersionEvict = 2
+	// (FlagEvictCLOCK); this build reads and writes both. Version 2 was
+	// the first eviction format, whose key words had no claim generation
+	// (table/slot.go): a build that reads it would misread version 3's key
+	// words, and this build would write version-3 words into a segment
+	// that version-2 processes share, so each refuses the other.
+	VersionEvict = 3
 	// FlagEvictCLOCK marks a segment with CLOCK eviction and slot reuse.
 	FlagEvictCLOCK = 1
 	// HeaderSize is the size of the immutable header.

@@ -464,7 +464,7 @@ func TestErrCorrupt(t *testing.T) {
 
 func TestErrVersion(t *testing.T) {
 	p, valid := errsFile(t, table.Options{Capacity: 16}, nil)
-	for _, v := range []uint32{0, 3, 1 << 16, math.MaxUint32} {
+	for _, v := range []uint32{0, 2, 4, 1 << 16, math.MaxUint32} {
 		for _, resealed := range []bool{true, false} {
 			b := append([]byte(nil), valid...)
 			binary.LittleEndian.PutUint32(b[8:], v)

@@ -59,8 +59,8 @@ func TestEvictKillLosesToPromote(t *testing.T) {
 // TestEvictCounterABA: a reader matches key k's slot, k is deleted and k2
 // takes the slot with a counter of 99, the reader loads that value word,
 // then k2 is deleted and k re-claims the same slot with the same key
-// record unit, so that its key word reads as before. Get(k) must not
-// return k2's 99.
+// record unit, so that its key word read as before in format version 2
+// (now its claim generation differs). Get(k) must not return k2's 99.
 func TestEvictCounterABA(t *testing.T) {
 	defer func() { testHookMatchLoaded, testHookMatchBefore = nil, nil }()
 	replayed := 0

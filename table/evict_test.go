@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shmdict/shmdict/segment"
 )
 
 func newEvicting(t *testing.T, opts Options) *Table {
@@ -333,7 +334,7 @@ func TestEvictOptions(t *testing.T) {
 	}
 	tb := newEvicting(t, Options{Capacity: 10})
 	st := tb.Stats()
-	if d := cmp.Diff([]any{2, EvictCLOCK}, []any{st.FormatVersion, st.Eviction}); d != "" {
+	if d := cmp.Diff([]any{segment.VersionEvict, EvictCLOCK}, []any{st.FormatVersion, st.Eviction}); d != "" {
 		t.Fatalf("Stats of an evicting table (-want +got):\n%s", d)
 	}
 }

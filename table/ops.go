@@ -270,8 +270,14 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 			t.ar.Free(u, int(h%segment.FreeShards))
 		}
 	}()
+	prepare := func() (err error) {
+		if u == 0 {
+			u, err = t.writeRecord(key, deadline, value, int(h%segment.FreeShards))
+		}
+		return err
+	}
 	for {
-		slot, kw, err := t.findOrClaimRecord(key, h, deadline, value, &u)
+		slot, kw, err := t.findOrClaimPrepared(key, h, prepare)
 		if err != nil {
 			return err
 		}
@@ -696,9 +702,15 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 			t.ar.Free(u, int(h%segment.FreeShards))
 		}
 	}()
+	prepare := func() (err error) {
+		if u == 0 {
+			u, err = t.writeRecord(key, 0, value, int(h%segment.FreeShards))
+		}
+		return err
+	}
 retry:
 	for {
-		slot, kw, err := t.findOrClaimRecord(key, h, 0, value, &u)
+		slot, kw, err := t.findOrClaimPrepared(key, h, prepare)
 		if err != nil {
 			return nil, false, err
 		}

@@ -103,6 +103,9 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 	for {
 		slot, sn, ok, err = t.find1(key, h)
 		if !ok || err != nil || !t.reuse || t.mem.Load64(t.slotOff(slot)) == sn.w0 {
+			if ok && testHookFound != nil {
+				testHookFound()
+			}
 			return slot, sn, ok, err
 		}
 	}
@@ -125,7 +128,7 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 			if w0 == 0 {
 				return 0, seen{}, false, nil
 			}
-			if wordTag(w0) != tag || !live(w0) {
+			if !live(w0) || !t.tagIs(w0, tag) {
 				continue
 			}
 			match, sn, err := t.matches(base+j, w0, key)
@@ -153,17 +156,19 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 func (t *Table) firstGroup(h uint64) (base, match, empty uint64) {
 	base = h & (t.groups - 1) * segment.GroupSlots
 	off := t.slotOff(base)
-	want := wantWord(h)
+	want, keep := wantWord(h), t.hiKeep
 	w0 := t.mem.Load64(off)
 	w1 := t.mem.Load64(off + segment.SlotSize)
 	w2 := t.mem.Load64(off + 2*segment.SlotSize)
 	w3 := t.mem.Load64(off + 3*segment.SlotSize)
-	match = bit(w0>>32 == want) | bit(w1>>32 == want)<<1 | bit(w2>>32 == want)<<2 | bit(w3>>32 == want)<<3
+	match = bit((w0>>32^want)&keep == 0) | bit((w1>>32^want)&keep == 0)<<1 |
+		bit((w2>>32^want)&keep == 0)<<2 | bit((w3>>32^want)&keep == 0)<<3
 	empty = bit(w0 == 0) | bit(w1 == 0)<<1 | bit(w2 == 0)<<2 | bit(w3 == 0)<<3
 	return base, match, empty
 }
 
-// wantWord is the high half of the key word of a live key with hash h.
+// wantWord is the high half of the key word of a live key with hash h
+// (in an eviction segment, with generation 0: compare it under hiKeep).
 func wantWord(h uint64) uint64 { return uint64(stateClaimed)<<(stateShift-32) | tagOf(h) }
 
 // findFirstGroup settles the common lookups, a key in its first probe
@@ -180,7 +185,7 @@ func (t *Table) findFirstGroup(key []byte, h uint64) (slot uint64, sn seen, ok, 
 	}
 	j := uint64(bits.TrailingZeros64(cand))
 	w := t.mem.Load64(t.slotOff(base + j))
-	if w>>32 != wantWord(h) {
+	if (w>>32^wantWord(h))&t.hiKeep != 0 {
 		return 0, seen{}, false, false, nil
 	}
 	eq, sn, err := t.matches(base+j, w, key)
@@ -207,6 +212,11 @@ func bit(b bool) uint64 {
 // before and after matches loads a value word, to replay slot-reuse races.
 var testHookMatchBefore, testHookMatchLoaded func()
 
+// testHookFound runs (when tests set it) when find returns a slot that
+// matched, so that tests can retire and re-claim that slot before the
+// operation uses it.
+var testHookFound func()
+
 // findOrClaim returns the slot index holding key and its key word,
 // claiming a slot for it if it has none. Claiming reserves one unit of the
 // claim budget, writes the key record privately, then publishes it with
@@ -223,25 +233,25 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 	return t.claim(key, h)
 }
 
-// findOrClaimRecord is findOrClaim for a write that stores a value record
-// (key, deadline, value) in the slot it returns. In a segment that never
-// reuses slots a claim cannot be given back (its slot keeps the key for
-// good), so for an absent key it writes the record first, into *u, and
-// claims only then: a write that fails for want of arena space takes no
-// slot, and gives back what it took (the caller frees *u unless it
-// published it). A segment that reuses slots writes after the claim and
-// retires a claim it cannot fill (abandonClaim).
-func (t *Table) findOrClaimRecord(key []byte, h uint64, deadline int64, value []byte, u *uint32) (slot, kw uint64, err error) {
+// findOrClaimPrepared is findOrClaim for a write that stores a record of
+// its own: for an absent key, prepare (which writes the record) runs
+// before a slot is claimed. In a segment that never reuses slots a claim
+// cannot be given back (its slot keeps the key for good), so a write that
+// fails for want of arena space must fail before it claims: it then takes
+// nothing, and the caller frees the record unless it published it. In a
+// segment that reuses slots, no claim of this write stays without a value
+// while it allocates, and perhaps evicts for arena space: the CLOCK hand
+// takes a claim without a value for an abandoned one once a pass has
+// marked it.
+func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() error) (slot, kw uint64, err error) {
 	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
 		return slot, sn.w0, err
 	}
+	if err := prepare(); err != nil {
+		return 0, 0, err
+	}
 	if t.reuse {
 		return t.claimReuse(key, h)
-	}
-	if *u == 0 {
-		if *u, err = t.writeRecord(key, deadline, value, int(h%segment.FreeShards)); err != nil {
-			return 0, 0, err
-		}
 	}
 	return t.claim(key, h)
 }
@@ -277,7 +287,7 @@ func (t *Table) claim(key []byte, h uint64) (slot, kw uint64, err error) {
 				}
 				w0 = t.mem.Load64(off) // another key took it; look at which
 			}
-			if wordTag(w0) != tag || !live(w0) {
+			if !live(w0) || !t.tagIs(w0, tag) {
 				continue
 			}
 			match, _, err := t.matches(base+j, w0, key)
@@ -331,19 +341,35 @@ func (c *claimRes) release() {
 	}
 }
 
-// reserveSlot takes one unit of the claim budget.
+// reserveSlot takes one unit of the claim budget, or returns ErrFull.
 func (t *Table) reserveSlot() error {
-	if n := t.mem.Add64(segment.OffClaimed, 1); n > t.budget {
-		t.mem.Add64(segment.OffClaimed, -1)
-		keys := t.Len()
-		if t.reuse {
-			return fmt.Errorf("%w: all %d key slots are claimed and no key could be evicted (%s: %d keys present; other slots are claims in progress, or left by a killed process until Repair); create the table with a larger Capacity",
-				ErrFull, t.budget, t.name, keys)
-		}
-		return fmt.Errorf("%w: all %d key slots are claimed (%s: %d keys present, %d slots held by deleted keys, which only compaction frees); create the table with a larger Capacity",
-			ErrFull, t.budget, t.name, keys, max(int(t.budget)-keys, 0))
+	if !t.tryReserve() {
+		return t.errBudgetFull()
 	}
 	return nil
+}
+
+// tryReserve takes one unit of the claim budget and reports whether it
+// did.
+func (t *Table) tryReserve() bool {
+	if t.mem.Add64(segment.OffClaimed, 1) > t.budget {
+		t.mem.Add64(segment.OffClaimed, -1)
+		return false
+	}
+	return true
+}
+
+// errBudgetFull builds the ErrFull error of a claim that found the claim
+// budget used up. It only reads: a caller that gives up must not come away
+// holding a reservation (or a slot) by building its error.
+func (t *Table) errBudgetFull() error {
+	keys := t.Len()
+	if t.reuse {
+		return fmt.Errorf("%w: all %d key slots are claimed and no key could be evicted (%s: %d keys present; other slots are claims in progress, or left by a killed process until Repair); create the table with a larger Capacity",
+			ErrFull, t.budget, t.name, keys)
+	}
+	return fmt.Errorf("%w: all %d key slots are claimed (%s: %d keys present, %d slots held by deleted keys, which only compaction frees); create the table with a larger Capacity",
+		ErrFull, t.budget, t.name, keys, max(int(t.budget)-keys, 0))
 }
 
 // writeRecord allocates a block from shard and fills it privately with
@@ -389,8 +415,11 @@ func (t *Table) allocRecord(c, shard int) (uint32, error) {
 		if !errors.Is(err, arena.ErrNoSpace) {
 			return 0, fmt.Errorf("%w (%s)", err, t.name)
 		}
-		if t.reuse && round < evictRounds && t.evict(evictBatch, c) > 0 {
-			continue
+		// A block larger than the whole arena is never there to evict for.
+		if t.reuse && round < evictRounds && arena.ClassUnits(c) < t.ar.Units() {
+			if evicted, _ := t.evict(evictBatch, c); evicted > 0 {
+				continue
+			}
 		}
 		st := t.Stats()
 		return 0, fmt.Errorf("%w: %v (%s: %d keys; %d of %d arena bytes in use); create the table with a larger ArenaBytes, or delete keys",

@@ -2,13 +2,14 @@ package table
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
 // Slot reuse and eviction, for segments created with Options.Eviction
-// (format version 2). Everything here is off (t.reuse false) in other
+// (format version 3). Everything here is off (t.reuse false) in other
 // segments, whose slots belong to their key until Compact.
 //
 // A slot is retired by one 16-byte CAS of (key word, value word) from
@@ -38,6 +39,14 @@ const (
 	// it tries again; evictRounds bounds its tries.
 	evictBatch  = 4
 	evictRounds = 64
+	// evictScanLimit is how many slots an eviction for arena space passes
+	// without meeting a key that holds a block of the wanted size class
+	// before it gives up: 32 words of reference bits, 16 KiB of slots.
+	// The hand keeps its position, so the next write that needs such a
+	// block looks at the next slots. Small enough that a write of a value
+	// that nothing can make room for fails in a few microseconds, large
+	// enough that a class that one key in a few hundred holds is found.
+	evictScanLimit = 1024
 )
 
 // testHookClaimScanned, if set (by tests, before any goroutine uses a
@@ -49,6 +58,11 @@ var testHookClaimScanned func()
 // CAS on another pending claim and before its own promote CAS; tests
 // replay the interleavings an adversarial review found with them.
 var testHookBeforeKill, testHookBeforePromote func()
+
+// testHookClaimFull runs when a claim gives up for want of a reservation,
+// just before it reports ErrFull: tests free a slot there, as another
+// process deleting a key at that moment would.
+var testHookClaimFull func()
 
 func pendingWord(tag uint64, unit uint32) uint64 {
 	return statePending<<stateShift | tag<<32 | uint64(unit)
@@ -91,71 +105,129 @@ func (t *Table) touch(slot uint64) {
 	}
 }
 
-// evict retires up to need keys chosen by CLOCK and returns how many it
-// retired. The hand moves 32 slots (one word of reference bits) at a time;
-// a slot whose bit is set gets a second chance (the bit is cleared), one
-// whose bit is clear is evicted. With minClass > 0 (room for a record of
-// that size class is wanted), only keys that hold a block of that class
-// or larger are evicted: evicting smaller ones would not help. It gives up
-// after two turns of the hand.
-func (t *Table) evict(need, minClass int) int {
+// evict retires up to need keys chosen by CLOCK. It returns how many keys
+// it evicted, and how many abandoned claims (claims without a value, see
+// reapClaim) it reclaimed: not evictions, but each gives back a
+// reservation. The hand moves 32 slots (one word of reference bits) at a
+// time; a key whose bit is set gets a second chance (the bit is cleared),
+// one whose bit is clear is evicted. It gives up after two turns of the
+// hand, which is enough for a key that had its second chance to come round
+// again.
+//
+// With minClass > 0 (room for a record of that size class is wanted), only
+// keys that hold a block of that class or larger are candidates: evicting
+// smaller ones would not help, and their reference bits are left alone (a
+// pass that could not use a key must not spend its second chance). Such a
+// call also gives up once it has passed evictScanLimit slots without a
+// candidate, so that a value that no eviction can make room for costs
+// bounded work, not two turns of the hand per failed write.
+func (t *Table) evict(need, minClass int) (evicted, reclaimed int) {
 	slots := t.seg.Layout.Slots
 	per := min(uint64(32), slots)
-	n := 0
-	for turns := uint64(0); n < need && turns < 2*slots/per; turns++ {
-		first := (t.mem.Add64(segment.OffClockHand, int64(per)) - per) & (slots - 1) &^ (per - 1)
+	var start, barren uint64
+	for turn := uint64(0); evicted < need && turn < 2*slots/per; turn++ {
+		pos := t.mem.Add64(segment.OffClockHand, int64(per)) - per
+		if turn == 0 {
+			start = pos
+		}
+		// Claims without a value are looked at only while this call has
+		// not been round the table yet: the hand marks them the first time
+		// it sees them and reclaims them when it finds them marked, and a
+		// call that did both would kill claims in flight at first sight
+		// (in a table of up to 64 slots, every call passed each slot
+		// twice). Other processes' passes may come round sooner, which is
+		// why the cost of a wrong kill is only a retry.
+		firstPass := pos-start < slots
+		first := pos & (slots - 1) &^ (per - 1)
 		roff := t.refOff + first/8
 		ref := t.mem.Load32(roff)
-		for k := uint64(0); k < per && n < need; k++ {
+		var chances uint32 // reference bits to clear: the second chances given
+		candidates := false
+		for k := uint64(0); k < per && evicted < need; k++ {
 			slot := first + k
+			bit := uint32(1) << k
 			w0 := t.mem.Load64(t.slotOff(slot))
-			if isPending(w0) {
-				// A pending claim the hand saw a whole turn ago too: its
-				// claimer was killed (or is stopped). Killing it is safe
-				// (a live claimer's promotion fails and it starts again);
-				// its key record stays allocated (Repair reclaims it), and
-				// its reservation is given back by recountClaims.
-				if ref&(1<<k) == 0 {
-					t.mem.Or32(roff, 1<<k)
-				} else {
-					t.mem.CAS64(t.slotOff(slot), w0, deadWord)
+			pending := isPending(w0)
+			if !pending && !live(w0) {
+				continue
+			}
+			var w1 uint64
+			if !pending {
+				w1 = t.mem.Load64(t.valueWordOff(slot))
+			}
+			if pending || isAbsent(w1) {
+				if firstPass && t.reapClaim(slot, w0, w1, roff, bit) {
+					reclaimed++
 				}
 				continue
-			}
-			if !live(w0) {
-				continue
-			}
-			w1 := t.mem.Load64(t.valueWordOff(slot))
-			if isAbsent(w1) {
-				// A claim whose writer has not stored its value yet, or
-				// was killed before it did. The first time the hand sees
-				// it, it is marked; if it is still empty a whole turn
-				// later, it is retired (a writer still in flight then sees
-				// its CAS fail and starts again). Not an eviction: it held
-				// no value.
-				if ref&(1<<k) == 0 {
-					t.mem.Or32(roff, 1<<k)
-				} else {
-					t.retireKey(slot, w0, w1)
-				}
-				continue
-			}
-			if ref&(1<<k) != 0 {
-				continue // used since the last turn: a second chance
 			}
 			if minClass > 0 && !t.holdsClass(w0, w1, minClass) {
 				continue
 			}
+			candidates = true
+			if ref&bit != 0 {
+				chances |= bit
+				continue
+			}
 			if t.retireKey(slot, w0, w1) {
 				t.mem.Add64(segment.OffEvicted, 1)
-				n++
+				evicted++
 			}
 		}
-		if ref != 0 {
-			t.mem.And32(roff, ^ref)
+		if chances != 0 {
+			t.mem.And32(roff, ^chances)
+		}
+		if minClass > 0 {
+			if barren += per; candidates {
+				barren = 0
+			}
+			if barren >= evictScanLimit {
+				break
+			}
 		}
 	}
-	return n
+	return evicted, reclaimed
+}
+
+// reapClaim handles a claim that the hand found without a value: pending
+// (w0 is a pending word), or live with an absent value word w1. Its
+// claimer may be at work still, or may have been killed. The first time
+// the hand sees it, it sets the slot's reference bit; if the bit is set
+// already, the claim has outlived a whole pass and is reclaimed: a pending
+// claim is killed (its key record stays allocated until Repair, and its
+// reservation is given back by recountClaims), a live one is retired. A
+// claimer still at work then sees its CAS fail and starts again. The bit
+// is loaded again here rather than taken from the word's snapshot: a claim
+// clears its slot's bit before it becomes visible (clearRef), so a bit
+// read after the claim's word was seen is a mark made since, never the
+// previous key's.
+func (t *Table) reapClaim(slot, w0, w1, roff uint64, bit uint32) bool {
+	if t.mem.Load32(roff)&bit == 0 {
+		t.mem.Or32(roff, bit)
+		return false
+	}
+	if isPending(w0) {
+		return t.mem.CAS64(t.slotOff(slot), w0, t.deadFor(w0))
+	}
+	return t.retireKey(slot, w0, w1)
+}
+
+// clearRef clears slot's reference bit. A claim does it before its slot
+// becomes visible: a new key must not inherit the previous key's second
+// chance, nor have its claim taken for one the hand marked.
+func (t *Table) clearRef(slot uint64) {
+	off := t.refOff + slot/32*4
+	if bit := uint32(1) << (slot % 32); t.mem.Load32(off)&bit != 0 {
+		t.mem.And32(off, ^bit)
+	}
+}
+
+// makeRoom evicts (or reclaims abandoned claims) for a claim that found
+// the claim budget used up or no free slot on its path, and reports
+// whether anything was freed.
+func (t *Table) makeRoom() bool {
+	evicted, reclaimed := t.evict(evictBatch, 0)
+	return evicted+reclaimed > 0 || t.recountClaims()
 }
 
 // retireKey retires slot, which held key word kw and value word w1: one
@@ -163,7 +235,7 @@ func (t *Table) evict(need, minClass int) int {
 // freed and the counters updated. It fails if either word changed.
 func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 	nw := nextValueWord(w1, 0)
-	if !t.mem.CAS128(t.slotOff(slot), kw, w1, deadWord, nw) {
+	if !t.mem.CAS128(t.slotOff(slot), kw, w1, t.deadFor(kw), nw) {
 		return false
 	}
 	segment.Failpoint(segment.FPRetirePublished)
@@ -255,7 +327,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 	var haveFound bool
 	var scanErr error
 	liveCopy := func(s, w0 uint64) (stop bool) {
-		if !live(w0) || wordTag(w0) != tag {
+		if !live(w0) || !t.tagIs(w0, tag) {
 			return false
 		}
 		eq, err := t.liveMatch(s, w0, key)
@@ -283,7 +355,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 					cand, candWord, candDist, haveCand = s, 0, dist, true
 				}
 				return false
-			case w0 == deadWord:
+			case isDead(w0):
 				if !haveCand {
 					cand, candWord, candDist, haveCand = s, w0, dist, true
 				}
@@ -301,7 +373,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		case !haveCand:
 			// Every slot on the path is taken (only an over-full table,
 			// left so by corruption, gets here): evict and look again.
-			if round < evictRounds && t.evict(evictBatch, 0) > 0 {
+			if round < evictRounds && t.makeRoom() {
 				round++
 				continue
 			}
@@ -310,16 +382,20 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				ErrFull, t.maxProbe, t.name)
 		}
 		if !c.reserved {
-			if t.mem.Add64(segment.OffClaimed, 1) > t.budget {
-				// At the budget: evict (without building an error), and
-				// fail only when nothing could be evicted.
-				t.mem.Add64(segment.OffClaimed, -1)
-				if round < evictRounds && (t.evict(evictBatch, 0) > 0 || t.recountClaims()) {
+			if !t.tryReserve() {
+				// At the budget: make room and look again, and fail only
+				// when nothing could be freed. The error is built by a
+				// function that takes nothing: every return of a slot
+				// below is of one this claim holds.
+				if round < evictRounds && t.makeRoom() {
 					round++
 					continue
 				}
 				c.release()
-				return 0, 0, t.reserveSlot()
+				if testHookClaimFull != nil {
+					testHookClaimFull()
+				}
+				return 0, 0, t.errBudgetFull()
 			}
 			c.reserved = true
 			segment.Failpoint(segment.FPClaimReserved)
@@ -332,8 +408,10 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			testHookClaimScanned()
 		}
 		t.raiseBound(g0, candDist)
-		pw := pendingWord(tag, c.keyUnit)
-		if !t.mem.CAS64(t.slotOff(cand), candWord, pw) {
+		t.clearRef(cand)
+		ctag := t.claimTag(tag, candWord)
+		pw := pendingWord(ctag, c.keyUnit)
+		if !t.takeSlot(cand, candWord, pw) {
 			continue // taken under us: look again
 		}
 		segment.Failpoint(segment.FPClaimPending)
@@ -346,14 +424,14 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				return true
 			case w0 == 0:
 				return false
-			case isPending(w0) && wordTag(w0) == tag:
+			case isPending(w0) && t.tagIs(w0, tag):
 				if eq, err := t.keyMatchesAt(s, w0, key); err != nil || !eq {
 					return true
 				}
 				if testHookBeforeKill != nil {
 					testHookBeforeKill()
 				}
-				if t.mem.CAS64(t.slotOff(s), w0, deadWord) {
+				if t.mem.CAS64(t.slotOff(s), w0, t.deadFor(w0)) {
 					return true
 				}
 				// The kill failed: the other claim changed meanwhile. If
@@ -365,7 +443,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		})
 		if scanErr != nil || haveFound {
 			// Our pending claim goes back to dead (unless killed already).
-			t.mem.CAS64(t.slotOff(cand), pw, deadWord)
+			t.mem.CAS64(t.slotOff(cand), pw, t.deadFor(pw))
 			c.release()
 			if scanErr != nil {
 				return 0, 0, scanErr
@@ -374,7 +452,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		}
 
 		// 3. Promote; a killed claim starts over with the same record.
-		lw := keyWord(tag, c.keyUnit)
+		lw := keyWord(ctag, c.keyUnit)
 		if testHookBeforePromote != nil {
 			testHookBeforePromote()
 		}
@@ -385,18 +463,40 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 	}
 }
 
+// takeSlot CASes slot's key word from cand (empty or dead) to pending
+// word pw. A never-used slot also gets its value word's version sequence
+// started at a random point, in the same 16-byte CAS: a key that is
+// deleted and set again in another slot, with the same recycled value
+// record, would otherwise start again at version 1, and a waiter holding
+// the Version of its first value would see no change. A dead slot's value
+// word already carries the version after its last key's (retireKey), so
+// every slot's versions run on from a random start, and a key that moves
+// repeats a Version only by a 1 in 2^30 chance (and then only if it also
+// gets the same value record).
+func (t *Table) takeSlot(slot, cand, pw uint64) bool {
+	if cand != 0 {
+		return t.mem.CAS64(t.slotOff(slot), cand, pw)
+	}
+	start := uint64(rand.Uint32()&versionMask) << 32
+	// An empty slot's value word is 0 unless the segment is corrupt
+	// (Verify reports it); compare what is there, as a CAS of the key
+	// word alone would, so that such a slot cannot make a claim retry
+	// for ever.
+	w1 := t.mem.Load64(t.valueWordOff(slot))
+	return t.mem.CAS128(t.slotOff(slot), 0, w1, pw, start)
+}
+
 // rereads bounds how often a reader rereads a key record that reads
 // malformed while its slot's key word stays the same.
 const rereads = 16
 
 // keyMatchesAt is keyMatches for the key word w0 loaded from slot. In a
 // segment that reuses slots, the record may have been freed and rewritten
-// under the reader: by another key (the key word changed: no match), or
-// by the same key claiming the same slot again with the same record unit,
-// so that the key word reads the same. The record is complete again by
-// the time the key word is back (it is written before the claim), so a
-// malformed read is retried while the key word stays; only a record that
-// stays malformed is corruption.
+// under the reader, and then the key word has changed (its claim
+// generation, at least): no match. A malformed read is retried while the
+// key word stays (a key word that came back after its generation wrapped
+// names a record written before the claim, complete again by then); only
+// a record that stays malformed is corruption.
 func (t *Table) keyMatchesAt(slot, w0 uint64, key []byte) (bool, error) {
 	for try := 0; ; try++ {
 		eq, err := t.keyMatches(w0, key)

@@ -6,15 +6,32 @@ import "math/rand/v2"
 // group). Every change to either word is one CAS, so a process killed at
 // any instruction leaves the old word or the new one.
 //
-// Key word (w0), set once from 0 by CAS after the key record is written,
-// never changed afterwards (a slot belongs to one key for the life of the
-// segment; Delete leaves the key word and empties the value word):
+// Key word (w0). In a segment without eviction it is set once from 0 by
+// CAS after the key record is written and never changed afterwards (a
+// slot belongs to one key for the life of the segment; Delete leaves the
+// key word and empties the value word):
 //
 //	bits 63..62  state: 00 empty, 01 claimed, 10 dead (Repair retired a
 //	             corrupt or duplicate slot: it matches no key, stays claimed)
 //	bits 61..32  tag: 30 high bits of the key's hash, to skip most
 //	             non-matching keys without reading their record
 //	bits 31..0   arena unit of the key record (immutable)
+//
+// In a segment with eviction (reuse.go) slots are retired and claimed
+// again, and the low 16 bits of the tag field hold the slot's claim
+// generation instead:
+//
+//	bits 63..62  state: 00 empty, 01 live, 10 dead, 11 pending
+//	bits 61..48  tag: 14 high bits of the key's hash
+//	bits 47..32  generation: +1 (mod 2^16) on every claim of the slot;
+//	             a dead word keeps the generation of the claim it ended
+//	bits 31..0   arena unit of the key record (0 in a dead word)
+//
+// The generation makes every claim's key word differ from the words of
+// the claims before it in that slot (until it wraps), even when a key
+// with the same tag gets the same key-record unit back from the free
+// list: an operation that matched its key's word can then never accept
+// another key's slot state as its own (see casValue and confirm).
 //
 // Value word (w1), one of:
 //
@@ -37,6 +54,15 @@ const (
 	tagMask      = 1<<tagBits - 1
 	unitMask     = 1<<32 - 1
 
+	// genBits is the width of a claim generation: a stalled operation
+	// could be fooled only after 65536 claims of its slot, by a key with
+	// the same 14-bit tag that got the same key-record unit. 14 tag bits
+	// still send all but 1 in 16384 non-matching key words past without
+	// a read of their key record.
+	genBits  = 16
+	genMask  = 1<<genBits - 1 // within the tag field (bits 61..32)
+	genField = genMask << 32  // within the key word
+
 	counterBit  = 1 << 63
 	expiresBit  = 1 << 62
 	versionMask = 1<<30 - 1
@@ -53,6 +79,35 @@ func keyWord(tag uint64, unit uint32) uint64 {
 func tagOf(h uint64) uint64 { return h >> (64 - tagBits) }
 
 func wordTag(w0 uint64) uint64 { return w0 >> 32 & tagMask }
+
+// genOf returns the claim generation of an eviction segment's key word.
+func genOf(w0 uint64) uint64 { return w0 >> 32 & genMask }
+
+// isDead reports whether key word w0 is dead (in an eviction segment a
+// dead word carries a generation).
+func isDead(w0 uint64) bool { return w0>>stateShift == stateDead }
+
+// tagIs reports whether key word w0 carries tag (a key hash's tagOf),
+// comparing the bits that the segment's key words keep of it.
+func (t *Table) tagIs(w0, tag uint64) bool { return (wordTag(w0)^tag)&t.tagKeep == 0 }
+
+// deadFor returns the dead word that ends the claim whose key word is w0:
+// with its generation in an eviction segment, exactly deadWord otherwise.
+func (t *Table) deadFor(w0 uint64) uint64 {
+	if !t.reuse {
+		return deadWord
+	}
+	return deadWord | w0&genField
+}
+
+// claimTag returns the tag field of a claim of key tag tag over key word
+// cand (empty or dead): in an eviction segment, the next generation.
+func (t *Table) claimTag(tag, cand uint64) uint64 {
+	if !t.reuse {
+		return tag
+	}
+	return tag&^genMask | (genOf(cand)+1)&genMask
+}
 
 // live reports whether key word w0 (with a matching tag) names a key.
 func live(w0 uint64) bool { return w0>>stateShift == stateClaimed }

@@ -60,7 +60,7 @@ type Options struct {
 	// within the claim budget, or no arena space). Default NoEviction: it
 	// fails with ErrFull. EvictCLOCK evicts keys not used recently and
 	// reuses their slots and space, as a cache does; such a segment is
-	// format version 2, which older builds refuse. It cannot be combined
+	// format version 3, which older builds refuse. It cannot be combined
 	// with EventRing yet.
 	Eviction EvictionPolicy
 	// Mode is the segment file's permission bits: 0600 (the default: the
@@ -144,6 +144,8 @@ type Table struct {
 	clock    func() time.Time
 	sweep    atomicx.Counter // this process's TTL sweep position
 	reuse    bool            // eviction segment: slots are retired and reused (reuse.go)
+	tagKeep  uint64          // bits of a key word's tag field that are the key's tag (slot.go)
+	hiKeep   uint64          // the same, as a mask over a key word's high half with its state
 	refOff   uint64          // offset of the CLOCK reference bits
 	dispOff  uint64          // offset of the per-group probe bounds
 }
@@ -165,6 +167,11 @@ func newTable(seg *segment.Segment, name string) *Table {
 		reuse:    l.Evicts(),
 		refOff:   l.RefOff,
 		dispOff:  l.DispOff,
+	}
+	t.tagKeep, t.hiKeep = tagMask, 1<<32-1
+	if t.reuse {
+		t.tagKeep &^= genMask
+		t.hiKeep &^= genMask
 	}
 	t.sweep.Add(rand.Uint64()) // processes sweep for expired values from different places
 	return t

@@ -148,7 +148,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			}
 			continue
 		}
-		if t.reuse && w0 == deadWord {
+		if t.reuse && w0 == t.deadFor(w0) {
 			// With slot reuse, dead slots are free for claims and hold no
 			// reservation.
 			rep.DeadSlots++
@@ -204,7 +204,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			continue
 		}
 		h := hash64(key, t.seed)
-		if wordTag(w0) != tagOf(h) {
+		if !t.tagIs(w0, tagOf(h)) {
 			problem("slot %d: key %q has tag %#x, its hash says %#x", slot, clip(key), wordTag(w0), tagOf(h))
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
@@ -350,7 +350,7 @@ func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, s
 	for _, f := range fixes {
 		if f.kill {
 			t.mem.Store64(t.valueWordOff(f.slot), 0)
-			t.mem.Store64(t.slotOff(f.slot), deadWord)
+			t.mem.Store64(t.slotOff(f.slot), t.deadFor(t.mem.Load64(t.slotOff(f.slot))))
 			rep.Fixed = append(rep.Fixed, fmt.Sprintf("slot %d retired (its key and any value are lost)", f.slot))
 		} else if f.dropVal {
 			t.mem.Store64(t.valueWordOff(f.slot), 0)

@@ -144,7 +144,7 @@ func TestCreateEvicting(t *testing.T) {
 		ok(t, "", "set", p, fmt.Sprintf("k%d", i), "v")
 	}
 	st := ok(t, "", "stats", p)
-	if !strings.Contains(st, "eviction") || !strings.Contains(st, "CLOCK") || !strings.Contains(st, "format version  2") {
+	if !strings.Contains(st, "eviction") || !strings.Contains(st, "CLOCK") || !strings.Contains(st, "format version  3") {
 		t.Fatalf("stats of an evicting table:\n%s", st)
 	}
 	if got := ok(t, "", "get", p, "k99"); got != "v\n" {
