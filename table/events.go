@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/shmdict/shmdict/segment"
@@ -34,6 +35,17 @@ import (
 // briefly until its predecessor arrives. A predecessor that never comes (a
 // writer killed between its CAS and its append, or an entry lost to a
 // lap) is counted in Event.Missed.
+//
+// A chain's first event is the one case without a before-word to match:
+// the first event a subscriber reads for a slot may have a predecessor
+// appended after it (writer A sets the key, writer B sets it again, B
+// appends first). So a slot's chain does not start with the first event
+// read but once the subscriber has read every position taken before it
+// looked again at the tail after that event: the predecessor's CAS came
+// before the successor's CAS, hence before the successor's append, and
+// its writer takes its position shortly after its CAS, so (unless it was
+// descheduled in that window) the predecessor is in by then.
+// The chain starts at the held event that no other held event leads to.
 const (
 	writingBit = 1 << 63
 	// holdFor is how long a subscriber holds an out-of-order event, or
@@ -182,7 +194,7 @@ func (t *Table) Subscribe(ctx context.Context, prefix []byte) iter.Seq2[Event, e
 			yield(Event{}, ErrNoEvents)
 			return
 		}
-		s := subscriber{t: t, prefix: prefix, keys: map[uint64][]byte{}, last: map[uint64]uint64{}, holds: map[uint64][]held{}}
+		s := subscriber{t: t, prefix: prefix, keys: map[uint64][]byte{}, last: map[uint64]uint64{}, holds: map[uint64][]held{}, starts: map[uint64]uint64{}}
 		if err := t.guarded(func() { s.pos = t.mem.Load64(segment.OffRingTail) }); err != nil {
 			yield(Event{}, err)
 			return
@@ -208,6 +220,7 @@ type subscriber struct {
 	keys     map[uint64][]byte // slot -> its key (slots never change keys)
 	last     map[uint64]uint64 // slot -> value word after the last event delivered
 	holds    map[uint64][]held // slot -> events waiting for their predecessor
+	starts   map[uint64]uint64 // slot -> ring position to read up to before its chain starts (0: not yet chosen)
 	waitFrom time.Time         // when pos was first seen unpublished
 }
 
@@ -265,6 +278,18 @@ func (s *subscriber) step(ctx context.Context, yield func(Event, error) bool) (b
 			return s.sleep(ctx, 100*time.Microsecond)
 		}
 	}
+	if len(s.starts) > 0 {
+		var now uint64
+		if err := t.guarded(func() { now = t.mem.Load64(segment.OffRingTail) }); err != nil {
+			return false, err
+		}
+		if !s.startChains(now, yield) {
+			return false, nil
+		}
+		if len(s.starts) > 0 {
+			return true, nil // read on to their marks before sleeping
+		}
+	}
 	if !s.flushExpired(yield) {
 		return false, nil
 	}
@@ -276,13 +301,17 @@ func (s *subscriber) step(ctx context.Context, yield func(Event, error) bool) (b
 }
 
 // accept delivers ev if it continues its key's chain (and then any held
-// events that continue it further), or holds it.
+// events that continue it further), or holds it, as it does every event of
+// a key whose chain has not started yet (startChains).
 func (s *subscriber) accept(ev rawEvent, yield func(Event, error) bool) bool {
 	if !s.wanted(ev.slot) {
 		return true
 	}
 	last, known := s.last[ev.slot]
-	if known && ev.old != last {
+	if _, starting := s.starts[ev.slot]; !known && !starting {
+		s.starts[ev.slot] = 0 // its predecessor may come later in the ring
+	}
+	if !known || ev.old != last {
 		s.holds[ev.slot] = append(s.holds[ev.slot], held{ev: ev, since: time.Now()})
 		return true
 	}
@@ -290,6 +319,40 @@ func (s *subscriber) accept(ev rawEvent, yield func(Event, error) bool) bool {
 		return false
 	}
 	return s.drain(ev.slot, yield)
+}
+
+// startChains starts the chains of the slots whose first events the
+// subscriber has read up to their mark: the ring tail it read (as now)
+// after reading them. Each starts at its held event that no other held
+// event leads to, and continues with those that follow it.
+func (s *subscriber) startChains(now uint64, yield func(Event, error) bool) bool {
+	for slot, mark := range s.starts {
+		if mark == 0 {
+			mark = now
+			s.starts[slot] = mark
+		}
+		if s.pos < mark {
+			continue
+		}
+		delete(s.starts, slot)
+		hs := s.holds[slot]
+		if len(hs) == 0 {
+			continue
+		}
+		first := 0
+		for i, h := range hs {
+			if !slices.ContainsFunc(hs, func(o held) bool { return o.ev.new == h.ev.old }) {
+				first = i
+				break
+			}
+		}
+		ev := hs[first].ev
+		s.holds[slot] = slices.Delete(hs, first, first+1)
+		if !s.deliver(ev, yield) || !s.drain(slot, yield) {
+			return false
+		}
+	}
+	return true
 }
 
 // drain delivers the held events of slot that now continue its chain.
@@ -322,6 +385,7 @@ func (s *subscriber) drain(slot uint64, yield func(Event, error) bool) bool {
 // so held events are delivered as they are, and chains restart.
 func (s *subscriber) resync(yield func(Event, error) bool) bool {
 	clear(s.last)
+	clear(s.starts)
 	for slot, hs := range s.holds {
 		delete(s.holds, slot)
 		for _, h := range hs {
@@ -337,6 +401,9 @@ func (s *subscriber) resync(yield func(Event, error) bool) bool {
 // each gap counts one missed event.
 func (s *subscriber) flushExpired(yield func(Event, error) bool) bool {
 	for slot, hs := range s.holds {
+		if _, starting := s.starts[slot]; starting {
+			continue // startChains decides its first event
+		}
 		if len(hs) == 0 || time.Since(hs[0].since) < holdFor {
 			continue
 		}
