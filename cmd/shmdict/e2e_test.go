@@ -855,6 +855,19 @@ func TestGroupShared(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("set with SHMDICT_GROUP: %v: %s", err, out)
 	}
+	// load into the existing group-shared table trusts the group as every
+	// other command does: $SHMDICT_GROUP, or load's own --group.
+	dump := "{\"shmdict_dump\":1}\n{\"key\":\"a\",\"value\":\"b\"}\n"
+	cmd = exec.Command(binary, "load", p)
+	cmd.Env = append(os.Environ(), "SHMDICT_GROUP="+group)
+	cmd.Stdin = strings.NewReader(dump)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "loaded 1 keys") {
+		t.Fatalf("load into a group-shared table with SHMDICT_GROUP: %v: %s", err, out)
+	}
+	if out := ok(t, dump, "load", p, "--group", group); !strings.Contains(out, "loaded 1 keys") {
+		t.Fatalf("load --group into a group-shared table printed %q", out)
+	}
+	fails(t, 1, "SHMDICT_GROUP", dump, "load", p)
 	fails(t, 2, "lock the owner out", "", "create", p+"2", "--capacity", "10", "--mode", "0644")
 	if r := cli(t, "", "create", p+"3", "--capacity", "10", "--mode", "0644"); !strings.Contains(r.stderr, "with --group, 0660") || strings.Contains(r.stderr, "Options.") {
 		t.Errorf("create --mode 0644 gives Go advice instead of the CLI's: %s", r.stderr)
