@@ -392,3 +392,63 @@ func TestSegmentReaderLockout(t *testing.T) {
 		t.Errorf("the error does not name the mode: %v", err)
 	}
 }
+
+// TestSegmentCrashedUserKept: a process that dies with the segment open
+// never closes it, so the file's time still says when it attached, not
+// when it was last used (writes through the mapping change it at most
+// when they first fault a page in).
+// RemoveUnusedBefore must not take such a segment for long unused: a
+// daemon that ran for days and was killed a moment ago would lose its
+// table. Inspect counts such entries (Crashed); the next attach clears
+// them (its close then records a real last use).
+func TestSegmentCrashedUserKept(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "seg")
+	s, err := Create(p, segTestLayout(), Access{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	long := time.Now().Add(-2 * time.Hour) // attached long ago...
+	var kids []*segChild
+	for i := 0; i < 2; i++ {
+		c := startSegChild(t, "attach", p)
+		c.ready(t)
+		kids = append(kids, c)
+	}
+	if err := os.Chtimes(p, long, long); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kids { // ...and killed just now
+		c.kill(t)
+	}
+	in, err := Inspect(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Crashed != 2 || len(in.Live) != 0 || !in.Unused() {
+		t.Fatalf("Inspect after two attached processes died: Crashed %d, Live %v, Unused %v; want 2, none, true", in.Crashed, in.Live, in.Unused())
+	}
+	err = RemoveUnusedBefore(p, time.Now().Add(-time.Hour))
+	wantErr(t, "RemoveUnusedBefore of a segment whose users died attached", err, ErrInUse)
+	if _, serr := os.Stat(p); serr != nil {
+		t.Fatalf("RemoveUnusedBefore removed a segment in use until a moment ago (%v): %v", err, serr)
+	}
+	// RemoveUnused (no age) is an explicit request: it goes ahead then.
+	// The next attach clears the dead entries, so that its close gives the
+	// segment a known last use again.
+	s, err = Attach(p, Access{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if in, err = Inspect(p); err != nil || in.Crashed != 0 {
+		t.Fatalf("Inspect after an attach and close: Crashed %d (%v), want 0", in.Crashed, err)
+	}
+	if err := os.Chtimes(p, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveUnusedBefore(p, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatalf("RemoveUnusedBefore of a segment closed cleanly 2h ago: %v", err)
+	}
+}

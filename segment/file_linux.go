@@ -285,7 +285,9 @@ func RemoveUnused(path string) error { return removeUnused(path, time.Time{}) }
 // RemoveUnusedBefore is RemoveUnused for a segment that must also have
 // been last used (created, attached or closed: Info.Modified) before
 // cutoff; one used since fails with ErrInUse. The time is checked again
-// under the exclusive flock.
+// under the exclusive flock. So does a segment that a process had open
+// when it died (Info.Crashed): it never closed it, so its last use is
+// unknown.
 func RemoveUnusedBefore(path string, cutoff time.Time) error { return removeUnused(path, cutoff) }
 
 func removeUnused(path string, cutoff time.Time) error {
@@ -315,8 +317,29 @@ func removeUnused(path string, cutoff time.Time) error {
 		if used := time.Unix(st.Mtim.Unix()); !used.Before(cutoff) {
 			return fmt.Errorf("%w: %s was used at %s, after the cutoff %s", ErrInUse, path, used.Format(time.RFC3339), cutoff.Format(time.RFC3339))
 		}
+		// A process that died with the segment open never closed it, so
+		// its last use is unknown: it may have written until a moment ago.
+		if n, err := crashedUsers(fd, st); err != nil {
+			return fmt.Errorf("shmdict: read registry of %s: %w", path, err)
+		} else if n > 0 {
+			return fmt.Errorf("%w: %s: %d process(es) died with it open, so when it was last used is unknown; it is kept until a process opens and closes it again (or remove it by hand)", ErrInUse, path, n)
+		}
 	}
 	return Remove(path)
+}
+
+// crashedUsers counts the registry entries of processes that died with
+// the segment open as fd (see scanRegistry). A file that is not a valid
+// segment has none.
+func crashedUsers(fd int, st *unix.Stat_t) (int, error) {
+	hdr := make([]byte, HeaderSize)
+	n, _ := unix.Pread(fd, hdr, 0)
+	l, err := decodeHeader(hdr[:max(n, 0)])
+	if err != nil || uint64(st.Size) != l.TotalSize {
+		return 0, nil
+	}
+	_, crashed, err := scanRegistry(fd, l)
+	return crashed, err
 }
 
 func humanBytes(n uint64) string {

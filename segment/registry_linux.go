@@ -56,9 +56,37 @@ func (s *Segment) claimEntry() error {
 			return err
 		}
 		s.regIndex = i
+		s.clearCrashed()
 		return nil
 	}
 	return fmt.Errorf("%w: %s: all %d process registry entries are held by live processes (create the table with a larger MaxProcesses)", ErrInUse, s.Path, s.Layout.MaxProcs)
+}
+
+// clearCrashed clears the pid of every entry whose process died with the
+// segment open (a pid, but a free lock). Such an entry makes the
+// segment's last use unknown (Info.Crashed: the file's time is that of an
+// attach, not of the last write); once this process has attached, its own
+// close records a real last use. The pid and the incarnation are one
+// 64-bit word, so the CAS fails if a process took the entry after the
+// probe (it bumps the incarnation before it stores its pid). Best effort.
+func (s *Segment) clearCrashed() {
+	for i := 0; i < int(s.Layout.MaxProcs); i++ {
+		if i == s.regIndex {
+			continue
+		}
+		off := s.entryOff(i)
+		var w uint64
+		if s.guard(func() { w = s.Mem.Load64(off) }) != nil {
+			return
+		}
+		if uint32(w) == 0 {
+			continue
+		}
+		if lk, err := s.lockByte(i, unix.F_WRLCK, unix.F_OFD_GETLK); err != nil || lk.Type != unix.F_UNLCK {
+			continue // live, or unknown
+		}
+		s.guard(func() { s.Mem.CAS64(off, w, w&^0xffffffff) })
+	}
 }
 
 // Process is an attached process as the registry records it.

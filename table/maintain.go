@@ -301,8 +301,10 @@ func RemoveOrphans(dir string) ([]string, error) {
 // this user that no live process has open and that nobody has created,
 // opened or closed for at least age (SegmentInfo.Modified), and returns
 // their paths. Each removal is decided again under an exclusive lock, so a
-// table that a process opens meanwhile is kept. It removes no orphans
-// (RemoveOrphans does).
+// table that a process opens meanwhile is kept. A table that a process
+// had open when it died (SegmentInfo.Crashed) is kept: it may have been
+// used long after its time says. It removes no orphans (RemoveOrphans
+// does).
 func RemoveUnusedFor(dir string, age time.Duration) ([]string, error) {
 	if age <= 0 {
 		return nil, fmt.Errorf("%w: RemoveUnusedFor needs a positive age (got %v)", ErrInvalid, age)
@@ -310,7 +312,7 @@ func RemoveUnusedFor(dir string, age time.Duration) ([]string, error) {
 	cutoff := time.Now().Add(-age)
 	euid := os.Geteuid()
 	return remove(dir, func(in SegmentInfo) error {
-		if !in.Unused() || in.UID != euid || !in.Modified.Before(cutoff) {
+		if !in.Unused() || in.Crashed > 0 || in.UID != euid || !in.Modified.Before(cutoff) {
 			return errSkip
 		}
 		return segment.RemoveUnusedBefore(in.Path, cutoff)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -627,6 +628,47 @@ func TestGcKeepsTables(t *testing.T) {
 	ok(t, "", "gc", dir, "--yes")
 	if got := ok(t, "", "get", p, "k"); got != "v\n" {
 		t.Fatalf("after gc --yes: get printed %q", got)
+	}
+}
+
+// TestGcKeepsCrashedTables: a process killed with a table open never
+// closed it, so the table's LAST USE is its attach, perhaps days before
+// its last write. gc --unused-for must not remove it as unused that long.
+func TestGcKeepsCrashedTables(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "t")
+	ok(t, "", "create", p, "--capacity", "100")
+	ok(t, "", "set", p, "k", "v")
+	w := exec.Command(binary, "watch", p, "k")
+	out, err := w.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(l, "k = v") {
+		t.Fatalf("watch printed %q (%v)", l, err)
+	}
+	old := time.Now().Add(-2 * time.Hour) // it attached long ago...
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	w.Process.Kill() // ...and was killed just now
+	w.Wait()
+	if out := ok(t, "", "gc", dir, "--yes", "--unused-for", "1h"); strings.Contains(out, "removed:") || !strings.Contains(out, "died with it open") {
+		t.Fatalf("gc --unused-for 1h after its user was killed printed %q", out)
+	}
+	if out := ok(t, "", "ls", dir); !strings.Contains(out, "died with it open") {
+		t.Fatalf("ls does not say that a process died with the table open:\n%s", out)
+	}
+	if got := ok(t, "", "get", p, "k"); got != "v\n" {
+		t.Fatalf("after gc --unused-for: get printed %q", got)
+	}
+	// The get attached and closed it: its last use is known again.
+	if out := ok(t, "", "ls", dir); strings.Contains(out, "died with it open") {
+		t.Fatalf("ls after a get still says that a process died with the table open:\n%s", out)
 	}
 }
 
