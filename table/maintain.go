@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,8 +104,9 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		return rep, err
 	}
 	dir, base := filepath.Split(old.seg.Path)
-	tmp := filepath.Join(dir, "."+base+".compact."+strconv.Itoa(os.Getpid()))
-	os.Remove(tmp) // a leftover of our own earlier, interrupted attempt
+	// Random, like create's temp names: anyone can make a file (or a
+	// directory) in /dev/shm under a name they can guess, and block us.
+	tmp := filepath.Join(dir, "."+base+".compact."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(rand.Uint64()%1e9, 10))
 	seg, err := segment.Create(tmp, nl, access)
 	if err != nil {
 		return rep, err

@@ -380,3 +380,34 @@ func baseNames(paths []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestCompactPlantedTempName: Compact's temporary name must not be one
+// that another user can guess and take first. In /dev/shm anyone can make
+// a directory (with a file in it, so that not even root removes it)
+// under a predictable name such as .<name>.compact.<pid>; Compact then
+// failed with ErrExist every time.
+func TestCompactPlantedTempName(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tbl")
+	tb, err := Create(path, Options{Capacity: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Set([]byte("k"), []byte("v"))
+	tb.Close()
+	planted := filepath.Join(dir, ".tbl.compact."+fmt.Sprint(os.Getpid()))
+	if err := os.MkdirAll(filepath.Join(planted, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compact(path, CompactOptions{}); err != nil {
+		t.Fatalf("Compact with its old temporary name taken: %v", err)
+	}
+	tb, err = Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if v, err := tb.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("after Compact: Get = %q, %v", v, err)
+	}
+}
