@@ -67,6 +67,15 @@ func (a Access) resolve() (mode uint32, gid int, err error) {
 		ErrInvalid, uint32(a.Mode))
 }
 
+// Validate returns the error Open and Create give for an invalid a
+// (ErrInvalid), without opening anything. Attach does not look at Mode, so
+// a caller that may attach first, as table.Open does, validates a itself:
+// Mode 0600 with a Group must never attach to a group-shared file.
+func (a Access) Validate() error {
+	_, _, err := a.resolve()
+	return err
+}
+
 // gid returns the group a shares with, or -1.
 func (a Access) gid() (int, error) {
 	if a.Group == "" {

@@ -180,9 +180,14 @@ func newTable(seg *segment.Segment, name string) *Table {
 // For a table that exists, its own layout wins: opts are ignored, whatever
 // capacity, arena, event ring or eviction policy they ask for. Compare
 // Stats() with opts when it matters, or use Create to be sure of the shape.
+// An invalid Mode or Group (say Mode 0600 with a Group) is ErrInvalid
+// either way, before anything is opened.
 func Open(name string, opts Options) (*Table, error) {
 	path, err := segment.Path(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := opts.access().Validate(); err != nil { // Attach ignores Mode
 		return nil, err
 	}
 	seg, err := segment.Attach(path, opts.access())
