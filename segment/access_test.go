@@ -452,3 +452,38 @@ func TestSegmentCrashedUserKept(t *testing.T) {
 		t.Fatalf("RemoveUnusedBefore of a segment closed cleanly 2h ago: %v", err)
 	}
 }
+
+// TestSegmentCreateTempPrivate: a temp file gives nobody else access until
+// it belongs to the shared group. Made 0660 at open, it was open to the
+// creator's own group (and with umask 0 to whoever shares it) until the
+// fchown: a member of that group could open it then, and a descriptor
+// outlives the fchown and fchmod that follow (read the table, write it,
+// hold its flock and shut everyone out).
+func TestSegmentCreateTempPrivate(t *testing.T) {
+	needRoot(t) // to give the file to a group we are not in
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	var mode, gid uint32
+	testHookTempCreated = func(tmp string) {
+		var st unix.Stat_t
+		if err := unix.Lstat(tmp, &st); err != nil {
+			t.Errorf("lstat %s: %v", tmp, err)
+			return
+		}
+		mode, gid = st.Mode&0o777, st.Gid
+	}
+	defer func() { testHookTempCreated = nil }()
+	p := filepath.Join(t.TempDir(), "shared")
+	s, err := Create(p, segTestLayout(), Access{Group: strconv.Itoa(nobody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if mode&0o077 != 0 && gid != nobody {
+		t.Fatalf("the temp file was mode %#o, group %d, when created: open to a group other than %d", mode, gid, nobody)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil || st.Mode&0o777 != 0o660 || st.Gid != nobody {
+		t.Fatalf("the segment: mode %#o, group %d (%v); want 0660, %d", st.Mode&0o777, st.Gid, err, nobody)
+	}
+}

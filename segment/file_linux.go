@@ -62,7 +62,10 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 		dir = "."
 	}
 	tmp := filepath.Join(dir, "."+base+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(newSeed()%1e9, 10))
-	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	// Private at first: until the fchown below the file belongs to our
+	// own group, whose members must not get a descriptor (it would outlive
+	// the fchown and fchmod). Its final mode comes with the fchmod.
+	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, modePrivate)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil, fmt.Errorf("%w: directory %s does not exist: %v", ErrNotExist, dir, err)
@@ -77,6 +80,9 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 		}
 		unix.Unlink(tmp) // linked under the final name, or abandoned
 	}()
+	if testHookTempCreated != nil {
+		testHookTempCreated(tmp)
+	}
 	// An exclusive flock marks the temp file as in the making: a sweeper
 	// (RemoveOrphans) removes only temp files whose lock it can take.
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
@@ -120,6 +126,10 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 	ok = true
 	return s, nil
 }
+
+// testHookTempCreated, when set by a test, runs right after create made
+// its temp file.
+var testHookTempCreated func(tmp string)
 
 // allocate reserves size bytes for fd, so that a full file system fails
 // here and not with SIGBUS on first touch. fallocate where supported,
