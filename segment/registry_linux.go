@@ -70,22 +70,25 @@ func (s *Segment) claimEntry() error {
 // 64-bit word, so the CAS fails if a process took the entry after the
 // probe (it bumps the incarnation before it stores its pid). Best effort.
 func (s *Segment) clearCrashed() {
-	for i := 0; i < int(s.Layout.MaxProcs); i++ {
-		if i == s.regIndex {
-			continue
+	type used struct {
+		i int
+		w uint64 // pid | incarnation<<32
+	}
+	var seen []used
+	if s.guard(func() {
+		for i := 0; i < int(s.Layout.MaxProcs); i++ {
+			if w := s.Mem.Load64(s.entryOff(i)); uint32(w) != 0 && i != s.regIndex {
+				seen = append(seen, used{i, w})
+			}
 		}
-		off := s.entryOff(i)
-		var w uint64
-		if s.guard(func() { w = s.Mem.Load64(off) }) != nil {
-			return
-		}
-		if uint32(w) == 0 {
-			continue
-		}
-		if lk, err := s.lockByte(i, unix.F_WRLCK, unix.F_OFD_GETLK); err != nil || lk.Type != unix.F_UNLCK {
+	}) != nil {
+		return
+	}
+	for _, u := range seen {
+		if lk, err := s.lockByte(u.i, unix.F_WRLCK, unix.F_OFD_GETLK); err != nil || lk.Type != unix.F_UNLCK {
 			continue // live, or unknown
 		}
-		s.guard(func() { s.Mem.CAS64(off, w, w&^0xffffffff) })
+		s.guard(func() { s.Mem.CAS64(s.entryOff(u.i), u.w, u.w&^0xffffffff) })
 	}
 }
 
