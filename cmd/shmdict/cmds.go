@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shmdict/shmdict/segment"
 	"github.com/shmdict/shmdict/table"
 )
 
@@ -244,18 +245,18 @@ Examples:
 			if err != nil {
 				return err
 			}
-			var cands []string
+			var cands []table.SegmentInfo
 			kept := 0
 			cutoff := time.Now().Add(-*unusedFor)
 			for _, in := range infos {
 				switch {
 				case in.Orphan():
-					cands = append(cands, in.Path)
+					cands = append(cands, in)
 					fmt.Fprintln(e.stdout, "orphan:", in.Path)
 				case in.Unused() && *unusedFor > 0 && in.Crashed > 0:
 					fmt.Fprintf(e.stdout, "keeping %s: %s; its last use is unknown (it is counted again once a command opens and closes it)\n", in.Path, crashedNote(in.Crashed))
 				case in.Unused() && *unusedFor > 0 && in.UID == os.Geteuid() && in.Modified.Before(cutoff):
-					cands = append(cands, in.Path)
+					cands = append(cands, in)
 					fmt.Fprintf(e.stdout, "unused since %s: %s\n", in.Modified.Format(time.RFC3339), in.Path)
 				case in.Unused():
 					kept++
@@ -279,15 +280,27 @@ Examples:
 					return nil
 				}
 			}
-			removed, err := table.RemoveOrphans(dir)
-			if *unusedFor > 0 {
-				more, uerr := table.RemoveUnusedFor(dir, *unusedFor)
-				removed, err = append(removed, more...), errors.Join(err, uerr)
+			// Remove what was listed (and asked about), each decided again
+			// under its lock as RemoveOrphans and RemoveUnusedFor do; a file
+			// that changed meanwhile is kept.
+			var errs []error
+			for _, in := range cands {
+				var err error
+				if in.Orphan() {
+					err = segment.RemoveTemp(in.Path)
+				} else {
+					err = segment.RemoveUnusedBefore(in.Path, cutoff)
+				}
+				switch {
+				case err == nil:
+					fmt.Fprintln(e.stdout, "removed:", in.Path)
+				case errors.Is(err, table.ErrInUse), errors.Is(err, table.ErrBusy), errors.Is(err, table.ErrNotExist):
+					fmt.Fprintf(e.stdout, "kept (changed since listed): %s\n", in.Path)
+				default:
+					errs = append(errs, err)
+				}
 			}
-			for _, r := range removed {
-				fmt.Fprintln(e.stdout, "removed:", r)
-			}
-			return err
+			return errors.Join(errs...)
 		},
 	})
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -628,6 +629,56 @@ func TestGcKeepsTables(t *testing.T) {
 	ok(t, "", "gc", dir, "--yes")
 	if got := ok(t, "", "get", p, "k"); got != "v\n" {
 		t.Fatalf("after gc --yes: get printed %q", got)
+	}
+}
+
+// promptReader answers a prompt with "y" after running meanwhile, which
+// plays what happens while the operator reads the list.
+type promptReader struct {
+	meanwhile func()
+	done      bool
+}
+
+func (r *promptReader) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	r.done = true
+	r.meanwhile()
+	return copy(p, "y\n"), nil
+}
+
+// TestGcRemovesWhatItListed: gc asks about a list, so a yes removes that
+// list: not a temp file that turned up, nor a table that crossed the age,
+// while the question was on the screen.
+func TestGcRemovesWhatItListed(t *testing.T) {
+	dir := t.TempDir()
+	listed, later := filepath.Join(dir, ".a.tmp.1.1"), filepath.Join(dir, ".b.tmp.2.2")
+	if err := os.WriteFile(listed, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tbl := filepath.Join(dir, "t")
+	ok(t, "", "create", tbl, "--capacity", "10")
+	var stdout, stderr strings.Builder
+	e := &env{stdout: &stdout, stderr: &stderr, stdinTTY: true, stdin: &promptReader{meanwhile: func() {
+		if err := os.WriteFile(later, make([]byte, 4096), 0o600); err != nil {
+			t.Error(err)
+		}
+		old := time.Now().Add(-2 * time.Hour)
+		if err := os.Chtimes(tbl, old, old); err != nil {
+			t.Error(err)
+		}
+	}}}
+	if code := run(e, []string{"gc", dir, "--unused-for", "1h"}); code != 0 {
+		t.Fatalf("gc: exit %d: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(listed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("gc kept the orphan it listed: %v\n%s", err, stdout.String())
+	}
+	for _, p := range []string{later, tbl} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("gc removed %s, which it had not listed: %v\n%s", p, err, stdout.String())
+		}
 	}
 }
 
