@@ -239,6 +239,16 @@ func attach(path string, gid int) (*Segment, error) {
 	return s, nil
 }
 
+// Named reports whether s's path still names the file s is attached to:
+// false once it was removed, or replaced by another file. A heap segment
+// is always named.
+func (s *Segment) Named() (bool, error) {
+	if s.file == nil {
+		return true, nil
+	}
+	return samePath(int(s.file.Fd()), s.Path)
+}
+
 // openError describes a failure to open an existing segment file.
 func openError(path string, err error) error {
 	switch {

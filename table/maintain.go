@@ -140,6 +140,17 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		return rep, fmt.Errorf("shmdict: compact %s: copying: %w (the table is unchanged)", name, err)
 	}
 	nst := nt.Stats()
+	if testHookCompactCopied != nil {
+		testHookCompactCopied()
+	}
+	// The name may have been removed, and perhaps made anew, during the
+	// copy; the copy must not replace another table. (Only the instant
+	// between this check and the rename is left open.)
+	if same, err := old.seg.Named(); err != nil {
+		return rep, fmt.Errorf("shmdict: compact %s: %w (the table is unchanged)", name, err)
+	} else if !same {
+		return rep, fmt.Errorf("%w: compact %s: the table was removed or replaced while it was being copied; nothing was changed", ErrBusy, name)
+	}
 	if err := os.Rename(tmp, old.seg.Path); err != nil {
 		return rep, fmt.Errorf("shmdict: compact %s: %w (the table is unchanged)", name, err)
 	}
@@ -159,6 +170,10 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	}
 	return rep, nil
 }
+
+// testHookCompactCopied, when set by a test, runs between Compact's copy
+// and its rename.
+var testHookCompactCopied func()
 
 // markReplaced tells the processes still attached to t's segment, which
 // a new generation has just replaced under its name, to reopen the name:

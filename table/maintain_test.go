@@ -411,3 +411,43 @@ func TestCompactPlantedTempName(t *testing.T) {
 		t.Fatalf("after Compact: Get = %q, %v", v, err)
 	}
 }
+
+// TestCompactNameReplaced: a table removed and made anew under its name
+// while Compact copies the old one (which can take a while) must not be
+// overwritten by the old one's copy.
+func TestCompactNameReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tbl")
+	tb, err := Create(path, Options{Capacity: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Set([]byte("k"), []byte("old"))
+	tb.Close()
+	testHookCompactCopied = func() {
+		if err := Remove(path); err != nil {
+			t.Error(err)
+		}
+		nt, err := Create(path, Options{Capacity: 100})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		nt.Set([]byte("k"), []byte("new"))
+		nt.Close()
+	}
+	defer func() { testHookCompactCopied = nil }()
+	if _, err := Compact(path, CompactOptions{}); !errors.Is(err, ErrBusy) {
+		t.Errorf("Compact of a table replaced under it: %v, want ErrBusy", err)
+	}
+	tb, err = Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if v, err := tb.Get([]byte("k")); err != nil || string(v) != "new" {
+		t.Fatalf("the table made under the name meanwhile: Get = %q, %v; want new", v, err)
+	}
+	if infos, _ := List(filepath.Dir(path)); len(infos) != 1 {
+		t.Errorf("left behind: %v", infos)
+	}
+}
