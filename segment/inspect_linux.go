@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,9 +64,25 @@ func (i Info) Orphan() bool { return i.Temp && !i.TempInUse }
 func (i Info) Unused() bool { return i.Err == nil && !i.Temp && len(i.Live) == 0 }
 
 // IsTempName reports whether a file name is one of the temporary names
-// create and compaction use.
+// create and compaction use: .<name>.tmp.<pid>.<n> and
+// .<name>.compact.<pid>.<n> (.<name>.compact.<pid> from older versions),
+// exactly. Other programs name temp files alike, and gc must leave theirs
+// alone.
 func IsTempName(name string) bool {
-	return strings.HasPrefix(name, ".") && (strings.Contains(name, ".tmp.") || strings.Contains(name, ".compact."))
+	for _, kind := range []string{".tmp.", ".compact."} {
+		i := strings.LastIndex(name, kind)
+		if i < 2 || name[0] != '.' { // "." and a name of at least one byte come first
+			continue
+		}
+		nums := strings.Split(name[i+len(kind):], ".")
+		if len(nums) != 2 && !(kind == ".compact." && len(nums) == 1) {
+			continue
+		}
+		if !slices.ContainsFunc(nums, func(n string) bool { return n == "" || strings.Trim(n, "0123456789") != "" }) {
+			return true
+		}
+	}
+	return false
 }
 
 // Inspect reads the segment at path: header, counters and live processes.

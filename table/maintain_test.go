@@ -451,3 +451,35 @@ func TestCompactNameReplaced(t *testing.T) {
 		t.Errorf("left behind: %v", infos)
 	}
 }
+
+// TestRemoveOrphansOnlyOurNames: other programs write temp files too,
+// often named .<name>.tmp.<something>, and an empty one (just created,
+// not yet written) starts with zeros. Only the exact names create and
+// Compact make are temp files of ours.
+func TestRemoveOrphansOnlyOurNames(t *testing.T) {
+	dir := t.TempDir()
+	theirs := []string{".state.tmp.x9Kq2", ".config.json.tmp.", ".a.tmp.1", ".b.tmp.1.2.3", ".c.compact.old", ".tmp.1.2"}
+	for _, name := range theirs {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ours := []string{".t.tmp.12.345", ".t.compact.12", ".t.compact.12.345", "..t.compact.12.345.tmp.67.89"}
+	for _, name := range ours {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, 64), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := RemoveOrphans(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := baseNames(removed), slices.Sorted(slices.Values(ours)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+		t.Errorf("RemoveOrphans removed %v, want %v", got, want)
+	}
+	for _, name := range theirs {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("another program's %s was removed: %v", name, err)
+		}
+	}
+}
