@@ -22,7 +22,8 @@ import (
 //     owns it (root included: root accepts only root's files) and it gives
 //     its group and others no access at all (0600).
 //   - With Group set, a file is also accepted if that group owns it and
-//     it is exactly group read-write with nothing for others (0660),
+//     its mode is exactly 0660 (owner and group read-write, nothing for
+//     others),
 //     whoever its owner is: the caller opted in to sharing with every
 //     member of the group.
 //
@@ -161,7 +162,7 @@ func checkOwner(path string, st *unix.Stat_t, gid int) error {
 	if st.Uid == euid && perm&0o077 == 0 {
 		return nil
 	}
-	if gid >= 0 && st.Gid == uint32(gid) && perm&0o077 == modeGroup&0o077 {
+	if gid >= 0 && st.Gid == uint32(gid) && perm == modeGroup {
 		return nil
 	}
 	switch {

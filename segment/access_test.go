@@ -59,6 +59,8 @@ func TestSegmentAttachOwner(t *testing.T) {
 		{nobody, 0, 0o640, Access{Group: root}, false},      // group gets read only: not a sharing mode
 		{nobody, 0, 0o664, Access{Group: root}, false},      // others can read
 		{nobody, 0, 0o666, Access{Group: root}, false},      // world-writable (ErrInvalid)
+		{nobody, 0, 0o060, Access{Group: root}, false},      // a shared file is exactly 0660...
+		{nobody, 0, 0o760, Access{Group: root}, false},      // ...nothing more
 	}
 	for _, c := range cases {
 		what := fmt.Sprintf("file %d:%d %#o, Access %+v", c.uid, c.gid, c.mode, c.a)
