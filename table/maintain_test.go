@@ -483,3 +483,31 @@ func TestRemoveOrphansOnlyOurNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateRefusesTempNames: a table may not be created under a name of
+// the form create and Compact use for their temp files (possible with a
+// path): List would take it for a temp file, and RemoveOrphans remove
+// it, data and all, as soon as nobody had it open.
+func TestCreateRefusesTempNames(t *testing.T) {
+	dir := t.TempDir()
+	for i, name := range []string{".sessions.compact.1", ".t.tmp.1.2"} {
+		p := filepath.Join(dir, name)
+		var tb *Table
+		var err error
+		if i == 0 {
+			tb, err = Create(p, Options{Capacity: 10})
+		} else {
+			tb, err = Open(p, Options{Capacity: 10})
+		}
+		if err == nil {
+			tb.Set([]byte("k"), []byte("v"))
+			tb.Close()
+		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("creating %s: %v, want ErrInvalid", name, err)
+		}
+	}
+	if removed, _ := RemoveOrphans(dir); len(removed) > 0 {
+		t.Errorf("RemoveOrphans removed tables: %v", removed)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -192,6 +193,9 @@ func Open(name string, opts Options) (*Table, error) {
 	}
 	seg, err := segment.Attach(path, opts.access())
 	if errors.Is(err, segment.ErrNotExist) {
+		if err := notTempName(path); err != nil {
+			return nil, err
+		}
 		l, lerr := opts.layout()
 		if lerr != nil {
 			return nil, lerr
@@ -211,6 +215,9 @@ func Create(name string, opts Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notTempName(path); err != nil {
+		return nil, err
+	}
 	l, err := opts.layout()
 	if err != nil {
 		return nil, err
@@ -220,6 +227,16 @@ func Create(name string, opts Options) (*Table, error) {
 		return nil, err
 	}
 	return newTable(seg, name), nil
+}
+
+// notTempName refuses to create a table under a temp file's name (a path
+// can give one): List would take it for a temp file, and RemoveOrphans
+// remove it whenever nobody had it open.
+func notTempName(path string) error {
+	if base := filepath.Base(path); segment.IsTempName(base) {
+		return fmt.Errorf("%w: %q has the form of a temporary file's name (.NAME.tmp.N.N, .NAME.compact.N), which 'gc' removes; choose another name", ErrInvalid, base)
+	}
+	return nil
 }
 
 // Attach opens the existing table called name; it fails with ErrNotExist
