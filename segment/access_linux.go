@@ -22,7 +22,8 @@ import (
 //     owns it (root included: root accepts only root's files) and it gives
 //     its group and others no access at all (0600).
 //   - With Group set, a file is also accepted if that group owns it and
-//     it is exactly group read-write with nothing for others (0660),
+//     its mode is exactly 0660 (owner and group read-write, nothing for
+//     others),
 //     whoever its owner is: the caller opted in to sharing with every
 //     member of the group.
 //
@@ -65,6 +66,15 @@ func (a Access) resolve() (mode uint32, gid int, err error) {
 	}
 	return 0, -1, fmt.Errorf("%w: file mode %#o: use 0600 (the default) or, with Options.Group, 0660 (modes that let others read without writing would let them lock the owner out, and world-writable ones let anyone corrupt the table)",
 		ErrInvalid, uint32(a.Mode))
+}
+
+// Validate returns the error Open and Create give for an invalid a
+// (ErrInvalid), without opening anything. Attach does not look at Mode, so
+// a caller that may attach first, as table.Open does, validates a itself:
+// Mode 0600 with a Group must never attach to a group-shared file.
+func (a Access) Validate() error {
+	_, _, err := a.resolve()
+	return err
 }
 
 // gid returns the group a shares with, or -1.
@@ -152,7 +162,7 @@ func checkOwner(path string, st *unix.Stat_t, gid int) error {
 	if st.Uid == euid && perm&0o077 == 0 {
 		return nil
 	}
-	if gid >= 0 && st.Gid == uint32(gid) && perm&0o077 == modeGroup&0o077 {
+	if gid >= 0 && st.Gid == uint32(gid) && perm == modeGroup {
 		return nil
 	}
 	switch {

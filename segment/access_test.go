@@ -59,6 +59,8 @@ func TestSegmentAttachOwner(t *testing.T) {
 		{nobody, 0, 0o640, Access{Group: root}, false},      // group gets read only: not a sharing mode
 		{nobody, 0, 0o664, Access{Group: root}, false},      // others can read
 		{nobody, 0, 0o666, Access{Group: root}, false},      // world-writable (ErrInvalid)
+		{nobody, 0, 0o060, Access{Group: root}, false},      // a shared file is exactly 0660...
+		{nobody, 0, 0o760, Access{Group: root}, false},      // ...nothing more
 	}
 	for _, c := range cases {
 		what := fmt.Sprintf("file %d:%d %#o, Access %+v", c.uid, c.gid, c.mode, c.a)
@@ -390,5 +392,100 @@ func TestSegmentReaderLockout(t *testing.T) {
 	wantErr(t, "Attach of a 0644 file another user holds locked", err, os.ErrPermission)
 	if err != nil && !strings.Contains(err.Error(), "0644") {
 		t.Errorf("the error does not name the mode: %v", err)
+	}
+}
+
+// TestSegmentCrashedUserKept: a process that dies with the segment open
+// never closes it, so the file's time still says when it attached, not
+// when it was last used (writes through the mapping change it at most
+// when they first fault a page in).
+// RemoveUnusedBefore must not take such a segment for long unused: a
+// daemon that ran for days and was killed a moment ago would lose its
+// table. Inspect counts such entries (Crashed); the next attach clears
+// them (its close then records a real last use).
+func TestSegmentCrashedUserKept(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "seg")
+	s, err := Create(p, segTestLayout(), Access{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	long := time.Now().Add(-2 * time.Hour) // attached long ago...
+	var kids []*segChild
+	for i := 0; i < 2; i++ {
+		c := startSegChild(t, "attach", p)
+		c.ready(t)
+		kids = append(kids, c)
+	}
+	if err := os.Chtimes(p, long, long); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kids { // ...and killed just now
+		c.kill(t)
+	}
+	in, err := Inspect(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Crashed != 2 || len(in.Live) != 0 || !in.Unused() {
+		t.Fatalf("Inspect after two attached processes died: Crashed %d, Live %v, Unused %v; want 2, none, true", in.Crashed, in.Live, in.Unused())
+	}
+	err = RemoveUnusedBefore(p, time.Now().Add(-time.Hour))
+	wantErr(t, "RemoveUnusedBefore of a segment whose users died attached", err, ErrInUse)
+	if _, serr := os.Stat(p); serr != nil {
+		t.Fatalf("RemoveUnusedBefore removed a segment in use until a moment ago (%v): %v", err, serr)
+	}
+	// RemoveUnused (no age) is an explicit request: it goes ahead then.
+	// The next attach clears the dead entries, so that its close gives the
+	// segment a known last use again.
+	s, err = Attach(p, Access{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if in, err = Inspect(p); err != nil || in.Crashed != 0 {
+		t.Fatalf("Inspect after an attach and close: Crashed %d (%v), want 0", in.Crashed, err)
+	}
+	if err := os.Chtimes(p, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveUnusedBefore(p, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatalf("RemoveUnusedBefore of a segment closed cleanly 2h ago: %v", err)
+	}
+}
+
+// TestSegmentCreateTempPrivate: a temp file gives nobody else access until
+// it belongs to the shared group. Made 0660 at open, it was open to the
+// creator's own group (and with umask 0 to whoever shares it) until the
+// fchown: a member of that group could open it then, and a descriptor
+// outlives the fchown and fchmod that follow (read the table, write it,
+// hold its flock and shut everyone out).
+func TestSegmentCreateTempPrivate(t *testing.T) {
+	needRoot(t) // to give the file to a group we are not in
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	var mode, gid uint32
+	testHookTempCreated = func(tmp string) {
+		var st unix.Stat_t
+		if err := unix.Lstat(tmp, &st); err != nil {
+			t.Errorf("lstat %s: %v", tmp, err)
+			return
+		}
+		mode, gid = st.Mode&0o777, st.Gid
+	}
+	defer func() { testHookTempCreated = nil }()
+	p := filepath.Join(t.TempDir(), "shared")
+	s, err := Create(p, segTestLayout(), Access{Group: strconv.Itoa(nobody)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if mode&0o077 != 0 && gid != nobody {
+		t.Fatalf("the temp file was mode %#o, group %d, when created: open to a group other than %d", mode, gid, nobody)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil || st.Mode&0o777 != 0o660 || st.Gid != nobody {
+		t.Fatalf("the segment: mode %#o, group %d (%v); want 0660, %d", st.Mode&0o777, st.Gid, err, nobody)
 	}
 }

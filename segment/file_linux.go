@@ -62,7 +62,10 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 		dir = "."
 	}
 	tmp := filepath.Join(dir, "."+base+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(newSeed()%1e9, 10))
-	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+	// Private at first: until the fchown below the file belongs to our
+	// own group, whose members must not get a descriptor (it would outlive
+	// the fchown and fchmod). Its final mode comes with the fchmod.
+	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, modePrivate)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil, fmt.Errorf("%w: directory %s does not exist: %v", ErrNotExist, dir, err)
@@ -77,6 +80,9 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 		}
 		unix.Unlink(tmp) // linked under the final name, or abandoned
 	}()
+	if testHookTempCreated != nil {
+		testHookTempCreated(tmp)
+	}
 	// An exclusive flock marks the temp file as in the making: a sweeper
 	// (RemoveOrphans) removes only temp files whose lock it can take.
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
@@ -120,6 +126,10 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 	ok = true
 	return s, nil
 }
+
+// testHookTempCreated, when set by a test, runs right after create made
+// its temp file.
+var testHookTempCreated func(tmp string)
 
 // allocate reserves size bytes for fd, so that a full file system fails
 // here and not with SIGBUS on first touch. fallocate where supported,
@@ -229,6 +239,16 @@ func attach(path string, gid int) (*Segment, error) {
 	return s, nil
 }
 
+// Named reports whether s's path still names the file s is attached to:
+// false once it was removed, or replaced by another file. A heap segment
+// is always named.
+func (s *Segment) Named() (bool, error) {
+	if s.file == nil {
+		return true, nil
+	}
+	return samePath(int(s.file.Fd()), s.Path)
+}
+
 // openError describes a failure to open an existing segment file.
 func openError(path string, err error) error {
 	switch {
@@ -285,7 +305,9 @@ func RemoveUnused(path string) error { return removeUnused(path, time.Time{}) }
 // RemoveUnusedBefore is RemoveUnused for a segment that must also have
 // been last used (created, attached or closed: Info.Modified) before
 // cutoff; one used since fails with ErrInUse. The time is checked again
-// under the exclusive flock.
+// under the exclusive flock. So does a segment that a process had open
+// when it died (Info.Crashed): it never closed it, so its last use is
+// unknown.
 func RemoveUnusedBefore(path string, cutoff time.Time) error { return removeUnused(path, cutoff) }
 
 func removeUnused(path string, cutoff time.Time) error {
@@ -315,8 +337,29 @@ func removeUnused(path string, cutoff time.Time) error {
 		if used := time.Unix(st.Mtim.Unix()); !used.Before(cutoff) {
 			return fmt.Errorf("%w: %s was used at %s, after the cutoff %s", ErrInUse, path, used.Format(time.RFC3339), cutoff.Format(time.RFC3339))
 		}
+		// A process that died with the segment open never closed it, so
+		// its last use is unknown: it may have written until a moment ago.
+		if n, err := crashedUsers(fd, st); err != nil {
+			return fmt.Errorf("shmdict: read registry of %s: %w", path, err)
+		} else if n > 0 {
+			return fmt.Errorf("%w: %s: %d process(es) died with it open, so when it was last used is unknown; it is kept until a process opens and closes it again (or remove it by hand)", ErrInUse, path, n)
+		}
 	}
 	return Remove(path)
+}
+
+// crashedUsers counts the registry entries of processes that died with
+// the segment open as fd (see scanRegistry). A file that is not a valid
+// segment has none.
+func crashedUsers(fd int, st *unix.Stat_t) (int, error) {
+	hdr := make([]byte, HeaderSize)
+	n, _ := unix.Pread(fd, hdr, 0)
+	l, err := decodeHeader(hdr[:max(n, 0)])
+	if err != nil || uint64(st.Size) != l.TotalSize {
+		return 0, nil
+	}
+	_, crashed, err := scanRegistry(fd, l)
+	return crashed, err
 }
 
 func humanBytes(n uint64) string {

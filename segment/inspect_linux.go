@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,11 @@ type Info struct {
 	Keys    int64     // the Len counters' sum (a snapshot)
 	Claimed uint64    // the claimed-slot counter
 	Live    []Process // live attached processes
+	// Crashed counts registry entries of processes that died with the
+	// segment open. They never closed it, so Modified (their attach, or an
+	// earlier use) may be long before their last use: the segment's last
+	// use is unknown until a process attaches again (which clears them).
+	Crashed int
 	// Modified is the file's modification time. Create, attach and close
 	// set it, so for a segment with no live process it is when the
 	// segment was last used (Unused).
@@ -58,9 +64,25 @@ func (i Info) Orphan() bool { return i.Temp && !i.TempInUse }
 func (i Info) Unused() bool { return i.Err == nil && !i.Temp && len(i.Live) == 0 }
 
 // IsTempName reports whether a file name is one of the temporary names
-// create and compaction use.
+// create and compaction use: .<name>.tmp.<pid>.<n> and
+// .<name>.compact.<pid>.<n> (.<name>.compact.<pid> from older versions),
+// exactly. Other programs name temp files alike, and gc must leave theirs
+// alone.
 func IsTempName(name string) bool {
-	return strings.HasPrefix(name, ".") && (strings.Contains(name, ".tmp.") || strings.Contains(name, ".compact."))
+	for _, kind := range []string{".tmp.", ".compact."} {
+		i := strings.LastIndex(name, kind)
+		if i < 2 || name[0] != '.' { // "." and a name of at least one byte come first
+			continue
+		}
+		nums := strings.Split(name[i+len(kind):], ".")
+		if len(nums) != 2 && !(kind == ".compact." && len(nums) == 1) {
+			continue
+		}
+		if !slices.ContainsFunc(nums, func(n string) bool { return n == "" || strings.Trim(n, "0123456789") != "" }) {
+			return true
+		}
+	}
+	return false
 }
 
 // Inspect reads the segment at path: header, counters and live processes.
@@ -120,9 +142,22 @@ func Inspect(path string) (Info, error) {
 	for i := 0; i < LenStripes; i++ {
 		info.Keys += int64(le.Uint64(ctl[OffLenStripes+i*LineSize:]))
 	}
+	info.Live, info.Crashed, err = scanRegistry(fd, l)
+	return info, err
+}
+
+// scanRegistry reads the registry of the segment open as fd, with layout
+// l (already checked against the file's size), and probes the lock of
+// every entry that records a pid: a held lock is a live process; a free
+// one is a process that died with the segment open (Close clears the pid
+// before it drops the lock).
+func scanRegistry(fd int, l Layout) (live []Process, crashed int, err error) {
+	le := binary.LittleEndian
 	reg := make([]byte, uint64(l.MaxProcs)*RegistryEntrySize)
-	if _, err := f.ReadAt(reg, int64(l.RegistryOff)); err != nil {
-		return info, err
+	if n, err := unix.Pread(fd, reg, int64(l.RegistryOff)); err != nil {
+		return nil, 0, err
+	} else if n != len(reg) {
+		return nil, 0, io.ErrUnexpectedEOF
 	}
 	for i := 0; i < int(l.MaxProcs); i++ {
 		e := reg[i*RegistryEntrySize:]
@@ -132,13 +167,15 @@ func Inspect(path string) (Info, error) {
 		}
 		lk := unix.Flock_t{Type: unix.F_WRLCK, Start: lockBase + int64(i), Len: 1}
 		if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk); err != nil {
-			return info, err
+			return nil, 0, err
 		}
 		if lk.Type != unix.F_UNLCK {
-			info.Live = append(info.Live, Process{Entry: i, PID: int(pid), Since: time.Unix(0, int64(le.Uint64(e[8:])))})
+			live = append(live, Process{Entry: i, PID: int(pid), Since: time.Unix(0, int64(le.Uint64(e[8:])))})
+		} else {
+			crashed++
 		}
 	}
-	return info, nil
+	return live, crashed, nil
 }
 
 func allZero(b []byte) bool {

@@ -56,9 +56,40 @@ func (s *Segment) claimEntry() error {
 			return err
 		}
 		s.regIndex = i
+		s.clearCrashed()
 		return nil
 	}
 	return fmt.Errorf("%w: %s: all %d process registry entries are held by live processes (create the table with a larger MaxProcesses)", ErrInUse, s.Path, s.Layout.MaxProcs)
+}
+
+// clearCrashed clears the pid of every entry whose process died with the
+// segment open (a pid, but a free lock). Such an entry makes the
+// segment's last use unknown (Info.Crashed: the file's time is that of an
+// attach, not of the last write); once this process has attached, its own
+// close records a real last use. The pid and the incarnation are one
+// 64-bit word, so the CAS fails if a process took the entry after the
+// probe (it bumps the incarnation before it stores its pid). Best effort.
+func (s *Segment) clearCrashed() {
+	type used struct {
+		i int
+		w uint64 // pid | incarnation<<32
+	}
+	var seen []used
+	if s.guard(func() {
+		for i := 0; i < int(s.Layout.MaxProcs); i++ {
+			if w := s.Mem.Load64(s.entryOff(i)); uint32(w) != 0 && i != s.regIndex {
+				seen = append(seen, used{i, w})
+			}
+		}
+	}) != nil {
+		return
+	}
+	for _, u := range seen {
+		if lk, err := s.lockByte(u.i, unix.F_WRLCK, unix.F_OFD_GETLK); err != nil || lk.Type != unix.F_UNLCK {
+			continue // live, or unknown
+		}
+		s.guard(func() { s.Mem.CAS64(s.entryOff(u.i), u.w, u.w&^0xffffffff) })
+	}
 }
 
 // Process is an attached process as the registry records it.

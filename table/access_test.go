@@ -94,3 +94,40 @@ func TestOptionsGroup(t *testing.T) {
 		t.Fatalf("root's AttachShared of a table of another group: %v, want os.ErrPermission", err)
 	}
 }
+
+// TestOpenInvalidAccess: Open refuses invalid Mode/Group combinations
+// before it opens anything, whether or not the table exists. In
+// particular Mode 0600 with a Group never attaches to a group-shared
+// table (Open attached to an existing one without checking its options).
+func TestOpenInvalidAccess(t *testing.T) {
+	dir := t.TempDir()
+	group := strconv.Itoa(os.Getegid())
+	shared, private := filepath.Join(dir, "shared"), filepath.Join(dir, "private")
+	for _, c := range []struct {
+		path string
+		opts Options
+	}{{shared, Options{Capacity: 10, Group: group}}, {private, Options{Capacity: 10}}} {
+		tb, err := Create(c.path, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.Close()
+	}
+	for _, c := range []struct {
+		path string
+		opts Options
+	}{
+		{shared, Options{Mode: 0o600, Group: group}},
+		{private, Options{Mode: 0o644}},
+		{private, Options{Mode: 0o660}},
+		{filepath.Join(dir, "new"), Options{Capacity: 10, Mode: 0o600, Group: group}},
+	} {
+		tb, err := Open(c.path, c.opts)
+		if err == nil {
+			tb.Close()
+		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("Open(%s, Mode %#o, Group %q): %v, want ErrInvalid", filepath.Base(c.path), c.opts.Mode, c.opts.Group, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,8 +104,9 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		return rep, err
 	}
 	dir, base := filepath.Split(old.seg.Path)
-	tmp := filepath.Join(dir, "."+base+".compact."+strconv.Itoa(os.Getpid()))
-	os.Remove(tmp) // a leftover of our own earlier, interrupted attempt
+	// Random, like create's temp names: anyone can make a file (or a
+	// directory) in /dev/shm under a name they can guess, and block us.
+	tmp := filepath.Join(dir, "."+base+".compact."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(rand.Uint64()%1e9, 10))
 	seg, err := segment.Create(tmp, nl, access)
 	if err != nil {
 		return rep, err
@@ -138,6 +140,17 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		return rep, fmt.Errorf("shmdict: compact %s: copying: %w (the table is unchanged)", name, err)
 	}
 	nst := nt.Stats()
+	if testHookCompactCopied != nil {
+		testHookCompactCopied()
+	}
+	// The name may have been removed, and perhaps made anew, during the
+	// copy; the copy must not replace another table. (Only the instant
+	// between this check and the rename is left open.)
+	if same, err := old.seg.Named(); err != nil {
+		return rep, fmt.Errorf("shmdict: compact %s: %w (the table is unchanged)", name, err)
+	} else if !same {
+		return rep, fmt.Errorf("%w: compact %s: the table was removed or replaced while it was being copied; nothing was changed", ErrBusy, name)
+	}
 	if err := os.Rename(tmp, old.seg.Path); err != nil {
 		return rep, fmt.Errorf("shmdict: compact %s: %w (the table is unchanged)", name, err)
 	}
@@ -157,6 +170,10 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	}
 	return rep, nil
 }
+
+// testHookCompactCopied, when set by a test, runs between Compact's copy
+// and its rename.
+var testHookCompactCopied func()
 
 // markReplaced tells the processes still attached to t's segment, which
 // a new generation has just replaced under its name, to reopen the name:
@@ -301,8 +318,10 @@ func RemoveOrphans(dir string) ([]string, error) {
 // this user that no live process has open and that nobody has created,
 // opened or closed for at least age (SegmentInfo.Modified), and returns
 // their paths. Each removal is decided again under an exclusive lock, so a
-// table that a process opens meanwhile is kept. It removes no orphans
-// (RemoveOrphans does).
+// table that a process opens meanwhile is kept. A table that a process
+// had open when it died (SegmentInfo.Crashed) is kept: it may have been
+// used long after its time says. It removes no orphans (RemoveOrphans
+// does).
 func RemoveUnusedFor(dir string, age time.Duration) ([]string, error) {
 	if age <= 0 {
 		return nil, fmt.Errorf("%w: RemoveUnusedFor needs a positive age (got %v)", ErrInvalid, age)
@@ -310,7 +329,7 @@ func RemoveUnusedFor(dir string, age time.Duration) ([]string, error) {
 	cutoff := time.Now().Add(-age)
 	euid := os.Geteuid()
 	return remove(dir, func(in SegmentInfo) error {
-		if !in.Unused() || in.UID != euid || !in.Modified.Before(cutoff) {
+		if !in.Unused() || in.Crashed > 0 || in.UID != euid || !in.Modified.Before(cutoff) {
 			return errSkip
 		}
 		return segment.RemoveUnusedBefore(in.Path, cutoff)

@@ -380,3 +380,134 @@ func baseNames(paths []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestCompactPlantedTempName: Compact's temporary name must not be one
+// that another user can guess and take first. In /dev/shm anyone can make
+// a directory (with a file in it, so that not even root removes it)
+// under a predictable name such as .<name>.compact.<pid>; Compact then
+// failed with ErrExist every time.
+func TestCompactPlantedTempName(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tbl")
+	tb, err := Create(path, Options{Capacity: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Set([]byte("k"), []byte("v"))
+	tb.Close()
+	planted := filepath.Join(dir, ".tbl.compact."+fmt.Sprint(os.Getpid()))
+	if err := os.MkdirAll(filepath.Join(planted, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compact(path, CompactOptions{}); err != nil {
+		t.Fatalf("Compact with its old temporary name taken: %v", err)
+	}
+	tb, err = Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if v, err := tb.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("after Compact: Get = %q, %v", v, err)
+	}
+}
+
+// TestCompactNameReplaced: a table removed and made anew under its name
+// while Compact copies the old one (which can take a while) must not be
+// overwritten by the old one's copy.
+func TestCompactNameReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tbl")
+	tb, err := Create(path, Options{Capacity: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Set([]byte("k"), []byte("old"))
+	tb.Close()
+	testHookCompactCopied = func() {
+		if err := Remove(path); err != nil {
+			t.Error(err)
+		}
+		nt, err := Create(path, Options{Capacity: 100})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		nt.Set([]byte("k"), []byte("new"))
+		nt.Close()
+	}
+	defer func() { testHookCompactCopied = nil }()
+	if _, err := Compact(path, CompactOptions{}); !errors.Is(err, ErrBusy) {
+		t.Errorf("Compact of a table replaced under it: %v, want ErrBusy", err)
+	}
+	tb, err = Attach(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if v, err := tb.Get([]byte("k")); err != nil || string(v) != "new" {
+		t.Fatalf("the table made under the name meanwhile: Get = %q, %v; want new", v, err)
+	}
+	if infos, _ := List(filepath.Dir(path)); len(infos) != 1 {
+		t.Errorf("left behind: %v", infos)
+	}
+}
+
+// TestRemoveOrphansOnlyOurNames: other programs write temp files too,
+// often named .<name>.tmp.<something>, and an empty one (just created,
+// not yet written) starts with zeros. Only the exact names create and
+// Compact make are temp files of ours.
+func TestRemoveOrphansOnlyOurNames(t *testing.T) {
+	dir := t.TempDir()
+	theirs := []string{".state.tmp.x9Kq2", ".config.json.tmp.", ".a.tmp.1", ".b.tmp.1.2.3", ".c.compact.old", ".tmp.1.2"}
+	for _, name := range theirs {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ours := []string{".t.tmp.12.345", ".t.compact.12", ".t.compact.12.345", "..t.compact.12.345.tmp.67.89"}
+	for _, name := range ours {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, 64), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := RemoveOrphans(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := baseNames(removed), slices.Sorted(slices.Values(ours)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+		t.Errorf("RemoveOrphans removed %v, want %v", got, want)
+	}
+	for _, name := range theirs {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("another program's %s was removed: %v", name, err)
+		}
+	}
+}
+
+// TestCreateRefusesTempNames: a table may not be created under a name of
+// the form create and Compact use for their temp files (possible with a
+// path): List would take it for a temp file, and RemoveOrphans remove
+// it, data and all, as soon as nobody had it open.
+func TestCreateRefusesTempNames(t *testing.T) {
+	dir := t.TempDir()
+	for i, name := range []string{".sessions.compact.1", ".t.tmp.1.2"} {
+		p := filepath.Join(dir, name)
+		var tb *Table
+		var err error
+		if i == 0 {
+			tb, err = Create(p, Options{Capacity: 10})
+		} else {
+			tb, err = Open(p, Options{Capacity: 10})
+		}
+		if err == nil {
+			tb.Set([]byte("k"), []byte("v"))
+			tb.Close()
+		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("creating %s: %v, want ErrInvalid", name, err)
+		}
+	}
+	if removed, _ := RemoveOrphans(dir); len(removed) > 0 {
+		t.Errorf("RemoveOrphans removed tables: %v", removed)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -187,13 +188,21 @@ func newTable(seg *segment.Segment, name string) *Table {
 // For a table that exists, its own layout wins: opts are ignored, whatever
 // capacity, arena, event ring or eviction policy they ask for. Compare
 // Stats() with opts when it matters, or use Create to be sure of the shape.
+// An invalid Mode or Group (say Mode 0600 with a Group) is ErrInvalid
+// either way, before anything is opened.
 func Open(name string, opts Options) (*Table, error) {
 	path, err := segment.Path(name)
 	if err != nil {
 		return nil, err
 	}
+	if err := opts.access().Validate(); err != nil { // Attach ignores Mode
+		return nil, err
+	}
 	seg, err := segment.Attach(path, opts.access())
 	if errors.Is(err, segment.ErrNotExist) {
+		if err := notTempName(path); err != nil {
+			return nil, err
+		}
 		l, lerr := opts.layout()
 		if lerr != nil {
 			return nil, lerr
@@ -213,6 +222,9 @@ func Create(name string, opts Options) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notTempName(path); err != nil {
+		return nil, err
+	}
 	l, err := opts.layout()
 	if err != nil {
 		return nil, err
@@ -222,6 +234,16 @@ func Create(name string, opts Options) (*Table, error) {
 		return nil, err
 	}
 	return newTable(seg, name), nil
+}
+
+// notTempName refuses to create a table under a temp file's name (a path
+// can give one): List would take it for a temp file, and RemoveOrphans
+// remove it whenever nobody had it open.
+func notTempName(path string) error {
+	if base := filepath.Base(path); segment.IsTempName(base) {
+		return fmt.Errorf("%w: %q has the form of a temporary file's name (.NAME.tmp.N.N, .NAME.compact.N), which 'gc' removes; choose another name", ErrInvalid, base)
+	}
+	return nil
 }
 
 // Attach opens the existing table called name; it fails with ErrNotExist

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shmdict/shmdict/segment"
 	"github.com/shmdict/shmdict/table"
 )
 
@@ -57,13 +58,22 @@ func pids(ps []table.Process) string {
 	return strings.Join(s, ",")
 }
 
+// crashedNote says that n processes died with a table open.
+func crashedNote(n int) string {
+	if n == 1 {
+		return "a process died with it open"
+	}
+	return strconv.Itoa(n) + " processes died with it open"
+}
+
 func init() {
 	var asJSON *bool
 	register(&command{
 		name: "ls", args: "[DIR]", summary: "list table segments with size, keys, fill and attached processes",
 		help: `DIR defaults to /dev/shm. STATE is "ok" (live processes have it open),
 "unused" (a table no process has open right now, a table's normal state
-between uses; LAST USE says since when: create, open and close count),
+between uses; LAST USE says since when: create, open and close count; "a
+process died with it open" means it may have been used later than that),
 "orphan" (a temp file left by an interrupted create or compaction, which
 'shmdict gc' removes), "temp (in use)" (a create or compaction at work), or
 why the file is not a usable segment.
@@ -109,6 +119,8 @@ Examples:
 					r.State = "temp (in use)"
 				case in.Err != nil:
 					r.State = oneLine(in.Err)
+				case in.Unused() && in.Crashed > 0:
+					r.State = "unused (" + crashedNote(in.Crashed) + ")"
 				case in.Unused():
 					r.State = "unused"
 				}
@@ -205,7 +217,8 @@ Examples:
 died before finishing; nothing can ever use them. A table that no process has
 open is not an orphan (tables outlive the processes that use them), and gc
 keeps it unless --unused-for names how long it must have gone unused (no
-create, open or close; see LAST USE in 'shmdict ls'). Only your own files
+create, open or close; see LAST USE in 'shmdict ls'). A table that a process
+had open when it died is kept: its last use is unknown. Only your own files
 are removed. gc lists what it would remove, then asks (on a terminal) or
 needs --yes. DIR defaults to /dev/shm.
 
@@ -232,16 +245,18 @@ Examples:
 			if err != nil {
 				return err
 			}
-			var cands []string
+			var cands []table.SegmentInfo
 			kept := 0
 			cutoff := time.Now().Add(-*unusedFor)
 			for _, in := range infos {
 				switch {
 				case in.Orphan():
-					cands = append(cands, in.Path)
+					cands = append(cands, in)
 					fmt.Fprintln(e.stdout, "orphan:", in.Path)
+				case in.Unused() && *unusedFor > 0 && in.Crashed > 0:
+					fmt.Fprintf(e.stdout, "keeping %s: %s; its last use is unknown (it is counted again once a command opens and closes it)\n", in.Path, crashedNote(in.Crashed))
 				case in.Unused() && *unusedFor > 0 && in.UID == os.Geteuid() && in.Modified.Before(cutoff):
-					cands = append(cands, in.Path)
+					cands = append(cands, in)
 					fmt.Fprintf(e.stdout, "unused since %s: %s\n", in.Modified.Format(time.RFC3339), in.Path)
 				case in.Unused():
 					kept++
@@ -265,15 +280,27 @@ Examples:
 					return nil
 				}
 			}
-			removed, err := table.RemoveOrphans(dir)
-			if *unusedFor > 0 {
-				more, uerr := table.RemoveUnusedFor(dir, *unusedFor)
-				removed, err = append(removed, more...), errors.Join(err, uerr)
+			// Remove what was listed (and asked about), each decided again
+			// under its lock as RemoveOrphans and RemoveUnusedFor do; a file
+			// that changed meanwhile is kept.
+			var errs []error
+			for _, in := range cands {
+				var err error
+				if in.Orphan() {
+					err = segment.RemoveTemp(in.Path)
+				} else {
+					err = segment.RemoveUnusedBefore(in.Path, cutoff)
+				}
+				switch {
+				case err == nil:
+					fmt.Fprintln(e.stdout, "removed:", in.Path)
+				case errors.Is(err, table.ErrInUse), errors.Is(err, table.ErrBusy), errors.Is(err, table.ErrNotExist):
+					fmt.Fprintf(e.stdout, "kept (changed since listed): %s\n", in.Path)
+				default:
+					errs = append(errs, err)
+				}
 			}
-			for _, r := range removed {
-				fmt.Fprintln(e.stdout, "removed:", r)
-			}
-			return err
+			return errors.Join(errs...)
 		},
 	})
 

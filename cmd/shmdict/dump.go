@@ -277,7 +277,9 @@ Examples:
 // the flags and the dump's header give. The flags may not ask an existing
 // table for another shape.
 func openForLoad(e *env, name string, f *shapeFlags, base *Shape) (t *table.Table, created bool, err error) {
-	t, err = table.Attach(name)
+	// The group load would create the table with (--group, default
+	// $SHMDICT_GROUP) is also the one an existing table may be shared with.
+	t, err = table.AttachShared(name, *f.group)
 	if errors.Is(err, table.ErrNotExist) {
 		if base == nil && !f.given["capacity"] {
 			return nil, false, cliError{fmt.Sprintf("table %s does not exist, and this dump (format 1) does not record its table's shape: pass --capacity N to create it", name), err}
@@ -290,7 +292,6 @@ func openForLoad(e *env, name string, f *shapeFlags, base *Shape) (t *table.Tabl
 		return t, err == nil, err
 	}
 	if err != nil {
-		_, err = attach(name) // the same error, with the CLI's words
 		return nil, false, err
 	}
 	in, err := inspect(name)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -630,6 +632,97 @@ func TestGcKeepsTables(t *testing.T) {
 	}
 }
 
+// promptReader answers a prompt with "y" after running meanwhile, which
+// plays what happens while the operator reads the list.
+type promptReader struct {
+	meanwhile func()
+	done      bool
+}
+
+func (r *promptReader) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	r.done = true
+	r.meanwhile()
+	return copy(p, "y\n"), nil
+}
+
+// TestGcRemovesWhatItListed: gc asks about a list, so a yes removes that
+// list: not a temp file that turned up, nor a table that crossed the age,
+// while the question was on the screen.
+func TestGcRemovesWhatItListed(t *testing.T) {
+	dir := t.TempDir()
+	listed, later := filepath.Join(dir, ".a.tmp.1.1"), filepath.Join(dir, ".b.tmp.2.2")
+	if err := os.WriteFile(listed, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tbl := filepath.Join(dir, "t")
+	ok(t, "", "create", tbl, "--capacity", "10")
+	var stdout, stderr strings.Builder
+	e := &env{stdout: &stdout, stderr: &stderr, stdinTTY: true, stdin: &promptReader{meanwhile: func() {
+		if err := os.WriteFile(later, make([]byte, 4096), 0o600); err != nil {
+			t.Error(err)
+		}
+		old := time.Now().Add(-2 * time.Hour)
+		if err := os.Chtimes(tbl, old, old); err != nil {
+			t.Error(err)
+		}
+	}}}
+	if code := run(e, []string{"gc", dir, "--unused-for", "1h"}); code != 0 {
+		t.Fatalf("gc: exit %d: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(listed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("gc kept the orphan it listed: %v\n%s", err, stdout.String())
+	}
+	for _, p := range []string{later, tbl} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("gc removed %s, which it had not listed: %v\n%s", p, err, stdout.String())
+		}
+	}
+}
+
+// TestGcKeepsCrashedTables: a process killed with a table open never
+// closed it, so the table's LAST USE is its attach, perhaps days before
+// its last write. gc --unused-for must not remove it as unused that long.
+func TestGcKeepsCrashedTables(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "t")
+	ok(t, "", "create", p, "--capacity", "100")
+	ok(t, "", "set", p, "k", "v")
+	w := exec.Command(binary, "watch", p, "k")
+	out, err := w.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(l, "k = v") {
+		t.Fatalf("watch printed %q (%v)", l, err)
+	}
+	old := time.Now().Add(-2 * time.Hour) // it attached long ago...
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	w.Process.Kill() // ...and was killed just now
+	w.Wait()
+	if out := ok(t, "", "gc", dir, "--yes", "--unused-for", "1h"); strings.Contains(out, "removed:") || !strings.Contains(out, "died with it open") {
+		t.Fatalf("gc --unused-for 1h after its user was killed printed %q", out)
+	}
+	if out := ok(t, "", "ls", dir); !strings.Contains(out, "died with it open") {
+		t.Fatalf("ls does not say that a process died with the table open:\n%s", out)
+	}
+	if got := ok(t, "", "get", p, "k"); got != "v\n" {
+		t.Fatalf("after gc --unused-for: get printed %q", got)
+	}
+	// The get attached and closed it: its last use is known again.
+	if out := ok(t, "", "ls", dir); strings.Contains(out, "died with it open") {
+		t.Fatalf("ls after a get still says that a process died with the table open:\n%s", out)
+	}
+}
+
 func TestWatch(t *testing.T) {
 	p := tablePath(t)
 	ok(t, "", "create", p, "--capacity", "100", "--events", "64")
@@ -855,6 +948,19 @@ func TestGroupShared(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("set with SHMDICT_GROUP: %v: %s", err, out)
 	}
+	// load into the existing group-shared table trusts the group as every
+	// other command does: $SHMDICT_GROUP, or load's own --group.
+	dump := "{\"shmdict_dump\":1}\n{\"key\":\"a\",\"value\":\"b\"}\n"
+	cmd = exec.Command(binary, "load", p)
+	cmd.Env = append(os.Environ(), "SHMDICT_GROUP="+group)
+	cmd.Stdin = strings.NewReader(dump)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "loaded 1 keys") {
+		t.Fatalf("load into a group-shared table with SHMDICT_GROUP: %v: %s", err, out)
+	}
+	if out := ok(t, dump, "load", p, "--group", group); !strings.Contains(out, "loaded 1 keys") {
+		t.Fatalf("load --group into a group-shared table printed %q", out)
+	}
+	fails(t, 1, "SHMDICT_GROUP", dump, "load", p)
 	fails(t, 2, "lock the owner out", "", "create", p+"2", "--capacity", "10", "--mode", "0644")
 	if r := cli(t, "", "create", p+"3", "--capacity", "10", "--mode", "0644"); !strings.Contains(r.stderr, "with --group, 0660") || strings.Contains(r.stderr, "Options.") {
 		t.Errorf("create --mode 0644 gives Go advice instead of the CLI's: %s", r.stderr)
