@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -91,8 +92,8 @@ func TestMultiProcNoTornReads(t *testing.T) {
 	changes := resultInt(t, rlines, "changes", 0)
 	writes := resultInt(t, wlines, "writes", 0)
 	t.Logf("writer: %d writes; reader: %d reads, %d torn, %d value changes seen", writes, gotReads, torn, changes)
-	if gotReads != int64(reads) {
-		t.Errorf("reader did %d validated reads, want %d", gotReads, reads)
+	if gotReads < int64(reads) {
+		t.Errorf("reader did %d validated reads, want at least %d", gotReads, reads)
 	}
 	if torn != 0 {
 		t.Errorf("reader saw %d torn reads, want 0", torn)
@@ -177,7 +178,12 @@ func childTornReader(args []string) error {
 	if _, err := childSync("ready"); err != nil {
 		return err
 	}
-	for i := range reads {
+	// Read at least reads times, and on until the writer has been seen at
+	// work tornMinChanges times (a loaded machine can leave the writer
+	// unscheduled for all of the first reads), within a deadline.
+	deadline := time.Now().Add(20 * time.Second)
+	i := 0
+	for ; i < reads || (changes < tornMinChanges && (i%1024 != 0 || time.Now().Before(deadline))); i++ {
 		k := r.IntN(tornKeys)
 		var v []byte
 		if i%8 == 0 {
@@ -205,7 +211,7 @@ func childTornReader(args []string) error {
 			last[k] = seq
 		}
 	}
-	childReport("reads", reads)
+	childReport("reads", i)
 	childReport("torn", torn)
 	childReport("changes", changes)
 	return errors.Join(errs...)
