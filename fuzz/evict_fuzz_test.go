@@ -22,29 +22,30 @@ func FuzzFlipEvict(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0x10, 0, 0, 0, 0x01})
 	f.Add([]byte{0x00, 0x02, 0, 0, 0x80, 0x40, 0x01, 0, 0, 0xff})
-	p := filepath.Join(f.TempDir(), "seg")
-	f.Fuzz(func(t *testing.T, data []byte) {
-		_, tb := flipAndAttach(t, file, slots, data, p)
-		defer tb.Close()
-		stop := guard(fmt.Sprintf("FuzzFlipEvict(%x)", data))
-		defer stop()
-		churn(t, tb, true)
-		if err := tb.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if rep, err := table.Repair(p, false); err != nil {
-			t.Fatalf("Repair: %v\n%s", err, rep)
-		}
-		tb, err := table.Attach(p)
-		if err != nil {
-			t.Fatalf("Attach after Repair: %v", err)
-		}
-		defer tb.Close()
-		if rep, err := tb.Verify(); err != nil || !rep.OK() {
-			t.Fatalf("Verify after Repair: %v\n%s", err, rep)
-		}
-		churn(t, tb, false)
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { runFlipEvict(t, heapBackend{}, file, slots, data) })
+}
+
+// runFlipEvict is FuzzFlipEvict's body, on the backend be.
+func runFlipEvict(t *testing.T, be backend, file []byte, slots uint64, data []byte) {
+	tb, err := be.attach(t, flip(file, slots, data))
+	if err != nil {
+		t.Fatalf("Attach of a segment with an intact header: %v", err)
+	}
+	defer func() { tb.Close() }() // on a failure; the end of the run closes it first
+	stop := guard(fmt.Sprintf("FuzzFlipEvict(%x)", data))
+	defer stop()
+	churn(t, tb, true)
+	tb, rep, err := be.repair(t, tb)
+	if err != nil {
+		t.Fatalf("Repair: %v\n%s", err, rep)
+	}
+	if rep, err := tb.Verify(); err != nil || !rep.OK() {
+		t.Fatalf("Verify after Repair: %v\n%s", err, rep)
+	}
+	churn(t, tb, false)
+	if err := tb.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
 }
 
 // churn writes 3x the table's capacity of keys and reads them back; with

@@ -249,55 +249,47 @@ func flipsOf(data []byte, slots, size uint64) (offs []uint64, masks []byte) {
 func FuzzFlip(f *testing.F) {
 	tp := getTemplate(f)
 	f.Add([]byte{})
-	p := filepath.Join(f.TempDir(), "seg") // one file per worker process, rewritten each run
-	f.Fuzz(func(t *testing.T, data []byte) {
-		b, tb := flipAndAttach(t, tp.file, tp.slots, data, p)
-		defer tb.Close()
-		stop := guard(fmt.Sprintf("FuzzFlip(%x)", data))
-		defer stop()
-		clean := bytes.Equal(b, tp.file)
-		verify(t, tb, "damaged", clean)
-		exercise(t, tb, tp, checker{t: t, clean: clean})
-		verify(t, tb, "damaged, after writes", clean)
-		if err := tb.Close(); err != nil {
-			t.Fatal(err)
-		}
-
-		// Repair must leave a table that Verify passes and on which no
-		// operation finds corruption.
-		rep, err := table.Repair(p, false)
-		if err != nil {
-			t.Fatalf("Repair: %v\n%s", err, rep)
-		}
-		tb, err = table.Attach(p)
-		if err != nil {
-			t.Fatalf("Attach after Repair: %v", err)
-		}
-		defer tb.Close()
-		verify(t, tb, "repaired", true)
-		exercise(t, tb, tp, checker{t: t, repaired: true})
-		verify(t, tb, "repaired, after writes", true)
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { runFlip(t, heapBackend{}, tp, data) })
 }
 
-// flipAndAttach writes to p a copy of file with the flips data asks for
-// (past the checksummed header, see flipsOf) and attaches to it, which must
-// work: the header is intact.
-func flipAndAttach(t *testing.T, file []byte, slots uint64, data []byte, p string) ([]byte, *table.Table) {
-	t.Helper()
+// runFlip is FuzzFlip's body, on the backend be.
+func runFlip(t *testing.T, be backend, tp template, data []byte) {
+	b := flip(tp.file, tp.slots, data)
+	tb, err := be.attach(t, b)
+	if err != nil {
+		t.Fatalf("Attach of a segment with an intact header: %v", err)
+	}
+	defer func() { tb.Close() }() // on a failure; the end of the run closes it first
+	stop := guard(fmt.Sprintf("FuzzFlip(%x)", data))
+	defer stop()
+	clean := bytes.Equal(b, tp.file)
+	verify(t, tb, "damaged", clean)
+	exercise(t, tb, tp, checker{t: t, clean: clean})
+	verify(t, tb, "damaged, after writes", clean)
+
+	// Repair must leave a table that Verify passes and on which no
+	// operation finds corruption.
+	tb, rep, err := be.repair(t, tb)
+	if err != nil {
+		t.Fatalf("Repair: %v\n%s", err, rep)
+	}
+	verify(t, tb, "repaired", true)
+	exercise(t, tb, tp, checker{t: t, repaired: true})
+	verify(t, tb, "repaired, after writes", true)
+	if err := tb.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// flip returns a copy of file with the flips data asks for (past the
+// checksummed header, see flipsOf), so that Attach must accept it.
+func flip(file []byte, slots uint64, data []byte) []byte {
 	b := bytes.Clone(file)
 	offs, masks := flipsOf(data, slots, uint64(len(b)))
 	for i, off := range offs {
 		b[off] ^= masks[i]
 	}
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tb, err := table.Attach(p)
-	if err != nil {
-		t.Fatalf("Attach of a segment with an intact header: %v", err)
-	}
-	return b, tb
+	return b
 }
 
 // verify runs Verify on tb: it may report problems (ErrCorrupt) unless
@@ -498,78 +490,71 @@ func FuzzAttach(f *testing.F) {
 	f.Add(patch(patch(full, 80, 8192), 88, 32768), uint32(32768)) // a larger arena
 	f.Add(patch(patch(full, 80, 8192), 88, 32768), total)         // the file is too short for it
 
-	p := filepath.Join(f.TempDir(), "seg") // one file per worker process, rewritten each run
-	f.Fuzz(func(t *testing.T, data []byte, size uint32) {
-		n := int(size % (maxFileSize + 1))
-		file := data
-		if n > len(data) {
-			file = append(bytes.Clone(data), make([]byte, n-len(data))...)
-		}
+	f.Fuzz(func(t *testing.T, data []byte, size uint32) { runAttach(t, heapBackend{}, tp, data, size) })
+}
 
-		if err := os.WriteFile(p, file, 0o600); err != nil {
-			t.Fatal(err)
+// runAttach is FuzzAttach's body, on the backend be.
+func runAttach(t *testing.T, be backend, tp template, data []byte, size uint32) {
+	file := extend(data, size)
+	stop := guard(fmt.Sprintf("FuzzAttach(%d bytes, size %d)", len(data), size))
+	defer stop()
+	tb, err := be.attach(t, file)
+	if err != nil {
+		if !errors.Is(err, table.ErrCorrupt) && !errors.Is(err, table.ErrVersion) {
+			t.Fatalf("Attach: %v, want ErrCorrupt or ErrVersion", err)
 		}
-		stop := guard(fmt.Sprintf("FuzzAttach(%d bytes, size %d)", len(data), size))
-		defer stop()
-		tb, err := table.Attach(p)
-		if err != nil {
-			if !errors.Is(err, table.ErrCorrupt) && !errors.Is(err, table.ErrVersion) {
-				t.Fatalf("Attach: %v, want ErrCorrupt or ErrVersion", err)
-			}
-			// Open must fail the same way and leave the file alone.
-			tb, err2 := table.Open(p, table.Options{Capacity: 10})
-			if err2 == nil {
-				tb.Close()
-				t.Fatalf("Open succeeded where Attach failed with %v", err)
-			}
-			if !errors.Is(err2, table.ErrCorrupt) && !errors.Is(err2, table.ErrVersion) {
-				t.Fatalf("Open: %v, want ErrCorrupt or ErrVersion", err2)
-			}
-			if after, _ := os.ReadFile(p); !bytes.Equal(after, file) {
-				t.Fatalf("a failed Open changed the file")
-			}
-			return
-		}
-		defer tb.Close() // on a failure; the end of the run closes it first
-		c := checker{t: t}
-		for range tb.All() {
-		}
-		_ = tb.Len()
-		if st := tb.Stats(); st.ArenaFree < 0 || st.ArenaUsed < 0 || st.ClaimedSlots > st.Slots {
-			t.Fatalf("Stats out of bounds: %+v", st)
-		}
-		for _, k := range append(tp.keys, []byte("fuzz"), []byte{}) {
-			_, err := tb.Get(k)
-			c.check(fmt.Sprintf("Get(%s)", k), err)
-			c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, []byte("value")))
-			_, err = tb.Get(k)
-			c.check(fmt.Sprintf("Get(%s) after Set", k), err)
-			_, err = tb.Add(k, 1)
-			c.check(fmt.Sprintf("Add(%s)", k), err)
-			_, err = tb.Delete(k)
-			c.check(fmt.Sprintf("Delete(%s)", k), err)
-			_, err = tb.Add(k, -3)
-			c.check(fmt.Sprintf("Add(%s) after Delete", k), err)
-			_, err = tb.CompareAndSwap(k, binary.LittleEndian.AppendUint64(nil, ^uint64(2)), []byte("v2"))
-			c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
-			_, _, err = tb.GetOrSet(k, []byte("v3"))
-			c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
-		}
-		c.check("AllErr", tb.AllErr(func(k, v []byte) bool { return true }))
-		if rep, err := tb.Verify(); err != nil && !errors.Is(err, table.ErrCorrupt) || (err == nil) != rep.OK() {
-			t.Fatalf("Verify: %v\n%s", err, rep)
-		}
-		c.check("Clear", tb.Clear())
-		_ = tb.Stats()
-		if err := tb.Close(); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		// Repair must not fail on whatever attached (no post-condition
-		// here: FuzzFlip checks what Repair leaves).
-		if rep, err := table.Repair(p, false); err != nil {
-			t.Fatalf("Repair: %v\n%s", err, rep)
-		}
-	})
+		be.attachFailed(t, file, err)
+		return
+	}
+	defer func() { tb.Close() }() // on a failure; the end of the run closes it first
+	c := checker{t: t}
+	for range tb.All() {
+	}
+	_ = tb.Len()
+	if st := tb.Stats(); st.ArenaFree < 0 || st.ArenaUsed < 0 || st.ClaimedSlots > st.Slots {
+		t.Fatalf("Stats out of bounds: %+v", st)
+	}
+	for _, k := range append(tp.keys, []byte("fuzz"), []byte{}) {
+		_, err := tb.Get(k)
+		c.check(fmt.Sprintf("Get(%s)", k), err)
+		c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, []byte("value")))
+		_, err = tb.Get(k)
+		c.check(fmt.Sprintf("Get(%s) after Set", k), err)
+		_, err = tb.Add(k, 1)
+		c.check(fmt.Sprintf("Add(%s)", k), err)
+		_, err = tb.Delete(k)
+		c.check(fmt.Sprintf("Delete(%s)", k), err)
+		_, err = tb.Add(k, -3)
+		c.check(fmt.Sprintf("Add(%s) after Delete", k), err)
+		_, err = tb.CompareAndSwap(k, binary.LittleEndian.AppendUint64(nil, ^uint64(2)), []byte("v2"))
+		c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
+		_, _, err = tb.GetOrSet(k, []byte("v3"))
+		c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
+	}
+	c.check("AllErr", tb.AllErr(func(k, v []byte) bool { return true }))
+	if rep, err := tb.Verify(); err != nil && !errors.Is(err, table.ErrCorrupt) || (err == nil) != rep.OK() {
+		t.Fatalf("Verify: %v\n%s", err, rep)
+	}
+	c.check("Clear", tb.Clear())
+	_ = tb.Stats()
+	// Repair must not fail on whatever attached (no post-condition
+	// here: FuzzFlip checks what Repair leaves).
+	tb, rep, err := be.repair(t, tb)
+	if err != nil {
+		t.Fatalf("Repair: %v\n%s", err, rep)
+	}
+	if err := tb.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// extend is the segment image of a FuzzAttach input: data, zero-extended
+// to size mod 2^20+1 when that is longer.
+func extend(data []byte, size uint32) []byte {
+	if n := int(size % (maxFileSize + 1)); n > len(data) {
+		return append(bytes.Clone(data), make([]byte, n-len(data))...)
+	}
+	return data
 }
 
 // TestFuzzTemplateClean runs the FuzzFlip checks on an undamaged copy of
@@ -605,14 +590,14 @@ func TestFuzzTemplateClean(t *testing.T) {
 		}
 	}
 
-	p := filepath.Join(t.TempDir(), "seg")
-	if err := os.WriteFile(p, tp.file, 0o600); err != nil {
-		t.Fatal(err)
+	for _, be := range []backend{heapBackend{}, newFileBackend(t)} {
+		tb, err := be.attach(t, tp.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exercise(t, tb, tp, checker{t: t, clean: true})
+		if err := tb.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tb, err := table.Attach(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tb.Close()
-	exercise(t, tb, tp, checker{t: t, clean: true})
 }

@@ -409,3 +409,18 @@ func Repair(name string, force bool) (Report, error) {
 	}
 	return rep, nil
 }
+
+// Repair checks and fixes t as the function Repair does, for a table in
+// this process's own memory (New, AttachImage), which no other process can
+// use. A table on a segment file fails with ErrInvalid: repair it by name
+// with the function Repair, which holds the file exclusively.
+func (t *Table) Repair() (Report, error) {
+	if !t.seg.IsHeap() {
+		return Report{}, fmt.Errorf("%w: %s is a segment file; use table.Repair(name, force), which locks it exclusively", ErrInvalid, t.seg.Path)
+	}
+	var rep Report
+	if err := t.check(&rep, true); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
