@@ -21,23 +21,23 @@ import (
 // that the two stay interchangeable.
 type backend interface {
 	// attach opens image as a table.
-	attach(t *testing.T, image []byte) (*table.Table, error)
+	attach(t testing.TB, image []byte) (*table.Table, error)
 	// attachFailed checks what else must hold when attach failed with err.
-	attachFailed(t *testing.T, image []byte, err error)
+	attachFailed(t testing.TB, image []byte, err error)
 	// repair repairs tb and returns the repaired table (tb itself, or a
 	// new attachment after closing tb).
-	repair(t *testing.T, tb *table.Table) (*table.Table, table.Report, error)
+	repair(t testing.TB, tb *table.Table) (*table.Table, table.Report, error)
 }
 
 type heapBackend struct{}
 
-func (heapBackend) attach(t *testing.T, image []byte) (*table.Table, error) {
+func (heapBackend) attach(t testing.TB, image []byte) (*table.Table, error) {
 	return table.AttachImage(image)
 }
 
-func (heapBackend) attachFailed(*testing.T, []byte, error) {}
+func (heapBackend) attachFailed(testing.TB, []byte, error) {}
 
-func (heapBackend) repair(t *testing.T, tb *table.Table) (*table.Table, table.Report, error) {
+func (heapBackend) repair(t testing.TB, tb *table.Table) (*table.Table, table.Report, error) {
 	rep, err := tb.Repair()
 	return tb, rep, err
 }
@@ -45,11 +45,11 @@ func (heapBackend) repair(t *testing.T, tb *table.Table) (*table.Table, table.Re
 // fileBackend writes each image to one file.
 type fileBackend struct{ path string }
 
-func newFileBackend(t *testing.T) fileBackend {
+func newFileBackend(t testing.TB) fileBackend {
 	return fileBackend{path: filepath.Join(t.TempDir(), "seg")}
 }
 
-func (b fileBackend) attach(t *testing.T, image []byte) (*table.Table, error) {
+func (b fileBackend) attach(t testing.TB, image []byte) (*table.Table, error) {
 	t.Helper()
 	if err := os.WriteFile(b.path, image, 0o600); err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func (b fileBackend) attach(t *testing.T, image []byte) (*table.Table, error) {
 }
 
 // attachFailed: Open must fail the same way and leave the file alone.
-func (b fileBackend) attachFailed(t *testing.T, image []byte, err error) {
+func (b fileBackend) attachFailed(t testing.TB, image []byte, err error) {
 	t.Helper()
 	tb, err2 := table.Open(b.path, table.Options{Capacity: 10})
 	if err2 == nil {
@@ -73,7 +73,7 @@ func (b fileBackend) attachFailed(t *testing.T, image []byte, err error) {
 	}
 }
 
-func (b fileBackend) repair(t *testing.T, tb *table.Table) (*table.Table, table.Report, error) {
+func (b fileBackend) repair(t testing.TB, tb *table.Table) (*table.Table, table.Report, error) {
 	t.Helper()
 	if err := tb.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -144,7 +144,7 @@ type corpusEntry struct {
 	values []string
 }
 
-func readCorpus(t *testing.T, target string) []corpusEntry {
+func readCorpus(t testing.TB, target string) []corpusEntry {
 	t.Helper()
 	dir := filepath.Join("testdata", "fuzz", target)
 	ents, err := os.ReadDir(dir)
@@ -167,7 +167,7 @@ func readCorpus(t *testing.T, target string) []corpusEntry {
 }
 
 // bytes decodes value i, a []byte("...") literal.
-func (c corpusEntry) bytes(t *testing.T, i int) []byte {
+func (c corpusEntry) bytes(t testing.TB, i int) []byte {
 	t.Helper()
 	v, ok := strings.CutPrefix(c.values[i], "[]byte(")
 	if !ok || !strings.HasSuffix(v, ")") {
@@ -181,7 +181,7 @@ func (c corpusEntry) bytes(t *testing.T, i int) []byte {
 }
 
 // uint32 decodes value i, a uint32(N) literal.
-func (c corpusEntry) uint32(t *testing.T, i int) uint32 {
+func (c corpusEntry) uint32(t testing.TB, i int) uint32 {
 	t.Helper()
 	v, ok := strings.CutPrefix(c.values[i], "uint32(")
 	if !ok || !strings.HasSuffix(v, ")") {
@@ -192,4 +192,33 @@ func (c corpusEntry) uint32(t *testing.T, i int) uint32 {
 		t.Fatalf("%s: value %d: %v", c.name, i, err)
 	}
 	return uint32(n)
+}
+
+// BenchmarkTargets runs each target's body over its seed corpus, one
+// entry per iteration, on the heap backend the fuzzer uses: ns/op is the
+// cost of one execution, without the fuzzer's own overhead (mutation,
+// coverage). Profile it to see where a target's time goes:
+//
+//	go test -run '^$' -bench Targets -cpuprofile /tmp/cpu.out ./fuzz/
+func BenchmarkTargets(b *testing.B) {
+	tp := getTemplate(b)
+	evFile, evSlots := evictTemplate(b)
+	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict"} {
+		corpus := readCorpus(b, target)
+		b.Run(target, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				c := corpus[i%len(corpus)]
+				i++
+				switch target {
+				case "FuzzAttach":
+					runAttach(b, heapBackend{}, tp, c.bytes(b, 0), c.uint32(b, 1))
+				case "FuzzFlip":
+					runFlip(b, heapBackend{}, tp, c.bytes(b, 0))
+				case "FuzzFlipEvict":
+					runFlipEvict(b, heapBackend{}, evFile, evSlots, c.bytes(b, 0))
+				}
+			}
+		})
+	}
 }

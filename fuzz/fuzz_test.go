@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,8 +55,9 @@ func matches(err error, set []error) bool {
 }
 
 // guard crashes the process if the returned stop function is not called
-// within deadline, with every goroutine's stack in the message.
-func guard(what string) (stop func()) {
+// within deadline, with every goroutine's stack in the message; what
+// names the run (it is called only then).
+func guard(what func() string) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTimer(deadline)
@@ -64,7 +67,7 @@ func guard(what string) (stop func()) {
 		case <-t.C:
 			buf := make([]byte, 1<<20)
 			n := runtime.Stack(buf, true)
-			panic(fmt.Sprintf("fuzz: %s did not finish within %v: a loop over corrupt data?\n%s", what, deadline, buf[:n]))
+			panic(fmt.Sprintf("fuzz: %s did not finish within %v: a loop over corrupt data?\n%s", what(), deadline, buf[:n]))
 		}
 	}()
 	return func() { close(done) }
@@ -74,30 +77,39 @@ func guard(what string) (stop func()) {
 // be a sentinel in opErrors; on an undamaged table (clean) only the
 // errors listed for that call are allowed.
 type checker struct {
-	t     *testing.T
+	t     testing.TB
 	clean bool
 	// repaired: the table passed Verify, so no operation may find
 	// corruption (ErrCorrupt) in it.
 	repaired bool
 }
 
-func (c checker) check(op string, err error, cleanOK ...error) {
-	c.t.Helper()
+// check fails the test if err breaks the rules above (nil always passes).
+// op names the call, with %s standing for key if key is not nil. It is
+// formatted only on a failure, and only then is Helper called (it walks
+// the stack): the targets make thousands of checks a second.
+func (c checker) check(op string, key []byte, err error, cleanOK ...error) {
 	if err == nil {
 		return
 	}
-	if !matches(err, opErrors) {
-		c.t.Fatalf("%s: error %v matches no expected sentinel (%v)", op, err, opErrors)
+	var why string
+	switch {
+	case !matches(err, opErrors):
+		why = fmt.Sprintf("error %v matches no expected sentinel (%v)", err, opErrors)
+	case c.repaired && errors.Is(err, table.ErrCorrupt):
+		why = fmt.Sprintf("on a repaired table that passed Verify: %v", err)
+	case !strings.HasPrefix(err.Error(), "shmdict: "):
+		why = fmt.Sprintf("message %q lacks the shmdict: prefix", err)
+	case c.clean && !matches(err, cleanOK):
+		why = fmt.Sprintf("on an undamaged table: %v", err)
+	default:
+		return
 	}
-	if c.repaired && errors.Is(err, table.ErrCorrupt) {
-		c.t.Fatalf("%s on a repaired table that passed Verify: %v", op, err)
+	c.t.Helper()
+	if key != nil {
+		op = fmt.Sprintf(op, key)
 	}
-	if !bytes.HasPrefix([]byte(err.Error()), []byte("shmdict: ")) {
-		c.t.Fatalf("%s: message %q lacks the shmdict: prefix", op, err)
-	}
-	if c.clean && !matches(err, cleanOK) {
-		c.t.Fatalf("%s on an undamaged table: %v", op, err)
-	}
+	c.t.Fatalf("%s: %s", op, why)
 }
 
 // model is what the template holds: byte values and counters.
@@ -123,9 +135,10 @@ func (m model) snapshot() map[string]string {
 type template struct {
 	file  []byte
 	m     model
-	keys  [][]byte // every key the template has ever held
-	slots uint64   // slot array offset
-	arena uint64   // arena offset
+	want  map[string]string // m.snapshot()
+	keys  [][]byte          // every key the template has ever held
+	slots uint64            // slot array offset
+	arena uint64            // arena offset
 }
 
 var (
@@ -218,7 +231,7 @@ func buildTemplate() (template, error) {
 		return template{}, fmt.Errorf("template stats unexpected: %+v", st)
 	}
 	le := binary.LittleEndian
-	return template{file: b, m: m, keys: keys, slots: le.Uint64(b[64:]), arena: le.Uint64(b[72:])}, nil
+	return template{file: b, m: m, want: m.snapshot(), keys: keys, slots: le.Uint64(b[64:]), arena: le.Uint64(b[72:])}, nil
 }
 
 // flipsOf decodes a FuzzFlip input: 5 bytes per flip, a little-endian
@@ -253,14 +266,14 @@ func FuzzFlip(f *testing.F) {
 }
 
 // runFlip is FuzzFlip's body, on the backend be.
-func runFlip(t *testing.T, be backend, tp template, data []byte) {
+func runFlip(t testing.TB, be backend, tp template, data []byte) {
 	b := flip(tp.file, tp.slots, data)
 	tb, err := be.attach(t, b)
 	if err != nil {
 		t.Fatalf("Attach of a segment with an intact header: %v", err)
 	}
 	defer func() { tb.Close() }() // on a failure; the end of the run closes it first
-	stop := guard(fmt.Sprintf("FuzzFlip(%x)", data))
+	stop := guard(func() string { return fmt.Sprintf("FuzzFlip(%x)", data) })
 	defer stop()
 	clean := bytes.Equal(b, tp.file)
 	verify(t, tb, "damaged", clean)
@@ -294,7 +307,7 @@ func flip(file []byte, slots uint64, data []byte) []byte {
 
 // verify runs Verify on tb: it may report problems (ErrCorrupt) unless
 // ok is set, and must never fail otherwise.
-func verify(t *testing.T, tb *table.Table, when string, ok bool) {
+func verify(t testing.TB, tb *table.Table, when string, ok bool) {
 	t.Helper()
 	rep, err := tb.Verify()
 	if err != nil && (ok || !errors.Is(err, table.ErrCorrupt)) {
@@ -307,10 +320,13 @@ func verify(t *testing.T, tb *table.Table, when string, ok bool) {
 
 // exercise runs reads, then writes, then reads again on tb, a copy of the
 // template, checking errors with c and, on a clean copy, every result.
-func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
+func exercise(t testing.TB, tb *table.Table, tp template, c checker) {
 	t.Helper()
 	snapshot := func(when string, want map[string]string, claimed int) {
-		got := map[string]string{}
+		var got map[string]string
+		if c.clean {
+			got = map[string]string{}
+		}
 		n := 0
 		err := tb.AllErr(func(k, v []byte) bool {
 			n++
@@ -320,10 +336,12 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 			if len(k) > table.MaxKeyLen || len(v) > table.MaxValueLen {
 				t.Fatalf("%s: All yielded a %d-byte key and a %d-byte value", when, len(k), len(v))
 			}
-			got[string(k)] = string(v)
+			if c.clean { // a damaged table's contents are unknown
+				got[string(k)] = string(v)
+			}
 			return true
 		})
-		c.check(when+": AllErr", err)
+		c.check(when+": AllErr", nil, err)
 		if c.clean {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("%s: All on an undamaged table (-want +got):\n%s", when, diff)
@@ -344,11 +362,11 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 	}
 
-	want := tp.m.snapshot()
+	want := maps.Clone(tp.want)
 	snapshot("before writes", want, len(tp.keys))
 	for _, k := range tp.keys {
 		v, err := tb.Get(k)
-		c.check(fmt.Sprintf("Get(%s)", k), err, table.ErrNotFound)
+		c.check("Get(%s)", k, err, table.ErrNotFound)
 		if len(v) > table.MaxValueLen {
 			t.Fatalf("Get(%s) returned %d bytes", k, len(v))
 		}
@@ -360,9 +378,9 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 		buf := make([]byte, 0, 64)
 		_, err = tb.AppendGet(buf, k)
-		c.check(fmt.Sprintf("AppendGet(%s)", k), err, table.ErrNotFound)
+		c.check("AppendGet(%s)", k, err, table.ErrNotFound)
 		ok, err := tb.Contains(k)
-		c.check(fmt.Sprintf("Contains(%s)", k), err)
+		c.check("Contains(%s)", k, err)
 		if _, present := want[string(k)]; c.clean && ok != present {
 			t.Fatalf("Contains(%s) on an undamaged table = %v, want %v", k, ok, present)
 		}
@@ -374,7 +392,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		ks := string(k)
 		if _, isCounter := tp.m.counters[ks]; isCounter {
 			n, err := tb.Add(k, 5)
-			c.check(fmt.Sprintf("Add(%s)", k), err)
+			c.check("Add(%s)", k, err)
 			if c.clean && n != tp.m.counters[ks]+5 {
 				t.Fatalf("Add(%s) on an undamaged table = %d, want %d", k, n, tp.m.counters[ks]+5)
 			}
@@ -382,31 +400,31 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 				want[ks] = string(binary.LittleEndian.AppendUint64(nil, uint64(n)))
 			}
 			_, err = tb.Add(k, 0)
-			c.check(fmt.Sprintf("Add(%s, 0)", k), err)
+			c.check("Add(%s, 0)", k, err)
 			continue
 		}
 		_, err := tb.Add(k, 1)
 		if _, present := tp.m.values[ks]; present {
-			c.check(fmt.Sprintf("Add(%s) on a byte value", k), err, table.ErrNotCounter)
+			c.check("Add(%s) on a byte value", k, err, table.ErrNotCounter)
 			if c.clean && !errors.Is(err, table.ErrNotCounter) {
 				t.Fatalf("Add(%s) on a byte value of an undamaged table: %v", k, err)
 			}
 		} else {
 			// A deleted key: Add makes it a counter.
-			c.check(fmt.Sprintf("Add(%s) on a deleted key", k), err)
+			c.check("Add(%s) on a deleted key", k, err)
 			if err == nil {
 				want[ks] = string(binary.LittleEndian.AppendUint64(nil, 1))
 			}
 		}
 		if i%3 == 0 {
 			nv := bytes.Repeat([]byte{'n'}, i*7)
-			c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, nv))
+			c.check("Set(%s)", k, tb.Set(k, nv))
 			want[ks] = string(nv)
 		}
 		if i%4 == 1 {
 			old, present := want[ks]
 			ok, err := tb.CompareAndSwap(k, []byte(old), []byte("swapped"))
-			c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
+			c.check("CompareAndSwap(%s)", k, err)
 			if c.clean && ok != present {
 				t.Fatalf("CompareAndSwap(%s) on an undamaged table = %v, want %v", k, ok, present)
 			}
@@ -416,7 +434,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 		if i%5 == 2 {
 			ok, err := tb.Delete(k)
-			c.check(fmt.Sprintf("Delete(%s)", k), err)
+			c.check("Delete(%s)", k, err)
 			_, present := want[ks]
 			if c.clean && ok != present {
 				t.Fatalf("Delete(%s) on an undamaged table = %v, want %v", k, ok, present)
@@ -430,7 +448,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		k := fmt.Appendf(nil, "new-%d", i)
 		v := bytes.Repeat([]byte{'N'}, 10+i*30)
 		stored, err := tb.SetIfAbsent(k, v)
-		c.check(fmt.Sprintf("SetIfAbsent(%s)", k), err)
+		c.check("SetIfAbsent(%s)", k, err)
 		if c.clean && !stored {
 			t.Fatalf("SetIfAbsent(%s) on an undamaged table did not store", k)
 		}
@@ -438,12 +456,12 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 			want[string(k)] = string(v)
 		}
 		actual, loaded, err := tb.GetOrSet(k, []byte("other"))
-		c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
+		c.check("GetOrSet(%s)", k, err)
 		if c.clean && (!loaded || !bytes.Equal(actual, v)) {
 			t.Fatalf("GetOrSet(%s) on an undamaged table = %q, %v", k, actual, loaded)
 		}
 		ok, err := tb.CompareAndDelete(k, []byte("not the value"))
-		c.check(fmt.Sprintf("CompareAndDelete(%s)", k), err)
+		c.check("CompareAndDelete(%s)", k, err)
 		if ok && c.clean {
 			t.Fatalf("CompareAndDelete(%s) with a wrong value deleted it", k)
 		}
@@ -452,7 +470,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		want = nil // the damaged table's contents are unknown
 	}
 	snapshot("after writes", want, len(tp.keys)+newKeys)
-	c.check("Clear", tb.Clear())
+	c.check("Clear", nil, tb.Clear())
 	snapshot("after Clear", map[string]string{}, len(tp.keys)+newKeys)
 	if c.clean {
 		if n := tb.Len(); n != 0 {
@@ -460,7 +478,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 	}
 	// The cleared table takes writes again.
-	c.check("Set after Clear", tb.Set(tp.keys[0], []byte("again")))
+	c.check("Set after Clear", nil, tb.Set(tp.keys[0], []byte("again")))
 }
 
 // FuzzAttach writes arbitrary bytes as a segment file (zero-extended to
@@ -494,9 +512,9 @@ func FuzzAttach(f *testing.F) {
 }
 
 // runAttach is FuzzAttach's body, on the backend be.
-func runAttach(t *testing.T, be backend, tp template, data []byte, size uint32) {
+func runAttach(t testing.TB, be backend, tp template, data []byte, size uint32) {
 	file := extend(data, size)
-	stop := guard(fmt.Sprintf("FuzzAttach(%d bytes, size %d)", len(data), size))
+	stop := guard(func() string { return fmt.Sprintf("FuzzAttach(%d bytes, size %d)", len(data), size) })
 	defer stop()
 	tb, err := be.attach(t, file)
 	if err != nil {
@@ -516,26 +534,26 @@ func runAttach(t *testing.T, be backend, tp template, data []byte, size uint32) 
 	}
 	for _, k := range append(tp.keys, []byte("fuzz"), []byte{}) {
 		_, err := tb.Get(k)
-		c.check(fmt.Sprintf("Get(%s)", k), err)
-		c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, []byte("value")))
+		c.check("Get(%s)", k, err)
+		c.check("Set(%s)", k, tb.Set(k, []byte("value")))
 		_, err = tb.Get(k)
-		c.check(fmt.Sprintf("Get(%s) after Set", k), err)
+		c.check("Get(%s) after Set", k, err)
 		_, err = tb.Add(k, 1)
-		c.check(fmt.Sprintf("Add(%s)", k), err)
+		c.check("Add(%s)", k, err)
 		_, err = tb.Delete(k)
-		c.check(fmt.Sprintf("Delete(%s)", k), err)
+		c.check("Delete(%s)", k, err)
 		_, err = tb.Add(k, -3)
-		c.check(fmt.Sprintf("Add(%s) after Delete", k), err)
+		c.check("Add(%s) after Delete", k, err)
 		_, err = tb.CompareAndSwap(k, binary.LittleEndian.AppendUint64(nil, ^uint64(2)), []byte("v2"))
-		c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
+		c.check("CompareAndSwap(%s)", k, err)
 		_, _, err = tb.GetOrSet(k, []byte("v3"))
-		c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
+		c.check("GetOrSet(%s)", k, err)
 	}
-	c.check("AllErr", tb.AllErr(func(k, v []byte) bool { return true }))
+	c.check("AllErr", nil, tb.AllErr(func(k, v []byte) bool { return true }))
 	if rep, err := tb.Verify(); err != nil && !errors.Is(err, table.ErrCorrupt) || (err == nil) != rep.OK() {
 		t.Fatalf("Verify: %v\n%s", err, rep)
 	}
-	c.check("Clear", tb.Clear())
+	c.check("Clear", nil, tb.Clear())
 	_ = tb.Stats()
 	// Repair must not fail on whatever attached (no post-condition
 	// here: FuzzFlip checks what Repair leaves).
