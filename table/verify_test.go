@@ -1,6 +1,7 @@
 package table
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -35,15 +36,31 @@ func filledHeap(t *testing.T, n int) *Table {
 	return tb
 }
 
-// repairHeap runs Repair's checker on a heap table (which has no name
-// to pass to Repair).
+// repairHeap repairs a heap table (which has no name to pass to Repair).
 func repairHeap(t *testing.T, tb *Table) Report {
 	t.Helper()
-	var rep Report
-	if err := tb.check(&rep, true); err != nil {
+	rep, err := tb.Repair()
+	if err != nil {
 		t.Fatalf("repair: %v", err)
 	}
 	return rep
+}
+
+// TestRepairMethodRefusesFiles: Table.Repair is for heap tables; a
+// segment file must be repaired by name, under the exclusive lock.
+func TestRepairMethodRefusesFiles(t *testing.T) {
+	tb, err := Create(t.TempDir()+"/seg", Options{Capacity: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if _, err := tb.Repair(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Repair of a file-backed table: %v, want ErrInvalid", err)
+	}
+	tb.Close()
+	if _, err := tb.Repair(); !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrClosed) {
+		t.Fatalf("Repair of a closed table: %v", err)
+	}
 }
 
 func wantProblem(t *testing.T, tb *Table, substr string) {
