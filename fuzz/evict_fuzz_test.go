@@ -134,7 +134,12 @@ func evictTemplate(tb testing.TB) ([]byte, uint64) {
 		st := t.Stats()
 		t.Close()
 		evictFile, evictErr = os.ReadFile(p)
-		evictSlots = uint64(len(evictFile)) - uint64(st.ArenaBytes) - uint64(st.Slots)*16 // an estimate: flips land in slots and after
+		// Not the slot array's offset (20480) but 512 bytes before the
+		// arena (28160): flipsOf's first range is that padding and the
+		// arena, its second [256, 28160), with the control region,
+		// registry, slots, reference bits and probe bounds. The corpus
+		// depends on this mapping; keep it.
+		evictSlots = uint64(len(evictFile)) - uint64(st.ArenaBytes) - uint64(st.Slots)*16
 	})
 	if evictErr != nil {
 		tb.Fatalf("building the eviction template: %v", evictErr)

@@ -584,6 +584,9 @@ func TestFuzzTemplateClean(t *testing.T) {
 		t.Fatalf("template layout: slots at %d, arena at %d, %d bytes; the corpus assumes 20480, 24576, 28672",
 			tp.slots, tp.arena, len(tp.file))
 	}
+	if file, slots := evictTemplate(t); len(file) != 32768 || slots != 28160 {
+		t.Fatalf("eviction template: %d bytes, flips from %d; the corpus assumes 32768, 28160", len(file), slots)
+	}
 	size := uint64(len(tp.file))
 	in := []byte{
 		0, 0, 0, 0, 0xFF, // slots+0
