@@ -101,48 +101,88 @@ var (
 	evictErr   error
 )
 
-// evictTemplate builds a small evicting segment that has been through
-// churn: dead slots, raised probe bounds, reference bits, counters.
+// evictTemplate builds (once per process) a small evicting segment that
+// has been through churn: dead slots, raised probe bounds, reference
+// bits, counters. Its hash seed is fixed (templateSeed), so that keys
+// land in the same slots in every process and a corpus entry means the
+// same damage everywhere: with a random seed, a failing input found by
+// one fuzz worker did not fail when replayed.
 func evictTemplate(tb testing.TB) ([]byte, uint64) {
 	tb.Helper()
-	evictOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "shmdict-fuzz-evict-")
-		if err != nil {
-			evictErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		p := filepath.Join(dir, "seg")
-		t, err := table.Create(p, table.Options{Capacity: 24, ArenaBytes: 4096, MaxProcesses: 4, Eviction: table.EvictCLOCK})
-		if err != nil {
-			evictErr = err
-			return
-		}
-		for i := range 100 {
-			k := []byte(fmt.Sprintf("key-%03d", i))
-			if err := t.Set(k, bytes.Repeat([]byte{'v'}, i%40)); err != nil {
-				evictErr = err
-				return
-			}
-			if i%3 == 0 {
-				t.Get(k)
-			}
-			if i%10 == 0 {
-				t.Add([]byte(fmt.Sprintf("ctr-%d", i%3)), int64(i))
-			}
-		}
-		st := t.Stats()
-		t.Close()
-		evictFile, evictErr = os.ReadFile(p)
-		// Not the slot array's offset (20480) but 512 bytes before the
-		// arena (28160): flipsOf's first range is that padding and the
-		// arena, its second [256, 28160), with the control region,
-		// registry, slots, reference bits and probe bounds. The corpus
-		// depends on this mapping; keep it.
-		evictSlots = uint64(len(evictFile)) - uint64(st.ArenaBytes) - uint64(st.Slots)*16
-	})
+	evictOnce.Do(func() { evictFile, evictSlots, evictErr = buildEvictTemplate(templateSeed) })
 	if evictErr != nil {
 		tb.Fatalf("building the eviction template: %v", evictErr)
 	}
 	return evictFile, evictSlots
+}
+
+func buildEvictTemplate(seed uint64) ([]byte, uint64, error) {
+	dir, err := os.MkdirTemp("", "shmdict-fuzz-evict-")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(dir)
+	p := filepath.Join(dir, "seg")
+	t, err := table.Create(p, table.Options{Capacity: 24, ArenaBytes: 4096, MaxProcesses: 4, Eviction: table.EvictCLOCK})
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := t.Close(); err != nil {
+		return nil, 0, err
+	}
+	if err := reseed(p, seed); err != nil {
+		return nil, 0, err
+	}
+	if t, err = table.Attach(p); err != nil {
+		return nil, 0, err
+	}
+	for i := range 100 {
+		k := []byte(fmt.Sprintf("key-%03d", i))
+		if err := t.Set(k, bytes.Repeat([]byte{'v'}, i%40)); err != nil {
+			return nil, 0, err
+		}
+		if i%3 == 0 {
+			t.Get(k)
+		}
+		if i%10 == 0 {
+			t.Add([]byte(fmt.Sprintf("ctr-%d", i%3)), int64(i))
+		}
+	}
+	st := t.Stats()
+	if err := t.Close(); err != nil {
+		return nil, 0, err
+	}
+	file, err := os.ReadFile(p)
+	// Not the slot array's offset (20480) but 512 bytes before the arena
+	// (28160): flipsOf's first range is that padding and the arena, its
+	// second [256, 28160), with the control region, registry, slots,
+	// reference bits and probe bounds. The corpus depends on this mapping;
+	// keep it.
+	return file, uint64(len(file)) - uint64(st.ArenaBytes) - uint64(st.Slots)*16, err
+}
+
+// TestFlipEvictFindings replays FuzzFlipEvict's findings with the template
+// seeds they were found under (before the template's seed was fixed, each
+// worker drew its own). Each failed before its fix.
+func TestFlipEvictFindings(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		seed uint64
+		data string
+	}{
+		// A flip made a dead slot's value word name unit 48. Verify and
+		// Repair ignored value words of dead slots, so the repaired table
+		// passed Verify, and the next key to claim the slot inherited
+		// another key's record as its value (table: a dead slot's value
+		// word must be absent; TestVerifyDeadSlotValueRepaired).
+		{"dead-slot-value-word", 0xd62efd0da4918032, "\xb8\xb3\x80\xff008010a0070"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file, slots, err := buildEvictTemplate(c.seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runFlipEvict(t, heapBackend{}, file, slots, []byte(c.data))
+		})
+	}
 }

@@ -173,14 +173,7 @@ func buildTemplate() (template, error) {
 	if err := tb.Close(); err != nil {
 		return template{}, err
 	}
-	// Fix the seed (and reseal the header's checksum).
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return template{}, err
-	}
-	binary.LittleEndian.PutUint64(b[hdrSeed:], templateSeed)
-	binary.LittleEndian.PutUint64(b[hdrChecksum:], xxhash.Sum64(b[:hdrChecksum]))
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+	if err := reseed(p, templateSeed); err != nil {
 		return template{}, err
 	}
 	if tb, err = table.Attach(p); err != nil {
@@ -224,7 +217,8 @@ func buildTemplate() (template, error) {
 	if err := tb.Close(); err != nil {
 		return template{}, err
 	}
-	if b, err = os.ReadFile(p); err != nil {
+	b, err := os.ReadFile(p)
+	if err != nil {
 		return template{}, err
 	}
 	if st.ClaimedSlots != len(keys) || st.Keys != len(m.values)+len(m.counters) {
@@ -232,6 +226,18 @@ func buildTemplate() (template, error) {
 	}
 	le := binary.LittleEndian
 	return template{file: b, m: m, want: m.snapshot(), keys: keys, slots: le.Uint64(b[64:]), arena: le.Uint64(b[72:])}, nil
+}
+
+// reseed sets the hash seed of the (empty) segment file at p and reseals
+// its header's checksum.
+func reseed(p string, seed uint64) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(b[hdrSeed:], seed)
+	binary.LittleEndian.PutUint64(b[hdrChecksum:], xxhash.Sum64(b[:hdrChecksum]))
+	return os.WriteFile(p, b, 0o600)
 }
 
 // flipsOf decodes a FuzzFlip input: 5 bytes per flip, a little-endian

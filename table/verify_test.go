@@ -193,3 +193,56 @@ func TestVerifyBadRecordsRepaired(t *testing.T) {
 	}
 	mustVerify(t, tb)
 }
+
+// TestVerifyDeadSlotValueRepaired: in an eviction table a claim changes
+// only the key word, so the next key to claim a dead slot inherits its
+// value word. Damage that leaves a value there (FuzzFlipEvict found one:
+// a flipped bit made a dead slot's value word name unit 48) must be a
+// problem for Verify, and Repair must empty the word; before, both passed
+// it, and the next key to claim the slot got another key's record as its
+// value (Add said ErrNotCounter, a Set freed the other key's record).
+func TestVerifyDeadSlotValueRepaired(t *testing.T) {
+	tb, err := New(Options{Capacity: 12, Eviction: EvictCLOCK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Set([]byte("gone"), []byte("old value")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Set([]byte("other"), []byte("other's value")); err != nil {
+		t.Fatal(err)
+	}
+	k := []byte("other")
+	otherSlot, _, ok, err := tb.find(k, hash64(k, tb.seed))
+	if err != nil || !ok {
+		t.Fatal("other missing", err)
+	}
+	k = []byte("gone")
+	dead, _, _, _ := tb.find(k, hash64(k, tb.seed))
+	if ok, err := tb.Delete(k); !ok || err != nil {
+		t.Fatalf("Delete: %v, %v", ok, err)
+	}
+	if w0 := tb.mem.Load64(tb.slotOff(dead)); w0 != deadWord {
+		t.Fatalf("deleted key's slot has key word %#x, want dead", w0)
+	}
+	// The damage: the dead slot's value word names other's record.
+	tb.mem.Store64(tb.valueWordOff(dead), tb.mem.Load64(tb.valueWordOff(otherSlot)))
+	wantProblem(t, tb, "is dead but its value word")
+	repairHeap(t, tb)
+	mustVerify(t, tb)
+
+	// New keys claim the dead slot (it is the first free one on the path
+	// of any key homed in its group) and start from nothing.
+	for i := 0; tb.mem.Load64(tb.slotOff(dead)) == deadWord; i++ {
+		if i == 1000 {
+			t.Fatal("no new key claimed the dead slot")
+		}
+		if n, err := tb.Add(fmt.Appendf(nil, "new-%d", i), 5); err != nil || n != 5 {
+			t.Fatalf("Add(new-%d, 5) = %d, %v", i, n, err)
+		}
+	}
+	if v, err := tb.Get([]byte("other")); err != nil || string(v) != "other's value" {
+		t.Fatalf("Get(other) = %q, %v", v, err)
+	}
+	mustVerify(t, tb)
+}
