@@ -487,10 +487,10 @@ func exercise(t testing.TB, tb *table.Table, tp template, c checker) {
 	c.check("Set after Clear", nil, tb.Set(tp.keys[0], []byte("again")))
 }
 
-// FuzzAttach writes arbitrary bytes as a segment file (zero-extended to
-// size mod 2^20+1 when that is longer) and attaches it: the result must
-// be a typed error (ErrCorrupt or ErrVersion) or a table on which
-// operations return typed errors only.
+// FuzzAttach attaches arbitrary bytes as a segment image (zero-extended
+// to size mod 2^20+1 when that is longer; see extend): the result must be
+// a typed error (ErrCorrupt or ErrVersion) or a table on which operations
+// return typed errors only, and that Repair accepts.
 func FuzzAttach(f *testing.F) {
 	f.Add([]byte{}, uint32(0))
 	f.Add([]byte("SHMDICT\x00"), uint32(0))
