@@ -66,7 +66,7 @@ bench-micro:
 # Each target in turn (they open segment images in memory, no files). A
 # short -fuzzminimizetime keeps the minimizer (whose runs show as 0/sec in
 # the log) from spending a minute shrinking each new input.
-FUZZ_TARGETS := FuzzAttach FuzzFlip FuzzFlipEvict
+FUZZ_TARGETS := FuzzAttach FuzzFlip FuzzFlipEvict FuzzFlipLayout
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; \

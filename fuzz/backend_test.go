@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -98,12 +99,16 @@ func TestCorpusThroughFiles(t *testing.T) {
 	tp := getTemplate(t)
 	evFile, evSlots := evictTemplate(t)
 	fb := newFileBackend(t)
-	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict"} {
+	variants := layoutVariants(tp)
+	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict", "FuzzFlipLayout"} {
 		for _, c := range readCorpus(t, target) {
 			t.Run(target+"/"+c.name, func(t *testing.T) {
 				switch target {
 				case "FuzzAttach":
 					data, size := c.bytes(t, 0), c.uint32(t, 1)
+					if len(data) > maxAttachData {
+						t.Fatalf("%d bytes of data: FuzzAttach skips more than %d", len(data), maxAttachData)
+					}
 					image := extend(data, size)
 					herr := closed(table.AttachImage(image))
 					ferr := closed(fb.attach(t, image))
@@ -115,9 +120,17 @@ func TestCorpusThroughFiles(t *testing.T) {
 					runFlip(t, fb, tp, c.bytes(t, 0))
 				case "FuzzFlipEvict":
 					runFlipEvict(t, fb, evFile, evSlots, c.bytes(t, 0))
+				case "FuzzFlipLayout":
+					runFlipLayout(t, fb, tp, variants, c.uint8(t, 0), c.bytes(t, 1))
 				}
 			})
 		}
+	}
+	// FuzzFlipLayout's bases, unflipped.
+	for i := range variants {
+		t.Run(fmt.Sprintf("FuzzFlipLayout/variant-%d", i), func(t *testing.T) {
+			runFlipLayout(t, fb, tp, variants, uint8(i), nil)
+		})
 	}
 }
 
@@ -150,7 +163,9 @@ func readCorpus(t testing.TB, target string) []corpusEntry {
 	t.Helper()
 	dir := filepath.Join("testdata", "fuzz", target)
 	ents, err := os.ReadDir(dir)
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no seeds committed (yet)
+	} else if err != nil {
 		t.Fatal(err)
 	}
 	var out []corpusEntry
@@ -182,6 +197,27 @@ func (c corpusEntry) bytes(t testing.TB, i int) []byte {
 	return []byte(s)
 }
 
+// uint8 decodes value i, a byte(N) or uint8(N) literal.
+func (c corpusEntry) uint8(t testing.TB, i int) uint8 {
+	t.Helper()
+	v, ok := strings.CutPrefix(c.values[i], "byte(")
+	if !ok {
+		v, ok = strings.CutPrefix(c.values[i], "uint8(")
+	}
+	if !ok || !strings.HasSuffix(v, ")") {
+		t.Fatalf("%s: value %d is not a uint8: %.40s", c.name, i, c.values[i])
+	}
+	n, err := strconv.ParseUint(v[:len(v)-1], 0, 8)
+	if err != nil {
+		// byte('x') literals
+		if r, err2 := strconv.Unquote(v[:len(v)-1]); err2 == nil && len(r) == 1 {
+			return r[0]
+		}
+		t.Fatalf("%s: value %d: %v", c.name, i, err)
+	}
+	return uint8(n)
+}
+
 // uint32 decodes value i, a uint32(N) literal.
 func (c corpusEntry) uint32(t testing.TB, i int) uint32 {
 	t.Helper()
@@ -205,8 +241,12 @@ func (c corpusEntry) uint32(t testing.TB, i int) uint32 {
 func BenchmarkTargets(b *testing.B) {
 	tp := getTemplate(b)
 	evFile, evSlots := evictTemplate(b)
-	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict"} {
+	variants := layoutVariants(tp)
+	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict", "FuzzFlipLayout"} {
 		corpus := readCorpus(b, target)
+		if target == "FuzzFlipLayout" {
+			corpus = readCorpus(b, "FuzzFlip") // its flips, on each variant in turn
+		}
 		b.Run(target, func(b *testing.B) {
 			// cpu-ns/op (user and system time of the process, GC
 			// included) is steadier than ns/op on a shared machine.
@@ -223,6 +263,8 @@ func BenchmarkTargets(b *testing.B) {
 					runFlip(b, heapBackend{}, tp, c.bytes(b, 0))
 				case "FuzzFlipEvict":
 					runFlipEvict(b, heapBackend{}, evFile, evSlots, c.bytes(b, 0))
+				case "FuzzFlipLayout":
+					runFlipLayout(b, heapBackend{}, tp, variants, uint8(i), c.bytes(b, 0))
 				}
 			}
 		})

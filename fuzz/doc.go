@@ -4,10 +4,14 @@
 // outside the mapping.
 //
 // Targets:
-//   - FuzzAttach (fuzz_test.go): arbitrary bytes as a segment image
-//     (zero-extended to a size the input also gives), then
-//     table.AttachImage and, if that succeeds, a few operations, Verify
-//     and Repair.
+//   - FuzzAttach (fuzz_test.go): arbitrary bytes (at most 1 KiB) as the
+//     start of a segment image, zero-extended to a size the input also
+//     gives, then table.AttachImage and, if that succeeds, a few
+//     operations, Verify and Repair.
+//   - FuzzFlipLayout (fuzz_test.go): FuzzAttach's checks on a populated
+//     segment under another header (more slots, probe limit 1, claim
+//     budget 1, another hash seed, a larger arena), with flips as in
+//     FuzzFlip.
 //   - FuzzFlip (fuzz_test.go): a valid small segment with keys, counters,
 //     deleted keys and free blocks, with bytes of its slot array and arena
 //     (or of its control region and registry) flipped as the input says;
@@ -33,8 +37,11 @@
 // Stretches of "0/sec" in the fuzzer's log are the minimizer: each input
 // that widens coverage is shrunk by one worker, which reports its runs
 // only when done (up to -fuzzminimizetime, 60 s by default; the byte
-// minimizer tries O(n^2) candidates of an n-byte input). `make fuzz`
-// passes -fuzzminimizetime 5s to spend the time exploring instead.
+// minimizer tries O(n^2) candidates of an n-byte input). A minimization
+// that runs out of time loses its count of runs and restarts its worker,
+// which is why every target keeps its inputs small (FuzzAttach skips data
+// over 1 KiB). `make fuzz` passes -fuzzminimizetime 5s to spend the time
+// exploring instead.
 //
 // What the targets check:
 //   - Every error matches a sentinel of package table (errors.Is) and

@@ -26,8 +26,12 @@ const (
 	hdrSeed     = 24
 	hdrChecksum = 184
 	headerSize  = 256
-	// maxFileSize bounds the files FuzzAttach writes.
+	// maxFileSize bounds the images FuzzAttach attaches.
 	maxFileSize = 1 << 20
+	// maxAttachData bounds FuzzAttach's data (see FuzzAttach): the header
+	// and the first 768 bytes of the control region; the minimizer's
+	// O(n^2) candidates of that take seconds.
+	maxAttachData = 1024
 	// maxFlips bounds the flips FuzzFlip applies from one input.
 	maxFlips = 64
 	// deadline turns a hang (a loop over corrupt data) into a crash that
@@ -491,30 +495,78 @@ func exercise(t testing.TB, tb *table.Table, tp template, c checker) {
 // to size mod 2^20+1 when that is longer; see extend): the result must be
 // a typed error (ErrCorrupt or ErrVersion) or a table on which operations
 // return typed errors only, and that Repair accepts.
+//
+// Inputs with more than maxAttachData bytes of data are skipped: the
+// fuzzer's byte minimizer tries O(n^2) candidates of an n-byte input, so
+// it never finished one of the 25 KiB images of a populated segment within
+// -fuzzminimizetime, and when it runs out of time the toolchain drops the
+// minimization's runs and restarts the worker: a run of FuzzAttach spent
+// most of its 10 minutes that way, at 0 runs a second. Populated segments
+// with other headers are FuzzFlipLayout's; FuzzAttach explores headers,
+// sizes and the start of the control region.
 func FuzzAttach(f *testing.F) {
 	f.Add([]byte{}, uint32(0))
 	f.Add([]byte("SHMDICT\x00"), uint32(0))
-	// The template and consistent variants of its header (resealed), made
-	// here rather than committed: each is 25 KiB before quoting.
 	tp := getTemplate(f)
 	total := uint32(len(tp.file))
-	full := bytes.TrimRight(tp.file, "\x00")
-	patch := func(src []byte, off int, v uint64) []byte {
-		h := bytes.Clone(src)
-		binary.LittleEndian.PutUint64(h[off:], v)
-		binary.LittleEndian.PutUint64(h[hdrChecksum:], xxhash.Sum64(h[:hdrChecksum]))
-		return h
-	}
-	f.Add(bytes.Clone(tp.file[:headerSize]), total)
-	f.Add(full, total)
-	f.Add(patch(full, 32, 64), total)                             // 64 slots: keys out of place
-	f.Add(patch(full, 48, 1|uint64(tp.file[52])<<32), total)      // probe limit 1
-	f.Add(patch(full, 40, 1), total)                              // claim budget 1, 19 claimed
-	f.Add(patch(full, hdrSeed, 12345), total)                     // another seed
-	f.Add(patch(patch(full, 80, 8192), 88, 32768), uint32(32768)) // a larger arena
-	f.Add(patch(patch(full, 80, 8192), 88, 32768), total)         // the file is too short for it
+	hdr := tp.file[:headerSize]
+	f.Add(bytes.Clone(hdr), total)
+	f.Add(reseal(reseal(hdr, 80, 8192), 88, 32768), uint32(32768)) // a larger arena, empty
+	f.Add(reseal(reseal(hdr, 80, 8192), 88, 32768), total)         // the file is too short for it
+	f.Add(reseal(hdr, 32, 64), total)                              // 64 slots
+	f.Add(reseal(hdr, 40, 1), total)                               // claim budget 1
+	f.Fuzz(func(t *testing.T, data []byte, size uint32) {
+		if len(data) > maxAttachData {
+			t.Skip("longer than maxAttachData")
+		}
+		runAttach(t, heapBackend{}, tp, data, size)
+	})
+}
 
-	f.Fuzz(func(t *testing.T, data []byte, size uint32) { runAttach(t, heapBackend{}, tp, data, size) })
+// reseal returns a copy of src with the u64 at off set to v and the
+// header checksum recomputed.
+func reseal(src []byte, off int, v uint64) []byte {
+	h := bytes.Clone(src)
+	binary.LittleEndian.PutUint64(h[off:], v)
+	binary.LittleEndian.PutUint64(h[hdrChecksum:], xxhash.Sum64(h[:hdrChecksum]))
+	return h
+}
+
+// layoutVariants are the template's image under other headers (resealed),
+// each a populated segment whose layout disagrees with its contents in
+// one way: FuzzFlipLayout's bases.
+func layoutVariants(tp template) [][]byte {
+	larger := append(bytes.Clone(tp.file), make([]byte, 32768-len(tp.file))...)
+	return [][]byte{
+		tp.file,
+		reseal(tp.file, 32, 64), // 64 slots: keys out of place
+		reseal(tp.file, 48, 1|uint64(tp.file[52])<<32), // probe limit 1
+		reseal(tp.file, 40, 1),                         // claim budget 1, 19 claimed
+		reseal(tp.file, hdrSeed, 12345),                // another seed: every key's hash changes
+		reseal(reseal(larger, 80, 8192), 88, 32768),    // a larger arena
+	}
+}
+
+// FuzzFlipLayout runs FuzzAttach's checks on a populated segment under one
+// of the headers of layoutVariants (variant mod their count), with the
+// flips data asks for (as in FuzzFlip). The inputs stay small, so the
+// fuzzer can minimize them; the same images given to FuzzAttach as 25 KiB
+// of data could not be.
+func FuzzFlipLayout(f *testing.F) {
+	tp := getTemplate(f)
+	variants := layoutVariants(tp)
+	for i := range variants {
+		f.Add(uint8(i), []byte{})
+	}
+	f.Fuzz(func(t *testing.T, variant uint8, data []byte) {
+		runFlipLayout(t, heapBackend{}, tp, variants, variant, data)
+	})
+}
+
+// runFlipLayout is FuzzFlipLayout's body, on the backend be.
+func runFlipLayout(t testing.TB, be backend, tp template, variants [][]byte, variant uint8, data []byte) {
+	img := flip(variants[int(variant)%len(variants)], tp.slots, data)
+	runAttach(t, be, tp, img, uint32(len(img)))
 }
 
 // runAttach is FuzzAttach's body, on the backend be.
