@@ -207,15 +207,18 @@ func (c corpusEntry) uint8(t testing.TB, i int) uint8 {
 	if !ok || !strings.HasSuffix(v, ")") {
 		t.Fatalf("%s: value %d is not a uint8: %.40s", c.name, i, c.values[i])
 	}
-	n, err := strconv.ParseUint(v[:len(v)-1], 0, 8)
-	if err != nil {
-		// byte('x') literals
-		if r, err2 := strconv.Unquote(v[:len(v)-1]); err2 == nil && len(r) == 1 {
-			return r[0]
-		}
-		t.Fatalf("%s: value %d: %v", c.name, i, err)
+	v = v[:len(v)-1]
+	if n, err := strconv.ParseUint(v, 0, 8); err == nil {
+		return uint8(n)
 	}
-	return uint8(n)
+	// The fuzzer writes a byte as a rune literal: byte('«') is 0xab.
+	if q, ok := strings.CutPrefix(v, "'"); ok {
+		if r, _, tail, err := strconv.UnquoteChar(q, '\''); err == nil && tail == "'" && r <= 0xff {
+			return uint8(r)
+		}
+	}
+	t.Fatalf("%s: value %d is not a uint8: %.40s", c.name, i, c.values[i])
+	return 0
 }
 
 // uint32 decodes value i, a uint32(N) literal.
@@ -278,4 +281,18 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestCorpusValueParsing pins the literals readCorpus's decoders accept,
+// as the fuzzer writes them.
+func TestCorpusValueParsing(t *testing.T) {
+	for in, want := range map[string]uint8{"byte('«')": 0xab, "byte('!')": '!', `byte('\x00')`: 0, `byte('\'')`: '\'', "uint8(7)": 7, "byte('ÿ')": 0xff} {
+		if got := (corpusEntry{values: []string{in}}).uint8(t, 0); got != want {
+			t.Errorf("%s: %#x, want %#x", in, got, want)
+		}
+	}
+	c := corpusEntry{values: []string{`[]byte("a\x00\xff")`, "uint32(28672)"}}
+	if b, n := c.bytes(t, 0), c.uint32(t, 1); string(b) != "a\x00\xff" || n != 28672 {
+		t.Errorf("bytes %q, uint32 %d", b, n)
+	}
 }
