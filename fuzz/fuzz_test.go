@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,8 +26,12 @@ const (
 	hdrSeed     = 24
 	hdrChecksum = 184
 	headerSize  = 256
-	// maxFileSize bounds the files FuzzAttach writes.
+	// maxFileSize bounds the images FuzzAttach attaches.
 	maxFileSize = 1 << 20
+	// maxAttachData bounds FuzzAttach's data (see FuzzAttach): the header
+	// and the first 768 bytes of the control region; the minimizer's
+	// O(n^2) candidates of that take seconds.
+	maxAttachData = 1024
 	// maxFlips bounds the flips FuzzFlip applies from one input.
 	maxFlips = 64
 	// deadline turns a hang (a loop over corrupt data) into a crash that
@@ -53,8 +59,9 @@ func matches(err error, set []error) bool {
 }
 
 // guard crashes the process if the returned stop function is not called
-// within deadline, with every goroutine's stack in the message.
-func guard(what string) (stop func()) {
+// within deadline, with every goroutine's stack in the message; what
+// names the run (it is called only then).
+func guard(what func() string) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTimer(deadline)
@@ -64,7 +71,7 @@ func guard(what string) (stop func()) {
 		case <-t.C:
 			buf := make([]byte, 1<<20)
 			n := runtime.Stack(buf, true)
-			panic(fmt.Sprintf("fuzz: %s did not finish within %v: a loop over corrupt data?\n%s", what, deadline, buf[:n]))
+			panic(fmt.Sprintf("fuzz: %s did not finish within %v: a loop over corrupt data?\n%s", what(), deadline, buf[:n]))
 		}
 	}()
 	return func() { close(done) }
@@ -74,30 +81,39 @@ func guard(what string) (stop func()) {
 // be a sentinel in opErrors; on an undamaged table (clean) only the
 // errors listed for that call are allowed.
 type checker struct {
-	t     *testing.T
+	t     testing.TB
 	clean bool
 	// repaired: the table passed Verify, so no operation may find
 	// corruption (ErrCorrupt) in it.
 	repaired bool
 }
 
-func (c checker) check(op string, err error, cleanOK ...error) {
-	c.t.Helper()
+// check fails the test if err breaks the rules above (nil always passes).
+// op names the call, with %s standing for key if key is not nil. It is
+// formatted only on a failure, and only then is Helper called (it walks
+// the stack): the targets make thousands of checks a second.
+func (c checker) check(op string, key []byte, err error, cleanOK ...error) {
 	if err == nil {
 		return
 	}
-	if !matches(err, opErrors) {
-		c.t.Fatalf("%s: error %v matches no expected sentinel (%v)", op, err, opErrors)
+	var why string
+	switch {
+	case !matches(err, opErrors):
+		why = fmt.Sprintf("error %v matches no expected sentinel (%v)", err, opErrors)
+	case c.repaired && errors.Is(err, table.ErrCorrupt):
+		why = fmt.Sprintf("on a repaired table that passed Verify: %v", err)
+	case !strings.HasPrefix(err.Error(), "shmdict: "):
+		why = fmt.Sprintf("message %q lacks the shmdict: prefix", err)
+	case c.clean && !matches(err, cleanOK):
+		why = fmt.Sprintf("on an undamaged table: %v", err)
+	default:
+		return
 	}
-	if c.repaired && errors.Is(err, table.ErrCorrupt) {
-		c.t.Fatalf("%s on a repaired table that passed Verify: %v", op, err)
+	c.t.Helper()
+	if key != nil {
+		op = fmt.Sprintf(op, key)
 	}
-	if !bytes.HasPrefix([]byte(err.Error()), []byte("shmdict: ")) {
-		c.t.Fatalf("%s: message %q lacks the shmdict: prefix", op, err)
-	}
-	if c.clean && !matches(err, cleanOK) {
-		c.t.Fatalf("%s on an undamaged table: %v", op, err)
-	}
+	c.t.Fatalf("%s: %s", op, why)
 }
 
 // model is what the template holds: byte values and counters.
@@ -123,9 +139,10 @@ func (m model) snapshot() map[string]string {
 type template struct {
 	file  []byte
 	m     model
-	keys  [][]byte // every key the template has ever held
-	slots uint64   // slot array offset
-	arena uint64   // arena offset
+	want  map[string]string // m.snapshot()
+	keys  [][]byte          // every key the template has ever held
+	slots uint64            // slot array offset
+	arena uint64            // arena offset
 }
 
 var (
@@ -160,14 +177,7 @@ func buildTemplate() (template, error) {
 	if err := tb.Close(); err != nil {
 		return template{}, err
 	}
-	// Fix the seed (and reseal the header's checksum).
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return template{}, err
-	}
-	binary.LittleEndian.PutUint64(b[hdrSeed:], templateSeed)
-	binary.LittleEndian.PutUint64(b[hdrChecksum:], xxhash.Sum64(b[:hdrChecksum]))
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+	if err := reseed(p, templateSeed); err != nil {
 		return template{}, err
 	}
 	if tb, err = table.Attach(p); err != nil {
@@ -211,14 +221,27 @@ func buildTemplate() (template, error) {
 	if err := tb.Close(); err != nil {
 		return template{}, err
 	}
-	if b, err = os.ReadFile(p); err != nil {
+	b, err := os.ReadFile(p)
+	if err != nil {
 		return template{}, err
 	}
 	if st.ClaimedSlots != len(keys) || st.Keys != len(m.values)+len(m.counters) {
 		return template{}, fmt.Errorf("template stats unexpected: %+v", st)
 	}
 	le := binary.LittleEndian
-	return template{file: b, m: m, keys: keys, slots: le.Uint64(b[64:]), arena: le.Uint64(b[72:])}, nil
+	return template{file: b, m: m, want: m.snapshot(), keys: keys, slots: le.Uint64(b[64:]), arena: le.Uint64(b[72:])}, nil
+}
+
+// reseed sets the hash seed of the (empty) segment file at p and reseals
+// its header's checksum.
+func reseed(p string, seed uint64) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(b[hdrSeed:], seed)
+	binary.LittleEndian.PutUint64(b[hdrChecksum:], xxhash.Sum64(b[:hdrChecksum]))
+	return os.WriteFile(p, b, 0o600)
 }
 
 // flipsOf decodes a FuzzFlip input: 5 bytes per flip, a little-endian
@@ -249,60 +272,52 @@ func flipsOf(data []byte, slots, size uint64) (offs []uint64, masks []byte) {
 func FuzzFlip(f *testing.F) {
 	tp := getTemplate(f)
 	f.Add([]byte{})
-	p := filepath.Join(f.TempDir(), "seg") // one file per worker process, rewritten each run
-	f.Fuzz(func(t *testing.T, data []byte) {
-		b, tb := flipAndAttach(t, tp.file, tp.slots, data, p)
-		defer tb.Close()
-		stop := guard(fmt.Sprintf("FuzzFlip(%x)", data))
-		defer stop()
-		clean := bytes.Equal(b, tp.file)
-		verify(t, tb, "damaged", clean)
-		exercise(t, tb, tp, checker{t: t, clean: clean})
-		verify(t, tb, "damaged, after writes", clean)
-		if err := tb.Close(); err != nil {
-			t.Fatal(err)
-		}
-
-		// Repair must leave a table that Verify passes and on which no
-		// operation finds corruption.
-		rep, err := table.Repair(p, false)
-		if err != nil {
-			t.Fatalf("Repair: %v\n%s", err, rep)
-		}
-		tb, err = table.Attach(p)
-		if err != nil {
-			t.Fatalf("Attach after Repair: %v", err)
-		}
-		defer tb.Close()
-		verify(t, tb, "repaired", true)
-		exercise(t, tb, tp, checker{t: t, repaired: true})
-		verify(t, tb, "repaired, after writes", true)
-	})
+	f.Fuzz(func(t *testing.T, data []byte) { runFlip(t, heapBackend{}, tp, data) })
 }
 
-// flipAndAttach writes to p a copy of file with the flips data asks for
-// (past the checksummed header, see flipsOf) and attaches to it, which must
-// work: the header is intact.
-func flipAndAttach(t *testing.T, file []byte, slots uint64, data []byte, p string) ([]byte, *table.Table) {
-	t.Helper()
+// runFlip is FuzzFlip's body, on the backend be.
+func runFlip(t testing.TB, be backend, tp template, data []byte) {
+	b := flip(tp.file, tp.slots, data)
+	tb, err := be.attach(t, b)
+	if err != nil {
+		t.Fatalf("Attach of a segment with an intact header: %v", err)
+	}
+	defer func() { tb.Close() }() // on a failure; the end of the run closes it first
+	stop := guard(func() string { return fmt.Sprintf("FuzzFlip(%x)", data) })
+	defer stop()
+	clean := bytes.Equal(b, tp.file)
+	verify(t, tb, "damaged", clean)
+	exercise(t, tb, tp, checker{t: t, clean: clean})
+	verify(t, tb, "damaged, after writes", clean)
+
+	// Repair must leave a table that Verify passes and on which no
+	// operation finds corruption.
+	tb, rep, err := be.repair(t, tb)
+	if err != nil {
+		t.Fatalf("Repair: %v\n%s", err, rep)
+	}
+	verify(t, tb, "repaired", true)
+	exercise(t, tb, tp, checker{t: t, repaired: true})
+	verify(t, tb, "repaired, after writes", true)
+	if err := tb.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// flip returns a copy of file with the flips data asks for (past the
+// checksummed header, see flipsOf), so that Attach must accept it.
+func flip(file []byte, slots uint64, data []byte) []byte {
 	b := bytes.Clone(file)
 	offs, masks := flipsOf(data, slots, uint64(len(b)))
 	for i, off := range offs {
 		b[off] ^= masks[i]
 	}
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tb, err := table.Attach(p)
-	if err != nil {
-		t.Fatalf("Attach of a segment with an intact header: %v", err)
-	}
-	return b, tb
+	return b
 }
 
 // verify runs Verify on tb: it may report problems (ErrCorrupt) unless
 // ok is set, and must never fail otherwise.
-func verify(t *testing.T, tb *table.Table, when string, ok bool) {
+func verify(t testing.TB, tb *table.Table, when string, ok bool) {
 	t.Helper()
 	rep, err := tb.Verify()
 	if err != nil && (ok || !errors.Is(err, table.ErrCorrupt)) {
@@ -315,10 +330,13 @@ func verify(t *testing.T, tb *table.Table, when string, ok bool) {
 
 // exercise runs reads, then writes, then reads again on tb, a copy of the
 // template, checking errors with c and, on a clean copy, every result.
-func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
+func exercise(t testing.TB, tb *table.Table, tp template, c checker) {
 	t.Helper()
 	snapshot := func(when string, want map[string]string, claimed int) {
-		got := map[string]string{}
+		var got map[string]string
+		if c.clean {
+			got = map[string]string{}
+		}
 		n := 0
 		err := tb.AllErr(func(k, v []byte) bool {
 			n++
@@ -328,10 +346,12 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 			if len(k) > table.MaxKeyLen || len(v) > table.MaxValueLen {
 				t.Fatalf("%s: All yielded a %d-byte key and a %d-byte value", when, len(k), len(v))
 			}
-			got[string(k)] = string(v)
+			if c.clean { // a damaged table's contents are unknown
+				got[string(k)] = string(v)
+			}
 			return true
 		})
-		c.check(when+": AllErr", err)
+		c.check(when+": AllErr", nil, err)
 		if c.clean {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("%s: All on an undamaged table (-want +got):\n%s", when, diff)
@@ -352,11 +372,11 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 	}
 
-	want := tp.m.snapshot()
+	want := maps.Clone(tp.want)
 	snapshot("before writes", want, len(tp.keys))
 	for _, k := range tp.keys {
 		v, err := tb.Get(k)
-		c.check(fmt.Sprintf("Get(%s)", k), err, table.ErrNotFound)
+		c.check("Get(%s)", k, err, table.ErrNotFound)
 		if len(v) > table.MaxValueLen {
 			t.Fatalf("Get(%s) returned %d bytes", k, len(v))
 		}
@@ -368,9 +388,9 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 		buf := make([]byte, 0, 64)
 		_, err = tb.AppendGet(buf, k)
-		c.check(fmt.Sprintf("AppendGet(%s)", k), err, table.ErrNotFound)
+		c.check("AppendGet(%s)", k, err, table.ErrNotFound)
 		ok, err := tb.Contains(k)
-		c.check(fmt.Sprintf("Contains(%s)", k), err)
+		c.check("Contains(%s)", k, err)
 		if _, present := want[string(k)]; c.clean && ok != present {
 			t.Fatalf("Contains(%s) on an undamaged table = %v, want %v", k, ok, present)
 		}
@@ -382,7 +402,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		ks := string(k)
 		if _, isCounter := tp.m.counters[ks]; isCounter {
 			n, err := tb.Add(k, 5)
-			c.check(fmt.Sprintf("Add(%s)", k), err)
+			c.check("Add(%s)", k, err)
 			if c.clean && n != tp.m.counters[ks]+5 {
 				t.Fatalf("Add(%s) on an undamaged table = %d, want %d", k, n, tp.m.counters[ks]+5)
 			}
@@ -390,31 +410,31 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 				want[ks] = string(binary.LittleEndian.AppendUint64(nil, uint64(n)))
 			}
 			_, err = tb.Add(k, 0)
-			c.check(fmt.Sprintf("Add(%s, 0)", k), err)
+			c.check("Add(%s, 0)", k, err)
 			continue
 		}
 		_, err := tb.Add(k, 1)
 		if _, present := tp.m.values[ks]; present {
-			c.check(fmt.Sprintf("Add(%s) on a byte value", k), err, table.ErrNotCounter)
+			c.check("Add(%s) on a byte value", k, err, table.ErrNotCounter)
 			if c.clean && !errors.Is(err, table.ErrNotCounter) {
 				t.Fatalf("Add(%s) on a byte value of an undamaged table: %v", k, err)
 			}
 		} else {
 			// A deleted key: Add makes it a counter.
-			c.check(fmt.Sprintf("Add(%s) on a deleted key", k), err)
+			c.check("Add(%s) on a deleted key", k, err)
 			if err == nil {
 				want[ks] = string(binary.LittleEndian.AppendUint64(nil, 1))
 			}
 		}
 		if i%3 == 0 {
 			nv := bytes.Repeat([]byte{'n'}, i*7)
-			c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, nv))
+			c.check("Set(%s)", k, tb.Set(k, nv))
 			want[ks] = string(nv)
 		}
 		if i%4 == 1 {
 			old, present := want[ks]
 			ok, err := tb.CompareAndSwap(k, []byte(old), []byte("swapped"))
-			c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
+			c.check("CompareAndSwap(%s)", k, err)
 			if c.clean && ok != present {
 				t.Fatalf("CompareAndSwap(%s) on an undamaged table = %v, want %v", k, ok, present)
 			}
@@ -424,7 +444,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 		if i%5 == 2 {
 			ok, err := tb.Delete(k)
-			c.check(fmt.Sprintf("Delete(%s)", k), err)
+			c.check("Delete(%s)", k, err)
 			_, present := want[ks]
 			if c.clean && ok != present {
 				t.Fatalf("Delete(%s) on an undamaged table = %v, want %v", k, ok, present)
@@ -438,7 +458,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		k := fmt.Appendf(nil, "new-%d", i)
 		v := bytes.Repeat([]byte{'N'}, 10+i*30)
 		stored, err := tb.SetIfAbsent(k, v)
-		c.check(fmt.Sprintf("SetIfAbsent(%s)", k), err)
+		c.check("SetIfAbsent(%s)", k, err)
 		if c.clean && !stored {
 			t.Fatalf("SetIfAbsent(%s) on an undamaged table did not store", k)
 		}
@@ -446,12 +466,12 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 			want[string(k)] = string(v)
 		}
 		actual, loaded, err := tb.GetOrSet(k, []byte("other"))
-		c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
+		c.check("GetOrSet(%s)", k, err)
 		if c.clean && (!loaded || !bytes.Equal(actual, v)) {
 			t.Fatalf("GetOrSet(%s) on an undamaged table = %q, %v", k, actual, loaded)
 		}
 		ok, err := tb.CompareAndDelete(k, []byte("not the value"))
-		c.check(fmt.Sprintf("CompareAndDelete(%s)", k), err)
+		c.check("CompareAndDelete(%s)", k, err)
 		if ok && c.clean {
 			t.Fatalf("CompareAndDelete(%s) with a wrong value deleted it", k)
 		}
@@ -460,7 +480,7 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		want = nil // the damaged table's contents are unknown
 	}
 	snapshot("after writes", want, len(tp.keys)+newKeys)
-	c.check("Clear", tb.Clear())
+	c.check("Clear", nil, tb.Clear())
 	snapshot("after Clear", map[string]string{}, len(tp.keys)+newKeys)
 	if c.clean {
 		if n := tb.Len(); n != 0 {
@@ -468,108 +488,149 @@ func exercise(t *testing.T, tb *table.Table, tp template, c checker) {
 		}
 	}
 	// The cleared table takes writes again.
-	c.check("Set after Clear", tb.Set(tp.keys[0], []byte("again")))
+	c.check("Set after Clear", nil, tb.Set(tp.keys[0], []byte("again")))
 }
 
-// FuzzAttach writes arbitrary bytes as a segment file (zero-extended to
-// size mod 2^20+1 when that is longer) and attaches it: the result must
-// be a typed error (ErrCorrupt or ErrVersion) or a table on which
-// operations return typed errors only.
+// FuzzAttach attaches arbitrary bytes as a segment image (zero-extended
+// to size mod 2^20+1 when that is longer; see extend): the result must be
+// a typed error (ErrCorrupt or ErrVersion) or a table on which operations
+// return typed errors only, and that Repair accepts.
+//
+// Inputs with more than maxAttachData bytes of data are skipped: the
+// fuzzer's byte minimizer tries O(n^2) candidates of an n-byte input, so
+// it never finished one of the 25 KiB images of a populated segment within
+// -fuzzminimizetime, and when it runs out of time the toolchain drops the
+// minimization's runs and restarts the worker: a run of FuzzAttach spent
+// most of its 10 minutes that way, at 0 runs a second. Populated segments
+// with other headers are FuzzFlipLayout's; FuzzAttach explores headers,
+// sizes and the start of the control region.
 func FuzzAttach(f *testing.F) {
 	f.Add([]byte{}, uint32(0))
 	f.Add([]byte("SHMDICT\x00"), uint32(0))
-	// The template and consistent variants of its header (resealed), made
-	// here rather than committed: each is 25 KiB before quoting.
 	tp := getTemplate(f)
 	total := uint32(len(tp.file))
-	full := bytes.TrimRight(tp.file, "\x00")
-	patch := func(src []byte, off int, v uint64) []byte {
-		h := bytes.Clone(src)
-		binary.LittleEndian.PutUint64(h[off:], v)
-		binary.LittleEndian.PutUint64(h[hdrChecksum:], xxhash.Sum64(h[:hdrChecksum]))
-		return h
-	}
-	f.Add(bytes.Clone(tp.file[:headerSize]), total)
-	f.Add(full, total)
-	f.Add(patch(full, 32, 64), total)                             // 64 slots: keys out of place
-	f.Add(patch(full, 48, 1|uint64(tp.file[52])<<32), total)      // probe limit 1
-	f.Add(patch(full, 40, 1), total)                              // claim budget 1, 19 claimed
-	f.Add(patch(full, hdrSeed, 12345), total)                     // another seed
-	f.Add(patch(patch(full, 80, 8192), 88, 32768), uint32(32768)) // a larger arena
-	f.Add(patch(patch(full, 80, 8192), 88, 32768), total)         // the file is too short for it
-
-	p := filepath.Join(f.TempDir(), "seg") // one file per worker process, rewritten each run
+	hdr := tp.file[:headerSize]
+	f.Add(bytes.Clone(hdr), total)
+	f.Add(reseal(reseal(hdr, 80, 8192), 88, 32768), uint32(32768)) // a larger arena, empty
+	f.Add(reseal(reseal(hdr, 80, 8192), 88, 32768), total)         // the file is too short for it
+	f.Add(reseal(hdr, 32, 64), total)                              // 64 slots
+	f.Add(reseal(hdr, 40, 1), total)                               // claim budget 1
 	f.Fuzz(func(t *testing.T, data []byte, size uint32) {
-		n := int(size % (maxFileSize + 1))
-		file := data
-		if n > len(data) {
-			file = append(bytes.Clone(data), make([]byte, n-len(data))...)
+		if len(data) > maxAttachData {
+			t.Skip("longer than maxAttachData")
 		}
-
-		if err := os.WriteFile(p, file, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		stop := guard(fmt.Sprintf("FuzzAttach(%d bytes, size %d)", len(data), size))
-		defer stop()
-		tb, err := table.Attach(p)
-		if err != nil {
-			if !errors.Is(err, table.ErrCorrupt) && !errors.Is(err, table.ErrVersion) {
-				t.Fatalf("Attach: %v, want ErrCorrupt or ErrVersion", err)
-			}
-			// Open must fail the same way and leave the file alone.
-			tb, err2 := table.Open(p, table.Options{Capacity: 10})
-			if err2 == nil {
-				tb.Close()
-				t.Fatalf("Open succeeded where Attach failed with %v", err)
-			}
-			if !errors.Is(err2, table.ErrCorrupt) && !errors.Is(err2, table.ErrVersion) {
-				t.Fatalf("Open: %v, want ErrCorrupt or ErrVersion", err2)
-			}
-			if after, _ := os.ReadFile(p); !bytes.Equal(after, file) {
-				t.Fatalf("a failed Open changed the file")
-			}
-			return
-		}
-		defer tb.Close() // on a failure; the end of the run closes it first
-		c := checker{t: t}
-		for range tb.All() {
-		}
-		_ = tb.Len()
-		if st := tb.Stats(); st.ArenaFree < 0 || st.ArenaUsed < 0 || st.ClaimedSlots > st.Slots {
-			t.Fatalf("Stats out of bounds: %+v", st)
-		}
-		for _, k := range append(tp.keys, []byte("fuzz"), []byte{}) {
-			_, err := tb.Get(k)
-			c.check(fmt.Sprintf("Get(%s)", k), err)
-			c.check(fmt.Sprintf("Set(%s)", k), tb.Set(k, []byte("value")))
-			_, err = tb.Get(k)
-			c.check(fmt.Sprintf("Get(%s) after Set", k), err)
-			_, err = tb.Add(k, 1)
-			c.check(fmt.Sprintf("Add(%s)", k), err)
-			_, err = tb.Delete(k)
-			c.check(fmt.Sprintf("Delete(%s)", k), err)
-			_, err = tb.Add(k, -3)
-			c.check(fmt.Sprintf("Add(%s) after Delete", k), err)
-			_, err = tb.CompareAndSwap(k, binary.LittleEndian.AppendUint64(nil, ^uint64(2)), []byte("v2"))
-			c.check(fmt.Sprintf("CompareAndSwap(%s)", k), err)
-			_, _, err = tb.GetOrSet(k, []byte("v3"))
-			c.check(fmt.Sprintf("GetOrSet(%s)", k), err)
-		}
-		c.check("AllErr", tb.AllErr(func(k, v []byte) bool { return true }))
-		if rep, err := tb.Verify(); err != nil && !errors.Is(err, table.ErrCorrupt) || (err == nil) != rep.OK() {
-			t.Fatalf("Verify: %v\n%s", err, rep)
-		}
-		c.check("Clear", tb.Clear())
-		_ = tb.Stats()
-		if err := tb.Close(); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-		// Repair must not fail on whatever attached (no post-condition
-		// here: FuzzFlip checks what Repair leaves).
-		if rep, err := table.Repair(p, false); err != nil {
-			t.Fatalf("Repair: %v\n%s", err, rep)
-		}
+		runAttach(t, heapBackend{}, tp, data, size)
 	})
+}
+
+// reseal returns a copy of src with the u64 at off set to v and the
+// header checksum recomputed.
+func reseal(src []byte, off int, v uint64) []byte {
+	h := bytes.Clone(src)
+	binary.LittleEndian.PutUint64(h[off:], v)
+	binary.LittleEndian.PutUint64(h[hdrChecksum:], xxhash.Sum64(h[:hdrChecksum]))
+	return h
+}
+
+// layoutVariants are the template's image under other headers (resealed),
+// each a populated segment whose layout disagrees with its contents in
+// one way: FuzzFlipLayout's bases.
+func layoutVariants(tp template) [][]byte {
+	larger := append(bytes.Clone(tp.file), make([]byte, 32768-len(tp.file))...)
+	return [][]byte{
+		tp.file,
+		reseal(tp.file, 32, 64), // 64 slots: keys out of place
+		reseal(tp.file, 48, 1|uint64(tp.file[52])<<32), // probe limit 1
+		reseal(tp.file, 40, 1),                         // claim budget 1, 19 claimed
+		reseal(tp.file, hdrSeed, 12345),                // another seed: every key's hash changes
+		reseal(reseal(larger, 80, 8192), 88, 32768),    // a larger arena
+	}
+}
+
+// FuzzFlipLayout runs FuzzAttach's checks on a populated segment under one
+// of the headers of layoutVariants (variant mod their count), with the
+// flips data asks for (as in FuzzFlip). The inputs stay small, so the
+// fuzzer can minimize them; the same images given to FuzzAttach as 25 KiB
+// of data could not be.
+func FuzzFlipLayout(f *testing.F) {
+	tp := getTemplate(f)
+	variants := layoutVariants(tp)
+	for i := range variants {
+		f.Add(uint8(i), []byte{})
+	}
+	f.Fuzz(func(t *testing.T, variant uint8, data []byte) {
+		runFlipLayout(t, heapBackend{}, tp, variants, variant, data)
+	})
+}
+
+// runFlipLayout is FuzzFlipLayout's body, on the backend be.
+func runFlipLayout(t testing.TB, be backend, tp template, variants [][]byte, variant uint8, data []byte) {
+	img := flip(variants[int(variant)%len(variants)], tp.slots, data)
+	runAttach(t, be, tp, img, uint32(len(img)))
+}
+
+// runAttach is FuzzAttach's body, on the backend be.
+func runAttach(t testing.TB, be backend, tp template, data []byte, size uint32) {
+	file := extend(data, size)
+	stop := guard(func() string { return fmt.Sprintf("FuzzAttach(%d bytes, size %d)", len(data), size) })
+	defer stop()
+	tb, err := be.attach(t, file)
+	if err != nil {
+		if !errors.Is(err, table.ErrCorrupt) && !errors.Is(err, table.ErrVersion) {
+			t.Fatalf("Attach: %v, want ErrCorrupt or ErrVersion", err)
+		}
+		be.attachFailed(t, file, err)
+		return
+	}
+	defer func() { tb.Close() }() // on a failure; the end of the run closes it first
+	c := checker{t: t}
+	for range tb.All() {
+	}
+	_ = tb.Len()
+	if st := tb.Stats(); st.ArenaFree < 0 || st.ArenaUsed < 0 || st.ClaimedSlots > st.Slots {
+		t.Fatalf("Stats out of bounds: %+v", st)
+	}
+	for _, k := range append(tp.keys, []byte("fuzz"), []byte{}) {
+		_, err := tb.Get(k)
+		c.check("Get(%s)", k, err)
+		c.check("Set(%s)", k, tb.Set(k, []byte("value")))
+		_, err = tb.Get(k)
+		c.check("Get(%s) after Set", k, err)
+		_, err = tb.Add(k, 1)
+		c.check("Add(%s)", k, err)
+		_, err = tb.Delete(k)
+		c.check("Delete(%s)", k, err)
+		_, err = tb.Add(k, -3)
+		c.check("Add(%s) after Delete", k, err)
+		_, err = tb.CompareAndSwap(k, binary.LittleEndian.AppendUint64(nil, ^uint64(2)), []byte("v2"))
+		c.check("CompareAndSwap(%s)", k, err)
+		_, _, err = tb.GetOrSet(k, []byte("v3"))
+		c.check("GetOrSet(%s)", k, err)
+	}
+	c.check("AllErr", nil, tb.AllErr(func(k, v []byte) bool { return true }))
+	if rep, err := tb.Verify(); err != nil && !errors.Is(err, table.ErrCorrupt) || (err == nil) != rep.OK() {
+		t.Fatalf("Verify: %v\n%s", err, rep)
+	}
+	c.check("Clear", nil, tb.Clear())
+	_ = tb.Stats()
+	// Repair must not fail on whatever attached (no post-condition
+	// here: FuzzFlip checks what Repair leaves).
+	tb, rep, err := be.repair(t, tb)
+	if err != nil {
+		t.Fatalf("Repair: %v\n%s", err, rep)
+	}
+	if err := tb.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// extend is the segment image of a FuzzAttach input: data, zero-extended
+// to size mod 2^20+1 when that is longer.
+func extend(data []byte, size uint32) []byte {
+	if n := int(size % (maxFileSize + 1)); n > len(data) {
+		return append(bytes.Clone(data), make([]byte, n-len(data))...)
+	}
+	return data
 }
 
 // TestFuzzTemplateClean runs the FuzzFlip checks on an undamaged copy of
@@ -580,6 +641,9 @@ func TestFuzzTemplateClean(t *testing.T) {
 	if tp.slots != 20480 || tp.arena != 24576 || len(tp.file) != 28672 {
 		t.Fatalf("template layout: slots at %d, arena at %d, %d bytes; the corpus assumes 20480, 24576, 28672",
 			tp.slots, tp.arena, len(tp.file))
+	}
+	if file, slots := evictTemplate(t); len(file) != 32768 || slots != 28160 {
+		t.Fatalf("eviction template: %d bytes, flips from %d; the corpus assumes 32768, 28160", len(file), slots)
 	}
 	size := uint64(len(tp.file))
 	in := []byte{
@@ -605,14 +669,14 @@ func TestFuzzTemplateClean(t *testing.T) {
 		}
 	}
 
-	p := filepath.Join(t.TempDir(), "seg")
-	if err := os.WriteFile(p, tp.file, 0o600); err != nil {
-		t.Fatal(err)
+	for _, be := range []backend{heapBackend{}, newFileBackend(t)} {
+		tb, err := be.attach(t, tp.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exercise(t, tb, tp, checker{t: t, clean: true})
+		if err := tb.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tb, err := table.Attach(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tb.Close()
-	exercise(t, tb, tp, checker{t: t, clean: true})
 }

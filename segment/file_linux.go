@@ -207,12 +207,9 @@ func attach(path string, gid int) (*Segment, error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("shmdict: read header of %s: %w", path, err)
 	}
-	l, err := decodeHeader(hdr[:n])
+	l, err := checkImage(hdr[:n], uint64(st.Size))
 	if err != nil {
 		return nil, fmt.Errorf("%w (file %s)", err, path)
-	}
-	if uint64(st.Size) != l.TotalSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes, its header says %d (truncated or extended)", ErrCorrupt, path, st.Size, l.TotalSize)
 	}
 	mapping, err := mapShared(fd, l.TotalSize)
 	if err != nil {

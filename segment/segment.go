@@ -94,6 +94,36 @@ func NewHeap(l Layout) (*Segment, error) {
 	return &Segment{Mem: m, Layout: l, heap: buf, regIndex: -1}, nil
 }
 
+// AttachImage returns a heap segment holding a copy of image, the bytes
+// of a segment file, after the checks Attach makes on a file's contents
+// (checkImage): a valid header and exactly the size it gives. What Attach
+// checks beyond the bytes (file type, owner, mode, locks) has no
+// counterpart in memory. Fuzz targets and tests use it to open damaged
+// segments at memory speed, without a file per input.
+func AttachImage(image []byte) (*Segment, error) {
+	l, err := checkImage(image, uint64(len(image)))
+	if err != nil {
+		return nil, fmt.Errorf("%w (heap image)", err)
+	}
+	buf := atomicx.HeapBytes(len(image))
+	copy(buf, image)
+	return &Segment{Mem: atomicx.FromBytes(buf), Layout: l, heap: buf, regIndex: -1}, nil
+}
+
+// checkImage validates the start of a segment's bytes (the header, or
+// fewer bytes if the segment is shorter) and the segment's size: the one
+// content check shared by Attach and AttachImage.
+func checkImage(head []byte, size uint64) (Layout, error) {
+	l, err := decodeHeader(head[:min(len(head), HeaderSize)])
+	if err != nil {
+		return Layout{}, err
+	}
+	if size != l.TotalSize {
+		return Layout{}, fmt.Errorf("%w: segment is %d bytes, its header says %d (truncated or extended)", ErrCorrupt, size, l.TotalSize)
+	}
+	return l, nil
+}
+
 // Closed reports whether Close was called.
 func (s *Segment) Closed() bool { return s.closed.IsSet() }
 

@@ -283,6 +283,20 @@ func New(opts Options) (*Table, error) {
 	return newTable(seg, ""), nil
 }
 
+// AttachImage returns a table in this process's own memory (like New)
+// holding a copy of image, the bytes of a segment file. It makes the
+// checks Attach makes on a file's contents and fails the same way:
+// ErrCorrupt or ErrVersion if the bytes are not a valid segment of this
+// format. Tests and fuzz targets use it to work on a (possibly damaged)
+// segment without a file; Table.Repair repairs such a table.
+func AttachImage(image []byte) (*Table, error) {
+	seg, err := segment.AttachImage(image)
+	if err != nil {
+		return nil, err
+	}
+	return newTable(seg, ""), nil
+}
+
 // Remove deletes the table called name, like SharedMemory.unlink:
 // processes that have it open keep using it, and its memory is freed when
 // the last one closes it. It fails with ErrNotExist if there is none.

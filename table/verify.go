@@ -78,7 +78,8 @@ const maxListedProblems = 100
 
 // Verify checks every invariant of the table: each key word names a
 // well-formed key record and sits on its key's probe path, no key is in
-// two slots, every value record is well formed and carries its key, no two
+// two slots, every value record is well formed and carries its key, empty
+// and (with eviction) dead slots hold no value, no two
 // blocks overlap, the free lists are acyclic and hold only free blocks,
 // and the shared counters match what the slots say. It only reads, never
 // blocks others, and is safe while they work; but counts can move under
@@ -150,8 +151,16 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		}
 		if t.reuse && w0 == t.deadFor(w0) {
 			// With slot reuse, dead slots are free for claims and hold no
-			// reservation.
+			// reservation. A claim changes only the key word, so the next
+			// key to claim the slot inherits its value word: retiring
+			// leaves it absent, and a value there (only damage puts one)
+			// would become that key's, pointing at a record that is free
+			// or another key's.
 			rep.DeadSlots++
+			if w1 := t.mem.Load64(t.valueWordOff(slot)); !isAbsent(w1) {
+				problem("slot %d is dead but its value word is %#x (the next key to claim it would inherit that value)", slot, w1)
+				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
+			}
 			continue
 		}
 		if t.reuse && isPending(w0) {
@@ -406,6 +415,21 @@ func RepairShared(name, group string, force bool) (Report, error) {
 	defer t.Close()
 	if err := t.seg.LockExclusive(); err != nil && !(force && errors.Is(err, ErrInUse)) {
 		return Report{}, err
+	}
+	var rep Report
+	if err := t.check(&rep, true); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// Repair checks and fixes t as the function Repair does, for a table in
+// this process's own memory (New, AttachImage), which no other process can
+// use. A table on a segment file fails with ErrInvalid: repair it by name
+// with the function Repair, which holds the file exclusively.
+func (t *Table) Repair() (Report, error) {
+	if !t.seg.IsHeap() {
+		return Report{}, fmt.Errorf("%w: %s is a segment file; use table.Repair(name, force), which locks it exclusively", ErrInvalid, t.seg.Path)
 	}
 	var rep Report
 	if err := t.check(&rep, true); err != nil {
