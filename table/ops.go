@@ -737,7 +737,13 @@ retry:
 					return nil, false, err
 				}
 				if !present {
-					continue // deleted (or retired) while we read it
+					if !t.keyStill(slot, kw) {
+						// Retired while we read it: the slot may hold
+						// another key now, whose value readValue would
+						// refuse for ever. Look for the key again.
+						continue retry
+					}
+					continue // deleted (or expired) while we read it
 				}
 				if v == nil {
 					v = []byte{}
