@@ -1,8 +1,11 @@
 package table
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/shmdict/shmdict/segment"
 )
 
 // Regression tests for a second adversarial review of format version 3
@@ -64,4 +67,45 @@ func TestEvictGetOrSetAfterReuse(t *testing.T) {
 		}
 		verifyClean(t, tb)
 	}
+}
+
+// TestEvictFailedSetSparesClaimInFlight: writer A has claimed key k's slot
+// and is about to store its value (the slot is live with no value), when
+// writer B's Set of k finds the slot and fails for want of arena space. B
+// took nothing, so it must give nothing back: it used to retire the slot
+// (abandonClaim, meant for a claim of its own, which since values are
+// written before claims it never holds there), killing A's claim.
+func TestEvictFailedSetSparesClaimInFlight(t *testing.T) {
+	tb := newEvicting(t, Options{Capacity: 12, ArenaBytes: 64 << 10})
+	k := keyHomedAt(tb, 0, "k", nil)
+	h := hash64(k, tb.seed)
+	u, err := tb.writeRecord(nil, 0, k, int(h%8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw := keyWord(tb.claimTag(tagOf(h), 0), u)
+	if !tb.mem.CAS64(tb.slotOff(0), 0, kw) { // A's claim, promoted
+		t.Fatal("slot 0 is not empty")
+	}
+	tb.mem.Add64(segment.OffClaimed, 1)
+	if err := tb.Set(k, make([]byte, 1<<20)); !errors.Is(err, ErrFull) {
+		t.Fatalf("B's Set of a value larger than the arena: %v, want ErrFull", err)
+	}
+	if w0 := tb.mem.Load64(tb.slotOff(0)); w0 != kw {
+		t.Fatalf("B's failed Set changed A's claim: key word %#x, was %#x", w0, kw)
+	}
+	// A stores its value: it must still hold the slot.
+	w1 := tb.mem.Load64(tb.valueWordOff(0))
+	vu, err := tb.writeRecord(k, 0, []byte("a"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := tb.casValue(0, kw, w1, nextValueWord(w1, vu)); !ok {
+		t.Fatal("A's value CAS failed")
+	}
+	tb.retire(0, w1)
+	if got, err := tb.Get(k); err != nil || string(got) != "a" {
+		t.Fatalf("Get(k) = %q, %v", got, err)
+	}
+	verifyClean(t, tb)
 }

@@ -589,18 +589,6 @@ func (t *Table) holdsClass(w0, w1 uint64, c int) bool {
 	return ok && vc >= c
 }
 
-// abandonClaim gives back slot, claimed for a key (key word kw) whose
-// write then failed before storing a value: without it, the slot would
-// stay claimed with no value, which eviction does not take.
-func (t *Table) abandonClaim(slot, kw uint64) {
-	if !t.reuse {
-		return
-	}
-	if w1 := t.mem.Load64(t.valueWordOff(slot)); isAbsent(w1) {
-		t.retireKey(slot, kw, w1)
-	}
-}
-
 // recountClaims lowers the claimed-slot counter to the number of live and
 // pending slots, and reports whether it did. Processes killed inside a
 // claim or a retirement leave the counter too high (a reservation nobody
