@@ -2,6 +2,7 @@ package table
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,65 @@ func TestEvictFailedSetSparesClaimInFlight(t *testing.T) {
 		t.Fatalf("Get(k) = %q, %v", got, err)
 	}
 	verifyClean(t, tb)
+}
+
+// TestEvictVerifyFreeSlotValue: in format version 3 a dead slot, and a
+// pending one, hold no value (retiring makes the value absent, and a
+// claim cannot store one before it is promoted). A dead slot whose value
+// word names a record (corruption) is a trap: the next claim of the slot
+// takes it over with the key word alone, and the claimer's Set frees that
+// record as its "old value", even when another key's value lives there.
+// Verify must report such a slot and Repair empty its value word.
+func TestEvictVerifyFreeSlotValue(t *testing.T) {
+	for _, state := range []string{"dead", "pending"} {
+		t.Run(state, func(t *testing.T) {
+			tb := newEvicting(t, Options{Capacity: 12})
+			a := keyHomedAt(tb, 0, "a", nil)
+			b := keyHomedAt(tb, 1, "b", nil)
+			if err := tb.Set(a, []byte("a")); err != nil {
+				t.Fatal(err)
+			}
+			if err := tb.Set(b, []byte("b's value")); err != nil {
+				t.Fatal(err)
+			}
+			kw := tb.mem.Load64(tb.slotOff(0))
+			if ok, err := tb.Delete(a); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			bslot, sn, ok, err := tb.find(b, hash64(b, tb.seed))
+			if !ok || err != nil || bslot/4 != 1 {
+				t.Fatalf("b in slot %d (%v, %v)", bslot, ok, err)
+			}
+			if state == "pending" {
+				// A claimer killed before promoting, over a slot whose value
+				// word names b's record.
+				u, err := tb.writeRecord(nil, 0, a, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tb.mem.Store64(tb.slotOff(0), pendingWord(tb.claimTag(tagOf(hash64(a, tb.seed)), kw), u))
+				tb.mem.Add64(segment.OffClaimed, 1)
+			}
+			tb.mem.Store64(tb.valueWordOff(0), sn.w1) // b's value record, named by slot 0 too
+			rep, err := tb.Verify()
+			reported := false
+			for _, p := range rep.Problems {
+				reported = reported || strings.HasPrefix(p, "slot 0 ")
+			}
+			if err == nil || !reported {
+				t.Fatalf("Verify did not report a %s slot whose value word names a record:\n%s", state, rep)
+			}
+			rep = repairHeap(t, tb)
+			if w1 := tb.mem.Load64(tb.valueWordOff(0)); !isAbsent(w1) {
+				t.Fatalf("after Repair slot 0's value word is %#x\n%s", w1, rep)
+			}
+			if err := tb.Set(a, []byte("a2")); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := tb.Get(b); err != nil || string(got) != "b's value" {
+				t.Fatalf("Get(b) = %q, %v", got, err)
+			}
+			verifyClean(t, tb)
+		})
+	}
 }
