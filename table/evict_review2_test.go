@@ -171,3 +171,29 @@ func TestEvictVerifyFreeSlotValue(t *testing.T) {
 		})
 	}
 }
+
+// TestEvictDeleteSparesClaimInFlight: Delete of a key whose slot is a
+// claim in flight (promoted, value not stored yet) finds no value, so the
+// key is absent and Delete must change nothing. It used to retire the
+// slot, killing the inserting writer's claim (which then starts again):
+// a Delete loop could keep an insert of the same key from finishing.
+func TestEvictDeleteSparesClaimInFlight(t *testing.T) {
+	tb := newEvicting(t, Options{Capacity: 12})
+	k := keyHomedAt(tb, 0, "k", nil)
+	h := hash64(k, tb.seed)
+	u, err := tb.writeRecord(nil, 0, k, int(h%8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw := keyWord(tb.claimTag(tagOf(h), 0), u)
+	if !tb.mem.CAS64(tb.slotOff(0), 0, kw) { // the inserter's claim, promoted
+		t.Fatal("slot 0 is not empty")
+	}
+	tb.mem.Add64(segment.OffClaimed, 1)
+	if ok, err := tb.Delete(k); ok || err != nil {
+		t.Fatalf("Delete of a key with no value = %v, %v", ok, err)
+	}
+	if w0 := tb.mem.Load64(tb.slotOff(0)); w0 != kw {
+		t.Fatalf("Delete of an absent key retired the claim in flight: key word %#x, was %#x", w0, kw)
+	}
+}

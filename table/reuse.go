@@ -275,6 +275,13 @@ func (t *Table) deleteReuse(slot, kw uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
+		if isAbsent(w) {
+			// No value: the key is absent, and the slot is a claim in
+			// flight (its writer about to store its value) or abandoned
+			// (the CLOCK hand reclaims it). Retiring it would only make
+			// the writer start again.
+			return false
+		}
 		exp, stable := t.expired(woff, w)
 		if !stable {
 			continue
