@@ -601,10 +601,12 @@ func (t *Table) holdsClass(w0, w1 uint64, c int) bool {
 // claim or a retirement leave the counter too high (a reservation nobody
 // will give back); without this, an evicting table would slowly lose its
 // budget until Repair. It runs only when a claim found the budget used up
-// and nothing to evict. Claims in flight that have reserved but not yet
-// taken a slot are not counted, so the budget can be exceeded by as many
-// claims as are in flight at that moment; the slot array has room for it
-// (the budget is 3/4 of the slots).
+// and nothing to evict. The count is no snapshot: claims that have
+// reserved but not yet taken a slot are not counted, and a retirement
+// between its CAS and its decrement is subtracted twice, so the counter
+// can end up that many below the truth, and stays so until Repair (a
+// recount only lowers it): the budget is exceeded by that many claims.
+// The slot array has room for some (the budget is 3/4 of the slots).
 func (t *Table) recountClaims() bool {
 	var n uint64
 	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
