@@ -197,3 +197,32 @@ func TestEvictDeleteSparesClaimInFlight(t *testing.T) {
 		t.Fatalf("Delete of an absent key retired the claim in flight: key word %#x, was %#x", w0, kw)
 	}
 }
+
+// TestEvictGenerationWrap: a slot's claim generation wraps from 0xFFFF to
+// 0, and a dead word of generation 0 is exactly the version-1 dead word.
+// Claims, reads, deletes and Verify must treat it like any other.
+func TestEvictGenerationWrap(t *testing.T) {
+	tb := newEvicting(t, Options{Capacity: 12})
+	tb.mem.Store64(tb.slotOff(0), deadWord|genMask<<32) // dead, generation 0xFFFF
+	k := keyHomedAt(tb, 0, "k", nil)
+	for i, want := range []uint64{0, 1} {
+		if err := tb.Set(k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		w0 := tb.mem.Load64(tb.slotOff(0))
+		if !live(w0) || genOf(w0) != want {
+			t.Fatalf("claim %d: key word %#x, want live with generation %d", i, w0, want)
+		}
+		if got, err := tb.Get(k); err != nil || string(got) != "v" {
+			t.Fatalf("Get = %q, %v", got, err)
+		}
+		verifyClean(t, tb)
+		if ok, err := tb.Delete(k); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if w0 := tb.mem.Load64(tb.slotOff(0)); w0 != deadWord|want<<32 {
+			t.Fatalf("dead word %#x, want generation %d", w0, want)
+		}
+		verifyClean(t, tb)
+	}
+}

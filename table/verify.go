@@ -13,7 +13,7 @@ import (
 // Report is what Verify or Repair found (and, for Repair, fixed).
 type Report struct {
 	Slots        int // slots in the index
-	ClaimedSlots int // slots holding a key word (live or dead)
+	ClaimedSlots int // slots holding a key word (live or dead; with eviction, live ones with a value: dead slots are free)
 	DeadSlots    int // slots retired by an earlier Repair (or, with eviction, by deletes and evictions)
 	PendingSlots int // eviction tables: claims not yet promoted (in flight, or left by a killed process)
 	Keys         int // keys with a value or counter
