@@ -226,3 +226,48 @@ func TestEvictGenerationWrap(t *testing.T) {
 		verifyClean(t, tb)
 	}
 }
+
+// TestEvictLookupAbsentVersion: Lookup pairs a value with a Version read
+// before and after it. In an eviction table a key without a slot has
+// Version 0, before a Set and again after a Delete (its slot is retired),
+// so "the Version did not move" no longer means "nothing happened": a key
+// set and deleted around Lookup's Get gave the value with Version 0, and
+// Wait(since 0) then slept through the delete. A value must never come
+// with an absent Version.
+func TestEvictLookupAbsentVersion(t *testing.T) {
+	tb := newEvicting(t, Options{Capacity: 12})
+	k := keyHomedAt(tb, 0, "k", nil)
+	hk := hash64(k, tb.seed)
+	// x shares k's first group and 14 tag bits, so that every lookup of k
+	// compares x's slot (and runs the match hook) first.
+	x := keyHomedAt(tb, 0, "x", func(h uint64) bool { return tb.tagIs(keyWord(tagOf(h), 0), tagOf(hk)) })
+	if err := tb.Set(x, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	calls, busy := 0, false
+	testHookMatchBefore = func() {
+		if busy {
+			return
+		}
+		busy = true
+		defer func() { busy = false }()
+		switch calls++; calls {
+		case 3: // in Get, after the first version read
+			if err := tb.Set(k, []byte("v")); err != nil {
+				t.Error(err)
+			}
+		case 6: // in the second version read, after Get
+			tb.Delete(k)
+		}
+	}
+	defer func() { testHookMatchBefore = nil }()
+	val, ver, err := tb.Lookup(k)
+	testHookMatchBefore = nil
+	if calls < 6 {
+		t.Fatalf("the interleaving did not happen (%d hook calls)", calls)
+	}
+	if err == nil && isAbsent(uint64(ver)) {
+		t.Fatalf("Lookup = %q with Version %#x, the Version of an absent key", val, uint64(ver))
+	}
+	t.Logf("Lookup = %q, %#x, %v", val, uint64(ver), err)
+}
