@@ -13,8 +13,8 @@ import (
 )
 
 // FuzzFlipEvict flips bytes in a segment with eviction (format version
-// 2: pending claims, dead slots, reference bits, probe bounds) and then
-// churns it through more keys than it holds. Nothing may panic or hang;
+// 3: pending claims, claim generations, dead slots, reference bits,
+// probe bounds) and then churns it through more keys than it holds. Nothing may panic or hang;
 // every error must be a typed one; Repair must then leave a table that
 // Verify passes and that keeps working.
 func FuzzFlipEvict(f *testing.F) {

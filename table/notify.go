@@ -134,8 +134,13 @@ func (t *Table) Lookup(key []byte) ([]byte, Version, error) {
 		if err != nil && err != ErrNotFound {
 			return nil, 0, err
 		}
-		// The pair is consistent if the version did not move around the read.
-		if v2, err2 := t.version(key, h); err2 == nil && v2 == v {
+		// The pair is consistent if the version did not move around the
+		// read, and a value never comes with an absent Version: in a table
+		// with eviction a key without a slot has Version 0 both before a
+		// Set and after a Delete (which retires its slot), so a key set
+		// and deleted around the read leaves the Version where it was.
+		// (An absent answer with a present Version is an expired value.)
+		if v2, err2 := t.version(key, h); err2 == nil && v2 == v && (err != nil || !isAbsent(uint64(v))) {
 			return val, v, err
 		}
 	}

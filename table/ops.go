@@ -284,8 +284,11 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 		if u == 0 {
 			// From the slot's shard, where its old record will be freed:
 			// the allocator tries that shard's free list before the bump.
+			// Only for a key that find found: an absent key's record was
+			// written before its claim (prepare), so a write that fails
+			// here claimed nothing and gives nothing back. The slot may be
+			// another writer's claim, between its promotion and its value.
 			if u, err = t.writeRecord(key, deadline, value, shardOf(slot)); err != nil {
-				t.abandonClaim(slot, kw)
 				return err
 			}
 		}
@@ -737,7 +740,13 @@ retry:
 					return nil, false, err
 				}
 				if !present {
-					continue // deleted (or retired) while we read it
+					if !t.keyStill(slot, kw) {
+						// Retired while we read it: the slot may hold
+						// another key now, whose value readValue would
+						// refuse for ever. Look for the key again.
+						continue retry
+					}
+					continue // deleted (or expired) while we read it
 				}
 				if v == nil {
 					v = []byte{}
@@ -745,8 +754,8 @@ retry:
 				return v, true, nil
 			}
 			if u == 0 {
+				// As in set: the key was found, not claimed by this call.
 				if u, err = t.writeRecord(key, 0, value, shardOf(slot)); err != nil {
-					t.abandonClaim(slot, kw)
 					return nil, false, err
 				}
 			}

@@ -275,6 +275,13 @@ func (t *Table) deleteReuse(slot, kw uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
+		if isAbsent(w) {
+			// No value: the key is absent, and the slot is a claim in
+			// flight (its writer about to store its value) or abandoned
+			// (the CLOCK hand reclaims it). Retiring it would only make
+			// the writer start again.
+			return false
+		}
 		exp, stable := t.expired(woff, w)
 		if !stable {
 			continue
@@ -589,27 +596,17 @@ func (t *Table) holdsClass(w0, w1 uint64, c int) bool {
 	return ok && vc >= c
 }
 
-// abandonClaim gives back slot, claimed for a key (key word kw) whose
-// write then failed before storing a value: without it, the slot would
-// stay claimed with no value, which eviction does not take.
-func (t *Table) abandonClaim(slot, kw uint64) {
-	if !t.reuse {
-		return
-	}
-	if w1 := t.mem.Load64(t.valueWordOff(slot)); isAbsent(w1) {
-		t.retireKey(slot, kw, w1)
-	}
-}
-
 // recountClaims lowers the claimed-slot counter to the number of live and
 // pending slots, and reports whether it did. Processes killed inside a
 // claim or a retirement leave the counter too high (a reservation nobody
 // will give back); without this, an evicting table would slowly lose its
 // budget until Repair. It runs only when a claim found the budget used up
-// and nothing to evict. Claims in flight that have reserved but not yet
-// taken a slot are not counted, so the budget can be exceeded by as many
-// claims as are in flight at that moment; the slot array has room for it
-// (the budget is 3/4 of the slots).
+// and nothing to evict. The count is no snapshot: claims that have
+// reserved but not yet taken a slot are not counted, and a retirement
+// between its CAS and its decrement is subtracted twice, so the counter
+// can end up that many below the truth, and stays so until Repair (a
+// recount only lowers it): the budget is exceeded by that many claims.
+// The slot array has room for some (the budget is 3/4 of the slots).
 func (t *Table) recountClaims() bool {
 	var n uint64
 	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {

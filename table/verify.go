@@ -13,7 +13,7 @@ import (
 // Report is what Verify or Repair found (and, for Repair, fixed).
 type Report struct {
 	Slots        int // slots in the index
-	ClaimedSlots int // slots holding a key word (live or dead)
+	ClaimedSlots int // slots holding a key word (live or dead; with eviction, live ones with a value: dead slots are free)
 	DeadSlots    int // slots retired by an earlier Repair (or, with eviction, by deletes and evictions)
 	PendingSlots int // eviction tables: claims not yet promoted (in flight, or left by a killed process)
 	Keys         int // keys with a value or counter
@@ -148,6 +148,19 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
 			}
 			continue
+		}
+		if t.reuse && (w0 == t.deadFor(w0) || isPending(w0)) {
+			// Dead and pending slots hold no value: retiring makes it
+			// absent, and a claim stores one only once promoted. One that
+			// names a record is a trap (the next claim of a dead slot takes
+			// it over with the key word alone, and its writer would free
+			// that record, perhaps another key's, as its old value).
+			if w1 := t.mem.Load64(t.valueWordOff(slot)); !isAbsent(w1) {
+				problem("slot %d is free or a pending claim (key word %#x) but its value word is %#x", slot, w0, w1)
+				if !isPending(w0) {
+					fixes = append(fixes, slotFix{slot: slot, dropVal: true})
+				}
+			}
 		}
 		if t.reuse && w0 == t.deadFor(w0) {
 			// With slot reuse, dead slots are free for claims and hold no
@@ -356,13 +369,23 @@ func (t *Table) dropValueFix(slot uint64, rep *Report) slotFix {
 // applyRepair makes the fixes check collected, then rebuilds the counters
 // and the free lists from what the slots reference.
 func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, stripes []int64, liveEnd uint64) {
+	// The value word a fix leaves: 0 in an empty slot and in a segment
+	// without reuse; otherwise absent with the next version, as retiring
+	// leaves it, so that the slot's versions run on (see takeSlot).
+	absent := func(slot uint64) uint64 {
+		woff := t.valueWordOff(slot)
+		if !t.reuse || t.mem.Load64(t.slotOff(slot)) == 0 {
+			return 0
+		}
+		return nextValueWord(t.mem.Load64(woff), 0)
+	}
 	for _, f := range fixes {
 		if f.kill {
-			t.mem.Store64(t.valueWordOff(f.slot), 0)
+			t.mem.Store64(t.valueWordOff(f.slot), absent(f.slot))
 			t.mem.Store64(t.slotOff(f.slot), t.deadFor(t.mem.Load64(t.slotOff(f.slot))))
 			rep.Fixed = append(rep.Fixed, fmt.Sprintf("slot %d retired (its key and any value are lost)", f.slot))
 		} else if f.dropVal {
-			t.mem.Store64(t.valueWordOff(f.slot), 0)
+			t.mem.Store64(t.valueWordOff(f.slot), absent(f.slot))
 			rep.Fixed = append(rep.Fixed, fmt.Sprintf("slot %d: bad value dropped", f.slot))
 		}
 	}
