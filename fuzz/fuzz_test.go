@@ -46,8 +46,9 @@ const (
 
 // opErrors are the errors an operation on an attached, possibly damaged
 // segment may return. ErrFault is not among them: there is no truncation
-// here, so a fault would mean an access outside the mapping.
-var opErrors = []error{table.ErrNotFound, table.ErrCorrupt, table.ErrFull, table.ErrNotCounter, table.ErrRange}
+// here, so a fault would mean an access outside the mapping. ErrReplaced
+// is: a flip can set the replaced mark, which Repair clears.
+var opErrors = []error{table.ErrNotFound, table.ErrCorrupt, table.ErrFull, table.ErrNotCounter, table.ErrRange, table.ErrReplaced}
 
 func matches(err error, set []error) bool {
 	for _, s := range set {

@@ -108,6 +108,13 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 	}
 	defer t.exit(fo, &err)
 	l := t.seg.Layout
+	if repair && t.mem.Load64(segment.OffReplaced) != 0 {
+		// Repair reaches a segment by its name (or owns a heap copy), and
+		// Compact marks only the copy it took the name from: a mark here is
+		// damage, and left alone it would fail every write for good.
+		t.mem.Store64(segment.OffReplaced, 0)
+		rep.Fixed = append(rep.Fixed, "cleared a replaced mark (the table under the name was never replaced)")
+	}
 	procs, err := t.seg.Processes()
 	if err != nil {
 		return err
@@ -164,16 +171,8 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		}
 		if t.reuse && w0 == t.deadFor(w0) {
 			// With slot reuse, dead slots are free for claims and hold no
-			// reservation. A claim changes only the key word, so the next
-			// key to claim the slot inherits its value word: retiring
-			// leaves it absent, and a value there (only damage puts one)
-			// would become that key's, pointing at a record that is free
-			// or another key's.
+			// reservation (their value word is checked above).
 			rep.DeadSlots++
-			if w1 := t.mem.Load64(t.valueWordOff(slot)); !isAbsent(w1) {
-				problem("slot %d is dead but its value word is %#x (the next key to claim it would inherit that value)", slot, w1)
-				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
-			}
 			continue
 		}
 		if t.reuse && isPending(w0) {
