@@ -18,7 +18,7 @@
 //     then every kind of operation, Verify, Repair, and the operations
 //     again on the repaired table.
 //   - FuzzFlipEvict (evict_fuzz_test.go): the same flips in a segment with
-//     eviction (format version 2), churned through three times more keys
+//     eviction (format version 3), churned through three times more keys
 //     than it holds, before and after Repair.
 //
 // Each run opens its image in Go-heap memory (table.AttachImage, which

@@ -33,8 +33,8 @@ import (
 // the owner out; every mode we create gives each class of users either
 // full access or none.
 type Access struct {
-	// Mode is a new file's permission bits: 0 (the default for the
-	// Group), 0600, or 0660 (only together with Group).
+	// Mode is a new file's permission bits: 0 (the default: 0600, or 0660
+	// with Group), 0600 (only without Group), or 0660 (only with Group).
 	Mode os.FileMode
 	// Group, a group name or numeric id, shares segments with that group.
 	// "" shares nothing.

@@ -8,7 +8,9 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// Segment layout, format version 1. docs/FORMAT.md mirrors this file and
+// Segment layout, format versions 1 and 3 (3: a segment with eviction,
+// which adds the RefOff and DispOff regions and a claim generation in its
+// key words; version 2 is refused). docs/FORMAT.md mirrors this file and
 // layout_test.go pins every number; change all three together, and bump
 // Version for any change an older reader would misread.
 //

@@ -35,6 +35,7 @@ type CodecError struct {
 	Err    error
 }
 
+// Error names the failure (ErrEncode or ErrDecode), the key and the cause.
 func (e *CodecError) Error() string {
 	what := ErrEncode
 	if e.Decode {
@@ -54,23 +55,31 @@ func (e *CodecError) Unwrap() []error {
 // Bytes stores []byte values as they are. Decode copies.
 type Bytes struct{}
 
+// Append appends v as it is.
 func (Bytes) Append(dst, v []byte) ([]byte, error) { return append(dst, v...), nil }
-func (Bytes) Decode(b []byte) ([]byte, error)      { return append([]byte{}, b...), nil }
+
+// Decode returns a copy of b.
+func (Bytes) Decode(b []byte) ([]byte, error) { return append([]byte{}, b...), nil }
 
 // String stores strings as their bytes.
 type String struct{}
 
+// Append appends the bytes of v.
 func (String) Append(dst []byte, v string) ([]byte, error) { return append(dst, v...), nil }
-func (String) Decode(b []byte) (string, error)             { return string(b), nil }
+
+// Decode returns b as a string.
+func (String) Decode(b []byte) (string, error) { return string(b), nil }
 
 // Int64 stores an int64 in 8 little-endian bytes: the same form a counter
 // reads as, so a Map[K, int64] can read counters made by Add.
 type Int64 struct{}
 
+// Append appends v in 8 little-endian bytes.
 func (Int64) Append(dst []byte, v int64) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(dst, uint64(v)), nil
 }
 
+// Decode reads an int64 from exactly 8 little-endian bytes (a counter's form too).
 func (Int64) Decode(b []byte) (int64, error) {
 	if len(b) != 8 {
 		return 0, fmt.Errorf("int64 needs 8 bytes, got %d", len(b))
@@ -81,10 +90,12 @@ func (Int64) Decode(b []byte) (int64, error) {
 // Uint64 stores a uint64 in 8 little-endian bytes.
 type Uint64 struct{}
 
+// Append appends v in 8 little-endian bytes.
 func (Uint64) Append(dst []byte, v uint64) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(dst, v), nil
 }
 
+// Decode reads a uint64 from exactly 8 little-endian bytes.
 func (Uint64) Decode(b []byte) (uint64, error) {
 	if len(b) != 8 {
 		return 0, fmt.Errorf("uint64 needs 8 bytes, got %d", len(b))
@@ -96,10 +107,12 @@ func (Uint64) Decode(b []byte) (uint64, error) {
 // (NaN payloads and the sign of zero survive).
 type Float64 struct{}
 
+// Append appends the IEEE 754 bits of v in 8 little-endian bytes.
 func (Float64) Append(dst []byte, v float64) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(v)), nil
 }
 
+// Decode reads a float64 from exactly 8 little-endian bytes.
 func (Float64) Decode(b []byte) (float64, error) {
 	if len(b) != 8 {
 		return 0, fmt.Errorf("float64 needs 8 bytes, got %d", len(b))
@@ -110,6 +123,7 @@ func (Float64) Decode(b []byte) (float64, error) {
 // Bool stores a bool in one byte, 0 or 1.
 type Bool struct{}
 
+// Append appends 1 for true, 0 for false.
 func (Bool) Append(dst []byte, v bool) ([]byte, error) {
 	if v {
 		return append(dst, 1), nil
@@ -117,6 +131,7 @@ func (Bool) Append(dst []byte, v bool) ([]byte, error) {
 	return append(dst, 0), nil
 }
 
+// Decode reads one byte, 0 or 1; anything else is an error.
 func (Bool) Decode(b []byte) (bool, error) {
 	if len(b) != 1 {
 		return false, fmt.Errorf("bool needs one byte, got %d", len(b))
@@ -130,6 +145,7 @@ func (Bool) Decode(b []byte) (bool, error) {
 // JSON stores values as encoding/json documents.
 type JSON[T any] struct{}
 
+// Append appends the encoding/json document of v.
 func (JSON[T]) Append(dst []byte, v T) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -138,6 +154,7 @@ func (JSON[T]) Append(dst []byte, v T) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
+// Decode unmarshals the encoding/json document b.
 func (JSON[T]) Decode(b []byte) (T, error) {
 	var v T
 	err := json.Unmarshal(b, &v)
@@ -148,12 +165,15 @@ func (JSON[T]) Decode(b []byte) (T, error) {
 // carries its type description, so any process can decode it alone).
 type Gob[T any] struct{}
 
+// Append appends a self-describing encoding/gob stream of v.
 func (Gob[T]) Append(dst []byte, v T) ([]byte, error) {
 	buf := bytes.NewBuffer(dst)
 	err := gob.NewEncoder(buf).Encode(&v)
 	return buf.Bytes(), err
 }
 
+// Decode decodes the encoding/gob stream b; a decoder panic on a corrupt
+// stream is returned as an error.
 func (Gob[T]) Decode(b []byte) (v T, err error) {
 	// gob reports malformed input as errors, but guard against a panic in
 	// a decoder of a corrupt stream anyway: the bytes are untrusted.

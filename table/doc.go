@@ -45,17 +45,43 @@
 //
 // # Maintenance
 //
-// Verify checks every invariant; Repair fixes what a crash left; Compact
-// rebuilds a table offline, optionally larger; List and RemoveOrphans
-// look at the segments in a directory without attaching.
+// Verify checks every invariant; Repair fixes what a crash left (and
+// clears a stray replaced mark); Compact rebuilds a table offline,
+// optionally larger (the arena grows with the capacity unless
+// CompactOptions.ArenaBytes says otherwise). List describes the segments
+// in a directory without attaching; RemoveOrphans removes only orphans,
+// temp files whose creator died before finishing a create or a
+// compaction, never a table; RemoveUnusedFor removes this user's tables
+// that no process has open and nobody used for a given time.
+//
+// # Sharing and permissions
+//
+// A table's file is trusted only if the effective uid owns it (root
+// included) and it is 0600, or, when the caller names a group
+// (Options.Group, AttachShared), if that group owns it and it is exactly
+// 0660. Other files fail with an error matching os.ErrPermission; a
+// world-writable one with ErrInvalid. Mode may only be 0600, or 0660 with
+// Group: modes that let anyone read without writing are refused, since a
+// reader could lock the table's users out. Names are never followed (no
+// symbolic links) and never block (no FIFOs): anything but a regular file
+// is ErrInvalid.
+//
+// # Format versions
+//
+// A table without eviction is format version 1; one created with
+// Options.Eviction (EvictCLOCK) is version 3, which builds that know only
+// version 1 refuse. Version 2, an earlier eviction format, is refused with
+// ErrVersion. docs/FORMAT.md has the byte layout.
 //
 // # Internals
 //
 // Terminology:
 //   - slot: 16 bytes of the index, a key word and a value word (slot.go).
-//     A slot belongs to one key for the life of the segment; deleting the
-//     key empties its value word only (a tombstone). Compact reclaims them.
-//     In a table with eviction, slots are retired and reused (reuse.go).
+//     Without eviction a slot belongs to one key for the life of the
+//     segment; deleting the key empties its value word only (a tombstone),
+//     and Compact reclaims them. In a table with eviction, slots are
+//     retired and claimed again, and the key word carries a claim
+//     generation (reuse.go).
 //   - probe group: 4 slots on one cache line; a key's groups are visited in
 //     triangular order up to a probe limit (probe.go).
 //   - record: an immutable block in the arena holding a key (key record)

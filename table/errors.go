@@ -48,5 +48,7 @@ var (
 	// had it open. This Table still reads the old copy, which no longer
 	// receives other processes' writes: Close it and open the name again.
 	// Writes, Wait, Subscribe and GetOrLoad return it; reads do not check.
+	// Repair clears such a mark on a table that is still under its name
+	// (it can only come from damage there).
 	ErrReplaced = errors.New("shmdict: table was replaced by a compaction; close it and open the name again")
 )

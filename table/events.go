@@ -66,6 +66,7 @@ const (
 	EventAdd    EventKind = 3 // Add changed a counter
 )
 
+// String returns "set", "delete", "add", or "unknown".
 func (k EventKind) String() string {
 	switch k {
 	case EventSet:

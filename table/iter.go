@@ -79,7 +79,9 @@ func (t *Table) Keys() iter.Seq[[]byte] {
 }
 
 // Clear deletes every key. It is not atomic: writes by others during
-// Clear may survive it. Slots stay claimed by their keys (see Options).
+// Clear may survive it. Slots stay claimed by their keys (see Options),
+// except in a table with eviction, where each key's slot is retired and
+// can be claimed again.
 func (t *Table) Clear() (err error) {
 	fo, err := t.enter()
 	if err != nil {

@@ -38,9 +38,10 @@ type Options struct {
 	// Capacity is the number of distinct keys the table must be able to
 	// hold (required when creating). The table gets the smallest power of
 	// two of slots whose 3/4 is at least Capacity, and accepts keys up to
-	// that 3/4 (Stats().Capacity). A deleted key keeps its slot, so
-	// re-inserting it costs none, but churn through many distinct keys
-	// consumes slots until the table is rebuilt.
+	// that 3/4 (Stats().Capacity). Without eviction a deleted key keeps
+	// its slot, so re-inserting it costs none, but churn through many
+	// distinct keys consumes slots until the table is rebuilt (Compact);
+	// with EvictCLOCK a deleted key's slot is retired and reused.
 	Capacity int
 	// ArenaBytes is the space for key and value records. Default:
 	// Capacity*DefaultBytesPerKey, at least 64 KiB. Each record takes its
@@ -54,8 +55,9 @@ type Options struct {
 	// Subscribe (rounded up to a power of two, at least 64). Default 0:
 	// no subscriptions, and writes pay nothing for them. Wait works
 	// either way. Events name slots in 32 bits, so a table with a ring
-	// has at most 2^32 slots (Capacity up to 3<<30; more is ErrInvalid). A subscriber more than EventRing events behind misses
-	// events (and is told how many).
+	// has at most 2^32 slots (Capacity up to 3<<30; more is ErrInvalid).
+	// A subscriber more than EventRing events behind misses events (and
+	// is told how many).
 	EventRing int
 	// Eviction chooses what a write does when the table is full (no slot
 	// within the claim budget, or no arena space). Default NoEviction: it

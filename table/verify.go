@@ -421,10 +421,12 @@ func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, s
 // and fixes what a crash or corruption left: leaked blocks go back to the
 // free lists, the counters are recomputed, corrupt free lists are rebuilt,
 // and slots or values that break an invariant are retired (their data is
-// lost and listed in Report.Fixed). It refuses with ErrInUse while other
-// live processes have the table open, unless force is set; forcing while
-// they write can lose their writes or corrupt the table. While Repair runs,
-// other processes cannot attach (ErrBusy).
+// lost and listed in Report.Fixed). A replaced mark on the table (see
+// ErrReplaced) is cleared: the table under the name was never replaced,
+// and left alone the mark would fail every write. It refuses with
+// ErrInUse while other live processes have the table open, unless force
+// is set; forcing while they write can lose their writes or corrupt the
+// table. While Repair runs, other processes cannot attach (ErrBusy).
 func Repair(name string, force bool) (Report, error) { return RepairShared(name, "", force) }
 
 // RepairShared is Repair for a table shared through group (see
