@@ -1,9 +1,10 @@
 package bench
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/shmdict/shmdict/table"
 )
@@ -18,19 +19,43 @@ func (shmdictPeer) InProcess() bool   { return false }
 func (shmdictPeer) MaxWorkers() int   { return 0 }
 func (shmdictPeer) Available() string { return "" }
 
+// nameTries is how many random names Setup tries before it gives up: with
+// 64 random bits a second collision means something other than chance
+// (a directory full of planted names), which is worth an error.
+const nameTries = 4
+
+// benchName returns a name for the segment of one cell. It is random, not
+// derived from the pid: a predictable name in /dev/shm is one another user
+// or program can hold (or plant) before the harness runs. A test replaces
+// it to force a collision.
+var benchName = func() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	return "shmdict-bench-" + hex.EncodeToString(b[:])
+}
+
+// Setup creates the cell's segment under a fresh random name. A name that
+// is taken belongs to someone else: Setup tries another one and never
+// removes a file it did not create.
 func (shmdictPeer) Setup(c Cell) (string, error) {
-	name := fmt.Sprintf("shmdict-bench-%d", os.Getpid())
-	table.Remove(name)
 	keys := max(c.Keys, c.Counters) + c.Counters
 	// A key record (about 32 B) and a value record (16 B of header and key,
 	// the value, rounded up to a size class: at most 25% over) per key,
 	// with room for overwrites in flight.
 	perKey := int64(32 + (24+c.ValueLen)*5/4 + 32)
-	t, err := table.Create(name, table.Options{Capacity: keys, ArenaBytes: max(int64(keys)*perKey*3/2, 1<<20)})
-	if err != nil {
-		return "", err
+	opts := table.Options{Capacity: keys, ArenaBytes: max(int64(keys)*perKey*3/2, 1<<20)}
+	for range nameTries {
+		name := benchName()
+		t, err := table.Create(name, opts)
+		if errors.Is(err, table.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return name, t.Close()
 	}
-	return name, t.Close()
+	return "", fmt.Errorf("shmdict: bench: %d random segment names were all taken: %w", nameTries, table.ErrExist)
 }
 
 func (shmdictPeer) Open(c Cell) (Client, error) {

@@ -455,6 +455,43 @@ func TestSegmentCrashedUserKept(t *testing.T) {
 	}
 }
 
+// TestSegmentCloseKilledKept: a process killed inside Close, between its
+// steps, still leaves either a crash marker or a fresh last use, so that
+// RemoveUnusedBefore keeps a table used until a moment ago. Close records
+// the last use first: the other order let a kill in between leave a free
+// registry entry and the mtime of the attach, hours old.
+func TestSegmentCloseKilledKept(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "seg")
+	s, err := Create(p, segTestLayout(), Access{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	c := startSegChild(t, "closekill", p)
+	c.ready(t)
+	long := time.Now().Add(-2 * time.Hour) // attached long ago...
+	if err := os.Chtimes(p, long, long); err != nil {
+		t.Fatal(err)
+	}
+	c.stdin.Close() // ...and killed inside Close just now
+	err = c.cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child %d: Wait = %v, want death by SIGKILL inside Close", c.pid, err)
+	}
+	in, err := Inspect(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Crashed == 0 && in.Modified.Before(time.Now().Add(-time.Hour)) {
+		t.Errorf("after a kill inside Close: no crash marker and last use %v: the table looks unused for 2h", in.Modified)
+	}
+	err = RemoveUnusedBefore(p, time.Now().Add(-time.Hour))
+	if _, serr := os.Stat(p); serr != nil {
+		t.Fatalf("RemoveUnusedBefore removed a segment closed (killed in Close) a moment ago (%v): %v", err, serr)
+	}
+}
+
 // TestSegmentCreateTempPrivate: a temp file gives nobody else access until
 // it belongs to the shared group. Made 0660 at open, it was open to the
 // creator's own group (and with umask 0 to whoever shares it) until the

@@ -144,17 +144,26 @@ func (s *Segment) Close() error {
 	if s.file == nil {
 		return nil
 	}
-	// Unmap (in effect) first, then close the file, which drops the
+	// The last use (mtime, for 'gc --unused-for') is recorded before the
+	// entry's pid is cleared: a process killed between the two leaves its
+	// pid as a crash marker (Info.Crashed): at every moment the segment
+	// has a recent mtime or a marker. The other order let a kill in between
+	// leave a free entry and the mtime of the attach, and gc would take a
+	// table used until a moment ago for long unused.
+	// The pid is cleared before the unmap so that listings show the entry
+	// free. Unmap (in effect) next, then close the file, which drops the
 	// registry entry's OFD lock and the shared flock: nobody sees this
 	// process as detached while an operation of it may still be running.
-	// The entry's pid is cleared first so that listings show it free.
 	var errs []error
+	touch(int(s.file.Fd()))
+	if testHookCloseTouched != nil {
+		testHookCloseTouched()
+	}
 	if s.regIndex >= 0 {
 		if err := s.guard(func() { s.Mem.Store32(s.entryOff(s.regIndex), 0) }); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	touch(int(s.file.Fd())) // last use, for 'gc --unused-for'
 	if err := protectNone(s.mapping); err != nil {
 		errs = append(errs, fmt.Errorf("shmdict: close %s: %w", s.Path, err))
 	}
@@ -163,6 +172,11 @@ func (s *Segment) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// testHookCloseTouched, when set by a test, runs in Close between
+// recording the last use and clearing the registry entry's pid (a test
+// kills the process there).
+var testHookCloseTouched func()
 
 // guard runs f with memory faults turned into an error (ErrFault).
 func (s *Segment) guard(f func()) (err error) {

@@ -28,6 +28,8 @@ import (
 //
 //	attach: Attach the segment, print "ready <pid> <entry> false <seed>",
 //	        stay attached until stdin closes, then Close and exit 0.
+//	closekill: like attach, but the process kills itself inside Close,
+//	        after it records the last use and before it frees its entry.
 //	open:   print "waiting", read one line (the start signal), then Open
 //	        the segment (creating it if needed) and go on like attach.
 const (
@@ -59,6 +61,13 @@ func segChildMain(mode, path string) int {
 		return lockChildMain(path, in)
 	case "attach":
 		s, err = Attach(path, Access{})
+	case "closekill":
+		// Like attach, but Close kills the process between its steps.
+		s, err = Attach(path, Access{})
+		testHookCloseTouched = func() {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // not reached: SIGKILL cannot be caught
+		}
 	case "open":
 		fmt.Println("waiting")
 		if _, err := in.ReadString('\n'); err != nil {

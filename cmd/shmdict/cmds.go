@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +77,10 @@ process died with it open" means it may have been used later than that),
 'shmdict gc' removes), "temp (in use)" (a create or compaction at work), or
 why the file is not a usable segment.
 
+With --json, "state" is one of "ok", "unused", "orphan", "temp_in_use" and
+"unusable" (then "error" says why), and "crashed_processes" counts the
+processes that died with the table open.
+
 Examples:
   shmdict ls
   shmdict ls /var/lib/myapp --json`,
@@ -94,37 +97,9 @@ Examples:
 			if err != nil {
 				return err
 			}
-			type row struct {
-				Name     string  `json:"name"`
-				Path     string  `json:"path"`
-				Bytes    int64   `json:"bytes"`
-				Keys     int64   `json:"keys"`
-				Capacity uint64  `json:"capacity"`
-				Fill     float64 `json:"fill_percent"`
-				Procs    int     `json:"processes"`
-				State    string  `json:"state"`
-				LastUse  string  `json:"last_use"`
-			}
-			var rows []row
+			var rows []lsOut
 			for _, in := range infos {
-				r := row{Name: filepath.Base(in.Path), Path: in.Path, Bytes: in.Size, Keys: in.Keys,
-					Capacity: in.Layout.ClaimBudget, Procs: len(in.Live), State: "ok", LastUse: in.Modified.UTC().Format(time.RFC3339)}
-				if r.Capacity > 0 {
-					r.Fill = float64(in.Claimed) * 100 / float64(r.Capacity)
-				}
-				switch {
-				case in.Orphan():
-					r.State = "orphan"
-				case in.Temp:
-					r.State = "temp (in use)"
-				case in.Err != nil:
-					r.State = oneLine(in.Err)
-				case in.Unused() && in.Crashed > 0:
-					r.State = "unused (" + crashedNote(in.Crashed) + ")"
-				case in.Unused():
-					r.State = "unused"
-				}
-				rows = append(rows, r)
+				rows = append(rows, lsJSON(in))
 			}
 			if *asJSON {
 				enc := json.NewEncoder(e.stdout)
@@ -139,7 +114,7 @@ Examples:
 			fmt.Fprintln(tw, "NAME\tSIZE\tKEYS\tCAPACITY\tFILL\tPROCS\tLAST USE\tSTATE")
 			for i, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\t%s\n", r.Name, humanBytes(r.Bytes), r.Keys, r.Capacity, r.Fill, r.Procs,
-					infos[i].Modified.Format("2006-01-02 15:04"), r.State)
+					infos[i].Modified.Format("2006-01-02 15:04"), lsText(r))
 			}
 			return tw.Flush()
 		},

@@ -557,20 +557,11 @@ func TestLsAndGc(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tbl.Close()
-	var rows []map[string]any
-	dec := json.NewDecoder(strings.NewReader(ok(t, "", "ls", dir, "--json")))
-	for dec.More() {
-		var r map[string]any
-		if err := dec.Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r)
+	got := map[string][3]any{}
+	for name, r := range lsRows(t, dir) {
+		got[name] = [3]any{r["keys"], r["state"], r["crashed_processes"]}
 	}
-	got := map[string][2]any{}
-	for _, r := range rows {
-		got[r["name"].(string)] = [2]any{r["keys"], r["state"]}
-	}
-	want := map[string][2]any{"a.shm": {1.0, "unused"}, "b.shm": {0.0, "ok"}}
+	want := map[string][3]any{"a.shm": {1.0, "unused", 0.0}, "b.shm": {0.0, "ok", 0.0}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("ls --json (-want +got):\n%s", d)
 	}
@@ -587,6 +578,9 @@ func TestLsAndGc(t *testing.T) {
 	}
 	if out := ok(t, "", "ls", dir); !strings.Contains(out, "orphan") {
 		t.Fatalf("ls with a temp file:\n%s", out)
+	}
+	if r := lsRows(t, dir)[filepath.Base(tmp)]; r["state"] != "orphan" {
+		t.Fatalf("ls --json with a temp file: %v, want state orphan", r)
 	}
 	fails(t, 2, "--yes", "", "gc", dir) // stdin is not a terminal
 	if out := ok(t, "", "gc", dir, "--yes"); !strings.Contains(out, "removed: "+tmp) || strings.Contains(out, "removed: "+a) {
@@ -714,12 +708,67 @@ func TestGcKeepsCrashedTables(t *testing.T) {
 	if out := ok(t, "", "ls", dir); !strings.Contains(out, "died with it open") {
 		t.Fatalf("ls does not say that a process died with the table open:\n%s", out)
 	}
+	// In JSON, the state stays a word scripts can compare; the crash is a
+	// number of its own.
+	if r := lsRows(t, dir)["t"]; r["state"] != "unused" || r["crashed_processes"] != 1.0 {
+		t.Fatalf("ls --json after its user was killed: %v, want state unused, crashed_processes 1", r)
+	}
 	if got := ok(t, "", "get", p, "k"); got != "v\n" {
 		t.Fatalf("after gc --unused-for: get printed %q", got)
 	}
 	// The get attached and closed it: its last use is known again.
 	if out := ok(t, "", "ls", dir); strings.Contains(out, "died with it open") {
 		t.Fatalf("ls after a get still says that a process died with the table open:\n%s", out)
+	}
+	if r := lsRows(t, dir)["t"]; r["state"] != "unused" || r["crashed_processes"] != 0.0 {
+		t.Fatalf("ls --json after a get: %v, want state unused, crashed_processes 0", r)
+	}
+}
+
+// lsRows runs 'ls DIR --json' and returns its objects by name.
+func lsRows(t *testing.T, dir string) map[string]map[string]any {
+	t.Helper()
+	rows := map[string]map[string]any{}
+	dec := json.NewDecoder(strings.NewReader(ok(t, "", "ls", dir, "--json")))
+	for dec.More() {
+		var r map[string]any
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		rows[r["name"].(string)] = r
+	}
+	return rows
+}
+
+// TestLsJSONStates: 'ls --json' gives "state" as one of a fixed set of
+// words (scripts compare it), and says why a file is unusable in "error".
+func TestLsJSONStates(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	ok(t, "", "create", bad, "--capacity", "10")
+	if err := os.Truncate(bad, 4096); err != nil { // a header, nothing after it
+		t.Fatal(err)
+	}
+	ok(t, "", "create", filepath.Join(dir, "good"), "--capacity", "10")
+	rows := lsRows(t, dir)
+	states := map[string]bool{"ok": true, "unused": true, "orphan": true, "temp_in_use": true, "unusable": true}
+	for name, r := range rows {
+		if s, _ := r["state"].(string); !states[s] {
+			t.Errorf("ls --json: %s has state %q, not one of %v", name, r["state"], states)
+		}
+		if _, isNum := r["crashed_processes"].(float64); !isNum {
+			t.Errorf("ls --json: %s lacks a numeric crashed_processes: %v", name, r)
+		}
+	}
+	why, _ := rows["bad"]["error"].(string)
+	if r := rows["bad"]; r["state"] != "unusable" || why == "" {
+		t.Errorf("ls --json of a truncated table: %v, want state unusable and an error", r)
+	}
+	if r := rows["good"]; r["state"] != "unused" || r["error"] != nil {
+		t.Errorf("ls --json of a fresh table: %v, want state unused and no error", r)
+	}
+	if out := ok(t, "", "ls", dir); why == "" || !strings.Contains(out, why) {
+		t.Errorf("ls does not say why a truncated table is unusable (%q):\n%s", why, out)
 	}
 }
 

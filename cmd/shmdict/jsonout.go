@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"time"
 
 	"github.com/shmdict/shmdict/table"
@@ -54,4 +55,71 @@ func statsJSON(st table.Stats) statsOut {
 		out.Processes = append(out.Processes, processOut{PID: p.PID, Since: p.Since.UTC().Format(time.RFC3339Nano)})
 	}
 	return out
+}
+
+// lsOut is one line of 'ls --json'. State is one of a fixed set of
+// words, so that scripts can compare it; what the text output says in
+// words is in separate fields (CrashedProcesses, Error).
+type lsOut struct {
+	Name     string  `json:"name"`
+	Path     string  `json:"path"`
+	Bytes    int64   `json:"bytes"`
+	Keys     int64   `json:"keys"`
+	Capacity uint64  `json:"capacity"`
+	Fill     float64 `json:"fill_percent"`
+	Procs    int     `json:"processes"`
+	// State: "ok" (live processes have it open), "unused" (no live
+	// process), "orphan" (a temp file whose creator died), "temp_in_use"
+	// (a create or compaction at work), or "unusable" (not a usable
+	// segment: Error says why).
+	State string `json:"state"`
+	// CrashedProcesses counts processes that died with the table open:
+	// its last use may be later than LastUse says.
+	CrashedProcesses int    `json:"crashed_processes"`
+	Error            string `json:"error,omitempty"`
+	LastUse          string `json:"last_use"`
+}
+
+// The words of lsOut.State.
+const (
+	stateOK        = "ok"
+	stateUnused    = "unused"
+	stateOrphan    = "orphan"
+	stateTempInUse = "temp_in_use"
+	stateUnusable  = "unusable"
+)
+
+func lsJSON(in table.SegmentInfo) lsOut {
+	out := lsOut{Name: filepath.Base(in.Path), Path: in.Path, Bytes: in.Size, Keys: in.Keys,
+		Capacity: in.Layout.ClaimBudget, Procs: len(in.Live), State: stateOK,
+		CrashedProcesses: in.Crashed, LastUse: in.Modified.UTC().Format(time.RFC3339)}
+	if out.Capacity > 0 {
+		out.Fill = float64(in.Claimed) * 100 / float64(out.Capacity)
+	}
+	switch {
+	case in.Orphan():
+		out.State = stateOrphan
+	case in.Temp:
+		out.State = stateTempInUse
+	case in.Err != nil:
+		out.State, out.Error = stateUnusable, oneLine(in.Err)
+	case in.Unused():
+		out.State = stateUnused
+	}
+	return out
+}
+
+// lsText is the STATE column of 'ls': the state in words.
+func lsText(r lsOut) string {
+	switch r.State {
+	case stateTempInUse:
+		return "temp (in use)"
+	case stateUnusable:
+		return r.Error
+	case stateUnused:
+		if r.CrashedProcesses > 0 {
+			return "unused (" + crashedNote(r.CrashedProcesses) + ")"
+		}
+	}
+	return r.State
 }

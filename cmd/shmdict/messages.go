@@ -3,10 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
+	"github.com/shmdict/shmdict/segment"
 	"github.com/shmdict/shmdict/table"
 )
 
@@ -104,18 +109,55 @@ func explain(err error, name string) string {
 
 // damagedAdvice says what to do with a table that reads as corrupt: fsck
 // can repair its slots and arena, but not a damaged header or a truncated
-// file, which is what a failed attach means.
+// file, which is what a failed attach means. For a group-shared table the
+// commands carry SHMDICT_GROUP: without it fsck cannot open the table, and
+// load would make the restored table private to its owner.
 func damagedAdvice(name string) string {
-	restore := fmt.Sprintf("remove it ('shmdict rm %s') and restore it from a dump ('shmdict load %s < FILE')", name, name)
+	group := sharedGroup(name)
+	env := ""
+	if group != "" {
+		env = "SHMDICT_GROUP=" + group + " "
+	}
+	restore := fmt.Sprintf("remove it ('shmdict rm %s') and restore it from a dump ('%sshmdict load %s < FILE')", name, env, name)
 	if name == "NAME" {
 		return "if it held data, " + restore
 	}
-	t, err := table.Attach(name)
-	if err != nil {
+	t, err := table.AttachShared(name, group)
+	if errors.Is(err, table.ErrCorrupt) || errors.Is(err, table.ErrFault) {
 		return "the file is not a usable table (damaged header, or truncated): " + restore
 	}
-	t.Close()
-	return fmt.Sprintf("run 'shmdict fsck %s --repair'; if that cannot fix it, %s", name, restore)
+	if err == nil {
+		t.Close()
+	}
+	// Attached, or refused for a reason that says nothing about the
+	// file's bytes (access, a maintenance lock): fsck is the next step.
+	return fmt.Sprintf("run '%sshmdict fsck %s --repair'; if that cannot fix it, %s", env, name, restore)
+}
+
+// sharedGroup is the group that the commands in advice about name need:
+// $SHMDICT_GROUP when it is set (the command ran with it), else the
+// file's group when the file is group-shared, else "".
+func sharedGroup(name string) string {
+	if g := os.Getenv("SHMDICT_GROUP"); g != "" {
+		return g
+	}
+	path, err := segment.Path(name)
+	if err != nil {
+		return ""
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Perm()&0o070 == 0 {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	gid := strconv.FormatUint(uint64(st.Gid), 10)
+	if g, err := user.LookupGroupId(gid); err == nil {
+		return g.Name
+	}
+	return gid
 }
 
 // oneLine renders err on one line, without the library's "shmdict: "

@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shmdict/shmdict/table"
+)
+
+// TestShmdictSetupKeepsTakenName: Setup never removes a file it did not
+// create. A name that is taken (another user's or program's file, or one
+// planted to be removed) makes it try another random name.
+func TestShmdictSetupKeepsTakenName(t *testing.T) {
+	dir := t.TempDir() // names with a slash are file paths: nothing in /dev/shm
+	taken, fresh := filepath.Join(dir, "taken"), filepath.Join(dir, "fresh")
+	theirs := []byte("someone else's file")
+	if err := os.WriteFile(taken, theirs, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{taken, fresh}
+	old := benchName
+	benchName = func() string { n := names[0]; names = names[1:]; return n }
+	defer func() { benchName = old }()
+
+	var p shmdictPeer
+	c := Cell{Keys: 100, Counters: 10, ValueLen: 16}
+	target, err := p.Setup(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(taken); err != nil || string(got) != string(theirs) {
+		t.Fatalf("Setup removed or replaced the file already at %s (now %d bytes, %v)", taken, len(got), err)
+	}
+	if target != fresh {
+		t.Fatalf("Setup returned %s, want the next name %s", target, fresh)
+	}
+	c.Target = target
+	if err := p.Teardown(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Teardown left its segment: %v", err)
+	}
+
+	// Every name taken: an error, and still nothing removed.
+	benchName = func() string { return taken }
+	if _, err := p.Setup(c); !errors.Is(err, table.ErrExist) {
+		t.Fatalf("Setup with every name taken: %v, want ErrExist", err)
+	}
+	if _, err := os.Stat(taken); err != nil {
+		t.Fatalf("Setup removed %s: %v", taken, err)
+	}
+}
+
+// TestShmdictBenchName: names are random, not the pid.
+func TestShmdictBenchName(t *testing.T) {
+	a, b := benchName(), benchName()
+	if a == b || !strings.HasPrefix(a, "shmdict-bench-") || strings.Contains(a, "/") {
+		t.Fatalf("benchName gave %q and %q, want two different shmdict-bench-<random> names", a, b)
+	}
+}
