@@ -308,24 +308,11 @@ func RemoveUnused(path string) error { return removeUnused(path, time.Time{}) }
 func RemoveUnusedBefore(path string, cutoff time.Time) error { return removeUnused(path, cutoff) }
 
 func removeUnused(path string, cutoff time.Time) error {
-	fd, st, err := openName(path, unix.O_RDONLY)
+	fd, st, err := lockToRemove(path, "has attached processes; detach them or use Remove")
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := checkMine(path, st); err != nil {
-		return err
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("%w: %s has attached processes; detach them or use Remove", ErrInUse, path)
-		}
-		return fmt.Errorf("shmdict: flock %s: %w", path, err)
-	}
-	// Unlink only the file we checked: the path may name another by now.
-	if same, err := samePath(fd, path); err != nil || !same {
-		return fmt.Errorf("%w: %s was replaced while checking it; retry", ErrBusy, path)
-	}
 	if !cutoff.IsZero() {
 		// Fstat again: an attach and close since the first one touched it.
 		if err := unix.Fstat(fd, st); err != nil {
@@ -343,6 +330,35 @@ func removeUnused(path string, cutoff time.Time) error {
 		}
 	}
 	return Remove(path)
+}
+
+// lockToRemove opens path, which must be a regular file of this user, and
+// takes its exclusive flock without waiting, for a removal: ErrInUse
+// (with inUse's words) while a holder has it, ErrBusy if path names
+// another file by the time the lock is held (only the file checked may be
+// unlinked). The caller closes the descriptor.
+func lockToRemove(path, inUse string) (int, *unix.Stat_t, error) {
+	fd, st, err := openName(path, unix.O_RDONLY)
+	if err != nil {
+		return -1, nil, err
+	}
+	fail := func(err error) (int, *unix.Stat_t, error) {
+		unix.Close(fd)
+		return -1, nil, err
+	}
+	if err := checkMine(path, st); err != nil {
+		return fail(err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fail(fmt.Errorf("%w: %s %s", ErrInUse, path, inUse))
+		}
+		return fail(fmt.Errorf("shmdict: flock %s: %w", path, err))
+	}
+	if same, err := samePath(fd, path); err != nil || !same {
+		return fail(fmt.Errorf("%w: %s was replaced while checking it; retry", ErrBusy, path))
+	}
+	return fd, st, nil
 }
 
 // crashedUsers counts the registry entries of processes that died with

@@ -227,19 +227,10 @@ func RemoveTemp(path string) error {
 	if !IsTempName(filepath.Base(path)) {
 		return fmt.Errorf("%w: %s is not a temporary file's name", ErrInvalid, path)
 	}
-	fd, st, err := openName(path, unix.O_RDONLY)
+	fd, _, err := lockToRemove(path, "is being written by its creator")
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := checkMine(path, st); err != nil {
-		return err
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return fmt.Errorf("%w: %s is being written by its creator", ErrInUse, path)
-	}
-	if same, err := samePath(fd, path); err != nil || !same {
-		return fmt.Errorf("%w: %s changed while checking it", ErrBusy, path)
-	}
 	return Remove(path)
 }
