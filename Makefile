@@ -24,6 +24,7 @@ unit:
 # segment backend (table.New / segment.NewHeap), where it sees every access.
 race:
 	$(GO) test -count=1 -race -short -timeout 20m -run 'Race|Model|Arena|Concurrent|Wait|Subscribe|TTL|Typed|GetOrLoad|Evict' ./table/ ./arena/
+	$(GO) test -count=1 -race ./atomicx/
 
 # Crash tests with failpoints compiled in: writers SIGKILL themselves at
 # every step of every write protocol (see segment/failpoints.go).

@@ -144,6 +144,9 @@ func (m Mem) Bytes(off, n uint64) []byte {
 // that concurrent validated readers of a recycled block are not reported.
 func (m Mem) CopyIn(off uint64, src []byte) {
 	m.check(off, uint64(len(src)), 8)
+	if len(src) == 0 {
+		return // off may be the end of the memory: no pointer to form there
+	}
 	if !raceEnabled {
 		copy(unsafe.Slice((*byte)(unsafe.Add(m.base, off)), len(src)), src)
 		return
@@ -168,6 +171,9 @@ func (m Mem) CopyIn(off uint64, src []byte) {
 // be 8-byte aligned and [off, off+roundup(n,8)) inside the region.
 func (m Mem) CopyOut(dst []byte, off, n uint64) []byte {
 	m.check(off, (n+7)&^7, 8)
+	if n == 0 {
+		return dst // off may be the end of the memory: no pointer to form there
+	}
 	l := len(dst)
 	dst = slices.Grow(dst, int(n))[:l+int(n)]
 	out := dst[l:]
@@ -190,6 +196,9 @@ func (m Mem) CopyOut(dst []byte, off, n uint64) []byte {
 func (m Mem) Equal(off uint64, b []byte) bool {
 	n := uint64(len(b))
 	m.check(off, (n+7)&^7, 8)
+	if n == 0 {
+		return true // off may be the end of the memory: no pointer to form there
+	}
 	p := unsafe.Add(m.base, off)
 	i := uint64(0)
 	for ; i+8 <= n; i += 8 {
