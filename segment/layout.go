@@ -79,8 +79,12 @@ import (
 const (
 	// Magic starts every segment file.
 	Magic = "SHMDICT\x00"
-	// Version is the format version of segments without eviction.
-	Version = 1
+	// Version is the format version of segments without eviction. Version
+	// 1 was the same layout with a separate key record per slot; version 4
+	// names the key's first record instead (table/probe.go, keyAt), whose
+	// prefix is the key, so the key word's record is not a record a
+	// version-1 reader can parse as a key. Each refuses the other.
+	Version = 4
 	// VersionEvict is the format version of segments with eviction
 	// (FlagEvictCLOCK); this build reads and writes both. Version 2 was
 	// the first eviction format, whose key words had no claim generation
@@ -367,7 +371,7 @@ func decodeHeader(h []byte) (Layout, error) {
 	}
 	v := le.Uint32(h[offVersion:])
 	if v != Version && v != VersionEvict {
-		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads versions %d and %d (use a matching shmdict build, or dump and reload the data)", ErrVersion, v, Version, VersionEvict)
+		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads versions %d and %d (open it with the shmdict build that made it, `shmdict dump` it, and `shmdict load` the dump with this build)", ErrVersion, v, Version, VersionEvict)
 	}
 	if bom := binary.NativeEndian.Uint32(h[offBOM:]); bom != ByteOrderMark {
 		return Layout{}, fmt.Errorf("%w: byte-order mark %#x (written on a host of another byte order?)", ErrCorrupt, bom)

@@ -22,7 +22,7 @@ func TestLayoutConstants(t *testing.T) {
 		name      string
 		got, want uint64
 	}{
-		{"Version", Version, 1},
+		{"Version", Version, 4},
 		{"HeaderSize", HeaderSize, 256},
 		{"ControlSize", ControlSize, 16384},
 		{"ByteOrderMark", ByteOrderMark, 0x01020304},
@@ -349,7 +349,7 @@ func TestLayoutHeaderRoundTrip(t *testing.T) {
 		}
 		// Spot-check the encoding against the spec, not against itself.
 		le := binary.LittleEndian
-		if string(h[:8]) != "SHMDICT\x00" || le.Uint32(h[8:]) != 1 || le.Uint32(h[12:]) != 256 ||
+		if string(h[:8]) != "SHMDICT\x00" || le.Uint32(h[8:]) != 4 || le.Uint32(h[12:]) != 256 ||
 			le.Uint32(h[16:]) != 0x01020304 || le.Uint64(h[24:]) != l.Seed || le.Uint64(h[32:]) != l.Slots ||
 			le.Uint64(h[88:]) != l.TotalSize || le.Uint64(h[184:]) != xxhash.Sum64(h[:184]) {
 			t.Errorf("header bytes do not follow the documented layout:\n% x", h)
@@ -380,11 +380,12 @@ func TestLayoutDecodeRejects(t *testing.T) {
 		{"magic", func(h []byte) { h[0] = 'X' }, true, ErrCorrupt},
 		{"magic last byte", func(h []byte) { h[7] = 1 }, true, ErrCorrupt},
 		{"version 0", put32(offVersion, 0), true, ErrVersion},
-		{"version 4", put32(offVersion, 4), true, ErrVersion},
-		{"version 4 stale checksum", put32(offVersion, 4), false, ErrVersion},
+		{"version 1 (separate key records)", put32(offVersion, 1), true, ErrVersion},
+		{"version 1 stale checksum", put32(offVersion, 1), false, ErrVersion},
+		{"version 5", put32(offVersion, 5), true, ErrVersion},
 		{"version 2 (eviction without claim generations)", put32(offVersion, 2), true, ErrVersion},
 		{"version 3 without the eviction flag", put32(offVersion, VersionEvict), true, ErrVersion},
-		{"version 1 with the eviction flag", put32(offFlags, FlagEvictCLOCK), true, ErrVersion},
+		{"version 4 with the eviction flag", put32(offFlags, FlagEvictCLOCK), true, ErrVersion},
 		{"unknown flag", put32(offFlags, 2), true, ErrVersion},
 		{"version max", put32(offVersion, ^uint32(0)), true, ErrVersion},
 		{"header size", put32(offHdrSize, 512), true, ErrCorrupt},

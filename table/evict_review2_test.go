@@ -114,7 +114,7 @@ func TestEvictFailedSetSparesClaimInFlight(t *testing.T) {
 	if ok, _ := tb.casValue(0, kw, w1, nextValueWord(w1, vu)); !ok {
 		t.Fatal("A's value CAS failed")
 	}
-	tb.retire(0, w1)
+	tb.retire(0, kw, w1)
 	if got, err := tb.Get(k); err != nil || string(got) != "a" {
 		t.Fatalf("Get(k) = %q, %v", got, err)
 	}

@@ -3,7 +3,6 @@ package table
 import (
 	"iter"
 
-	"github.com/shmdict/shmdict/arena"
 )
 
 // All returns an iterator over the table's keys and values, in slot
@@ -102,11 +101,11 @@ func (t *Table) Clear() (err error) {
 			continue
 		}
 		u := unitOf(w0)
-		_, n, ok := t.ar.ReadHeader(u)
-		if !ok || n > MaxKeyLen {
+		off, n, ok := t.keyAt(u)
+		if !ok {
 			return errCorruptKey(t, u)
 		}
-		h := hash64(t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n), t.seed)
+		h := hash64(t.mem.Bytes(off, n), t.seed)
 		t.clearSlot(slot, h, &cleared)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -260,11 +259,11 @@ func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, dead
 		return nil, 0, 0, nil, false, nil
 	}
 	u := unitOf(w0)
-	_, n, good := t.ar.ReadHeader(u)
-	if !good || n > MaxKeyLen {
+	koff, n, good := t.keyAt(u)
+	if !good {
 		return nil, 0, 0, nil, false, errCorruptKey(t, u)
 	}
-	key = append([]byte(nil), t.mem.Bytes(t.ar.Off(u)+arena.HeaderBytes, n)...)
+	key = append([]byte(nil), t.mem.Bytes(koff, n)...)
 	// The caller has the table to itself (Compact), so the value word
 	// cannot change form between this load and the read.
 	woff := t.valueWordOff(slot)

@@ -265,22 +265,27 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 	}
 	h := hash64(key, t.seed)
 	var u uint32
+	pinned := false // u is the key record of the slot it claimed
 	defer func() {
-		if !committed && u != 0 {
+		if !committed && !pinned && u != 0 {
 			t.ar.Free(u, int(h%segment.FreeShards))
 		}
 	}()
-	prepare := func() (err error) {
+	prepare := func() (_ uint32, err error) {
 		if u == 0 {
 			u, err = t.writeRecord(key, deadline, value, int(h%segment.FreeShards))
 		}
-		return err
+		if deadline != 0 || !t.pinnable(key, value) {
+			return 0, err // expiring or large: the claim writes a key record
+		}
+		return u, err
 	}
 	for {
 		slot, kw, err := t.findOrClaimPrepared(key, h, prepare)
 		if err != nil {
 			return err
 		}
+		pinned = pinned || (u != 0 && unitOf(kw) == u)
 		if u == 0 {
 			// From the slot's shard, where its old record will be freed:
 			// the allocator tries that shard's free list before the bump.
@@ -303,7 +308,7 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 			if ok {
 				committed = true
 				segment.Failpoint(segment.FPValuePublished)
-				t.retire(slot, w)
+				t.retire(slot, kw, w)
 				if !isAbsent(w) {
 					t.touch(slot) // an overwrite is a use; an insert is not (CLOCK evicts new keys first)
 				}
@@ -319,17 +324,14 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 }
 
 // retire accounts for value word w having been replaced by a present
-// value: it frees w's record, or counts a new key if w was absent.
-func (t *Table) retire(slot, w uint64) {
-	switch {
-	case isCounter(w):
-	case unitOf(w) == 0:
+// value in slot, whose key word is kw: it frees w's record (unless it is
+// the key record, see freeValue), or counts a new key if w was absent.
+func (t *Table) retire(slot, kw, w uint64) {
+	if !isCounter(w) && unitOf(w) == 0 {
 		t.addLen(slot, 1)
-	default:
-		// A bad header means corruption; the block is left where it is
-		// (a leak that fsck reports) rather than trusted.
-		_ = t.ar.Free(unitOf(w), shardOf(slot))
+		return
 	}
+	t.freeValue(slot, kw, w)
 }
 
 // Delete removes key and reports whether it was present.
@@ -374,9 +376,8 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 		if t.mem.CAS64(woff, w, nw) {
 			*committed = true
 			segment.Failpoint(segment.FPDeletePublished)
-			if !isCounter(w) {
-				_ = t.ar.Free(unitOf(w), shardOf(slot))
-			}
+			// The key word of a slot that is never reused cannot change.
+			t.freeValue(slot, t.mem.Load64(t.slotOff(slot)), w)
 			t.addLen(slot, -1)
 			t.notify(h, slot, w, nw, EventDelete)
 			return !exp
@@ -468,7 +469,7 @@ retry:
 				committed = true
 				n = next
 				segment.Failpoint(segment.FPAddPublished)
-				t.retire(slot, w) // absent: count the key; expired: free its record
+				t.retire(slot, kw, w) // absent: count the key; expired: free its record
 				if !isAbsent(w) {
 					t.touch(slot)
 				}
@@ -622,9 +623,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 		if swapped {
 			done = true // u is published now: the deferred free must not touch it
 			segment.Failpoint(segment.FPValuePublished)
-			if !isCounter(w) {
-				_ = t.ar.Free(unitOf(w), shardOf(slot))
-			}
+			t.freeValue(slot, kw, w)
 			kind := EventSet
 			if del {
 				t.addLen(slot, -1)
@@ -700,16 +699,20 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	}
 	h := hash64(key, t.seed)
 	var u uint32
+	pinned := false // u is the key record of the slot it claimed
 	defer func() {
-		if !committed && u != 0 {
+		if !committed && !pinned && u != 0 {
 			t.ar.Free(u, int(h%segment.FreeShards))
 		}
 	}()
-	prepare := func() (err error) {
+	prepare := func() (_ uint32, err error) {
 		if u == 0 {
 			u, err = t.writeRecord(key, 0, value, int(h%segment.FreeShards))
 		}
-		return err
+		if !t.pinnable(key, value) {
+			return 0, err
+		}
+		return u, err
 	}
 retry:
 	for {
@@ -717,6 +720,7 @@ retry:
 		if err != nil {
 			return nil, false, err
 		}
+		pinned = pinned || (u != 0 && unitOf(kw) == u)
 		woff := t.valueWordOff(slot)
 		for {
 			w := t.mem.Load64(woff)
@@ -764,7 +768,7 @@ retry:
 			if ok {
 				committed, actual = true, value
 				segment.Failpoint(segment.FPValuePublished)
-				t.retire(slot, w) // absent: count the key; expired: free its record
+				t.retire(slot, kw, w) // absent: count the key; expired: free its record
 				t.notify(h, slot, w, nw, EventSet)
 				return value, false, nil
 			}

@@ -30,8 +30,8 @@ func shardOf(slot uint64) int { return int(slot % segment.FreeShards) }
 // safe; a record that fails its bounds check is corruption.
 func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
 	u := unitOf(w0)
-	_, n, ok := t.ar.ReadHeader(u)
-	if !ok || n > MaxKeyLen {
+	off, n, ok := t.keyAt(u)
+	if !ok {
 		return false, errCorruptKey(t, u)
 	}
 	if n != uint64(len(key)) {
@@ -40,7 +40,66 @@ func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
 	// Atomic loads: in a segment that reuses slots, a key record can be
 	// freed (and rewritten) under a reader that loaded its key word
 	// earlier; the reader then rechecks the key word.
-	return t.mem.Equal(t.ar.Off(u)+arena.HeaderBytes, key), nil
+	return t.mem.Equal(off, key), nil
+}
+
+// keyAt locates the key in the key record at arena unit u, the record a
+// key word names: the offset and length of the key's bytes. In a version-4
+// segment the key record is a record whose prefix is the key: the key's
+// first value record (a Set that claimed the slot), or one with an empty
+// payload (a claim without a value: Add, Counter). In a version-3 segment
+// (eviction) it is a record of its own whose payload is the key. ok is
+// false for a malformed record.
+func (t *Table) keyAt(u uint32) (off, n uint64, ok bool) {
+	_, p, n, ok := t.ar.ReadPrefixed(u)
+	switch {
+	case !ok:
+		return 0, 0, false
+	case !t.reuse:
+		n = p
+	case p != 0:
+		return 0, 0, false
+	}
+	if n > MaxKeyLen {
+		return 0, 0, false
+	}
+	return t.ar.Off(u) + arena.HeaderBytes, n, true
+}
+
+// pinClass is the largest size class of a first value record that a
+// claim keeps as the key record (see keyAt): 64 bytes, one cache line. A
+// key whose value is overwritten keeps its first record until Compact, so
+// a larger first record (or an expiring one, which is soon dead) gets a
+// key record of its own instead.
+const pinClass = 3
+
+// pinnable reports whether the first value record of key, holding value,
+// may serve as its key record.
+func (t *Table) pinnable(key, value []byte) bool {
+	c := arena.ClassFor(arena.PrefixSpan(uint64(len(key))) + uint64(len(value)))
+	return !t.reuse && c >= 0 && c <= pinClass
+}
+
+// keyRecord writes a key record for key (see keyAt), privately: the
+// caller publishes it with its claim or frees it.
+func (t *Table) keyRecord(key []byte, shard int) (uint32, error) {
+	if t.reuse {
+		return t.writeRecord(nil, 0, key, shard)
+	}
+	return t.writeRecord(key, 0, nil, shard)
+}
+
+// freeValue frees the record of value word w, just unpublished from slot
+// whose key word is kw, unless the key word names it: in a version-4
+// segment the key's first value record stays as its key record for the
+// life of the slot. Counters and absent values have no record.
+func (t *Table) freeValue(slot, kw, w uint64) {
+	if isCounter(w) || unitOf(w) == 0 || unitOf(w) == unitOf(kw) {
+		return
+	}
+	// A bad header means corruption; the block is left where it is (a
+	// leak that fsck reports) rather than trusted.
+	_ = t.ar.Free(unitOf(w), shardOf(slot))
 }
 
 // seen is what matching a slot learned about its value: the value word
@@ -230,7 +289,7 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 	if t.reuse {
 		return t.claimReuse(key, h)
 	}
-	return t.claim(key, h)
+	return t.claim(key, h, 0)
 }
 
 // findOrClaimPrepared is findOrClaim for a write that stores a record of
@@ -243,25 +302,35 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 // while it allocates, and perhaps evicts for arena space: the CLOCK hand
 // takes a claim without a value for an abandoned one once a pass has
 // marked it.
-func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() error) (slot, kw uint64, err error) {
+//
+// In a version-4 segment the prepared record (prepare returns its unit, a
+// record whose prefix is key) is also what the claim publishes as the key
+// record: the key word names it for the life of the slot. The caller knows
+// its record was taken so when kw's unit is that record's: it must then
+// not free it, even if its value CAS never happens.
+func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() (uint32, error)) (slot, kw uint64, err error) {
 	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
 		return slot, sn.w0, err
 	}
-	if err := prepare(); err != nil {
+	rec, err := prepare()
+	if err != nil {
 		return 0, 0, err
 	}
 	if t.reuse {
 		return t.claimReuse(key, h)
 	}
-	return t.claim(key, h)
+	return t.claim(key, h, rec)
 }
 
 // claim is findOrClaim's slow path, for a key that was absent a moment
-// ago (another process may be inserting it right now).
-func (t *Table) claim(key []byte, h uint64) (slot, kw uint64, err error) {
+// ago (another process may be inserting it right now). rec, if not 0, is
+// a record the caller wrote whose prefix is key: the claim publishes it as
+// the key record (and leaves it to the caller if it claims nothing).
+// Otherwise the claim writes a key record of its own.
+func (t *Table) claim(key []byte, h uint64, rec uint32) (slot, kw uint64, err error) {
 	tag := tagOf(h)
 	g := h & (t.groups - 1)
-	c := claimRes{t: t, h: h}
+	c := claimRes{t: t, h: h, keyUnit: rec, borrowed: rec != 0}
 	release := c.release
 	for i := uint64(0); i < t.maxProbe; i++ {
 		base := g * segment.GroupSlots
@@ -314,6 +383,7 @@ type claimRes struct {
 	t        *Table
 	h        uint64
 	keyUnit  uint32
+	borrowed bool // keyUnit is the caller's record: not ours to free
 	reserved bool
 }
 
@@ -322,7 +392,7 @@ func (c *claimRes) writeKey(key []byte) error {
 	if c.keyUnit != 0 {
 		return nil
 	}
-	u, err := c.t.writeRecord(nil, 0, key, int(c.h%segment.FreeShards))
+	u, err := c.t.keyRecord(key, int(c.h%segment.FreeShards))
 	if err != nil {
 		return err
 	}
@@ -333,7 +403,7 @@ func (c *claimRes) writeKey(key []byte) error {
 
 // release gives back what the claim holds.
 func (c *claimRes) release() {
-	if c.keyUnit != 0 {
+	if c.keyUnit != 0 && !c.borrowed {
 		c.t.ar.Free(c.keyUnit, int(c.h%segment.FreeShards))
 	}
 	if c.reserved {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -261,11 +260,11 @@ func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 
 // recordKey appends the key of key record u to dst (error if malformed).
 func (t *Table) recordKey(dst []byte, u uint32) ([]byte, error) {
-	_, n, ok := t.ar.ReadHeader(u)
-	if !ok || n > MaxKeyLen {
+	off, n, ok := t.keyAt(u)
+	if !ok {
 		return dst, errCorruptKey(t, u)
 	}
-	return t.mem.CopyOut(dst, t.ar.Off(u)+arena.HeaderBytes, n), nil
+	return t.mem.CopyOut(dst, off, n), nil
 }
 
 // deleteReuse deletes the key of slot (key word kw) by retiring the slot.
@@ -525,9 +524,8 @@ func (t *Table) keyMatchesAt(slot, w0 uint64, key []byte) (bool, error) {
 func (t *Table) slotKeyAt(slot, w0 uint64) (key []byte, ok bool, err error) {
 	u := unitOf(w0)
 	for try := 0; ; try++ {
-		_, n, good := t.ar.ReadHeader(u)
-		if good && n <= MaxKeyLen {
-			key = t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(u)+arena.HeaderBytes, n)
+		if off, n, good := t.keyAt(u); good {
+			key = t.mem.CopyOut(make([]byte, 0, n), off, n)
 			return key, t.keyStill(slot, w0), nil
 		}
 		if !t.reuse || try == rereads {

@@ -177,7 +177,7 @@ func (t *Table) reclaim(slot uint64) bool {
 		}
 		nw := nextValueWord(w, 0)
 		if t.mem.CAS64(woff, w, nw) {
-			_ = t.ar.Free(unitOf(w), shardOf(slot))
+			t.freeValue(slot, t.mem.Load64(t.slotOff(slot)), w)
 			t.addLen(slot, -1)
 			t.mem.Add64(segment.OffExpired, 1)
 			if key, err := t.slotKey(slot); err == nil && key != nil {

@@ -201,7 +201,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			continue
 		}
 		ku := unitOf(w0)
-		_, p, n, ok := t.ar.ReadPrefixed(ku)
+		koff, n, ok := t.keyAt(ku)
 		// In a segment that reuses slots, other processes may retire this
 		// slot (and recycle its key record) while Verify reads it: a slot
 		// whose key word changed is skipped, not reported.
@@ -212,7 +212,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			}
 			return false
 		}
-		if !ok || p != 0 || n > MaxKeyLen {
+		if !ok {
 			if stale() {
 				continue
 			}
@@ -220,7 +220,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			fixes = append(fixes, slotFix{slot: slot, kill: true})
 			continue
 		}
-		key := t.mem.CopyOut(make([]byte, 0, n), t.ar.Off(ku)+arena.HeaderBytes, n)
+		key := t.mem.CopyOut(make([]byte, 0, n), koff, n)
 		if stale() {
 			continue
 		}
@@ -238,7 +238,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		dup := false
 		for _, other := range firstSlot[h] {
 			ou := unitOf(t.mem.Load64(t.slotOff(other)))
-			if _, on, _ := t.ar.ReadHeader(ou); on == n && bytes.Equal(t.mem.Bytes(t.ar.Off(ou)+arena.HeaderBytes, n), key) {
+			if ooff, on, _ := t.keyAt(ou); on == n && bytes.Equal(t.mem.Bytes(ooff, n), key) {
 				problem("slot %d: key %q is also in slot %d", slot, clip(key), other)
 				dup = true
 			}
@@ -275,15 +275,19 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 				rep.Tombstones++
 				continue
 			}
-			if msg := markLive(vu); msg != "" {
-				problem("slot %d: value %s", slot, msg)
-				fixes = append(fixes, t.dropValueFix(slot, rep))
-				rep.Tombstones++
-				continue
+			// In version 4 the key's first value record is also its key
+			// record, marked above.
+			if vu != ku || t.reuse {
+				if msg := markLive(vu); msg != "" {
+					problem("slot %d: value %s", slot, msg)
+					fixes = append(fixes, t.dropValueFix(slot, rep))
+					rep.Tombstones++
+					continue
+				}
+				rep.LiveBlocks++
+				rep.LiveBytes += blockBytes(t.ar, vu)
 			}
 			rep.Keys++
-			rep.LiveBlocks++
-			rep.LiveBytes += blockBytes(t.ar, vu)
 			stripes[slot%segment.LenStripes]++
 		}
 	}
