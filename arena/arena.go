@@ -26,6 +26,11 @@ const (
 	magicFree = 0xF3
 )
 
+// LiveMagic is the top byte of a live block's header word, for readers
+// that decode headers inline on a fast path (they must also bound the
+// lengths, as ReadPrefixed does).
+const LiveMagic = magicLive
+
 func packHeader(magic uint64, class int, n uint64) uint64 {
 	return magic<<56 | uint64(class)<<48 | n
 }

@@ -174,10 +174,13 @@ func (m Mem) CopyOut(dst []byte, off, n uint64) []byte {
 	if n == 0 {
 		return dst // off may be the end of the memory: no pointer to form there
 	}
+	p := unsafe.Add(m.base, off)
+	if plainReads {
+		return append(dst, unsafe.Slice((*byte)(p), n)...)
+	}
 	l := len(dst)
 	dst = slices.Grow(dst, int(n))[:l+int(n)]
 	out := dst[l:]
-	p := unsafe.Add(m.base, off)
 	i := uint64(0)
 	for ; i+8 <= n; i += 8 {
 		binary.LittleEndian.PutUint64(out[i:], atomic.LoadUint64((*uint64)(unsafe.Add(p, i))))
@@ -200,6 +203,16 @@ func (m Mem) Equal(off uint64, b []byte) bool {
 		return true // off may be the end of the memory: no pointer to form there
 	}
 	p := unsafe.Add(m.base, off)
+	if plainReads {
+		if n >= 8 && n <= 16 {
+			// The first and the last 8 bytes (overlapping when n < 16):
+			// four loads instead of a call, for the common short key.
+			q := unsafe.Add(p, n-8)
+			return *(*uint64)(p) == binary.LittleEndian.Uint64(b) &&
+				*(*uint64)(q) == binary.LittleEndian.Uint64(b[n-8:])
+		}
+		return string(unsafe.Slice((*byte)(p), n)) == string(b) // memequal, no copy
+	}
 	i := uint64(0)
 	for ; i+8 <= n; i += 8 {
 		if atomic.LoadUint64((*uint64)(unsafe.Add(p, i))) != binary.LittleEndian.Uint64(b[i:]) {

@@ -29,3 +29,33 @@ func TestMemEmptyAtEnd(t *testing.T) {
 	}
 	_ = keep
 }
+
+// TestMemEqualCopyOut checks Equal and CopyOut against bytes.Equal and
+// copy for every length up to 72 and a difference at every position, on
+// both the plain-load path (amd64 without -race) and the atomic one.
+func TestMemEqualCopyOut(t *testing.T) {
+	region := HeapBytes(256)
+	m := FromBytes(region)
+	for i := range region {
+		region[i] = byte(i*7 + 3)
+	}
+	for _, off := range []uint64{0, 8, 256 - 80} {
+		for n := uint64(0); n <= 72; n++ {
+			src := region[off : off+n]
+			if got := m.CopyOut([]byte("x"), off, n); string(got) != "x"+string(src) {
+				t.Fatalf("CopyOut(off %d, n %d) = %x, want x + %x", off, n, got, src)
+			}
+			b := append([]byte(nil), src...)
+			if !m.Equal(off, b) {
+				t.Fatalf("Equal(off %d, n %d) of the same bytes is false", off, n)
+			}
+			for i := range b {
+				b[i] ^= 0x40
+				if m.Equal(off, b) {
+					t.Fatalf("Equal(off %d, n %d) misses a difference at byte %d", off, n, i)
+				}
+				b[i] ^= 0x40
+			}
+		}
+	}
+}

@@ -142,8 +142,8 @@ func (t *Table) Get(key []byte) ([]byte, error) {
 // AppendGet appends key's value to dst and returns the extended slice, or
 // dst and ErrNotFound. It allocates nothing when dst has room.
 func (t *Table) AppendGet(dst, key []byte) (out []byte, err error) {
-	if err := checkKey(key); err != nil {
-		return dst, err
+	if len(key) > MaxKeyLen {
+		return dst, checkKey(key)
 	}
 	old, err := t.enter()
 	if err != nil {
@@ -175,29 +175,50 @@ func (t *Table) AppendGet(dst, key []byte) (out []byte, err error) {
 // the general path then answers. Fewer instructions per lookup let the
 // CPU overlap the cache misses of consecutive lookups.
 func (t *Table) getFast(dst, key []byte, h uint64) (out []byte, ok bool) {
-	base, match, _ := t.firstGroup(h)
+	// One function with inlined loads: each call or check on this path
+	// lengthens it, and a shorter path lets the CPU start the next
+	// lookup's misses while this one's are outstanding.
+	m := &t.mem
+	base := h & (t.groups - 1) * segment.GroupSlots
+	off := t.slotsOff + base*segment.SlotSize
+	want, keep := wantWord(h), t.hiKeep
+	match := bit((m.Load64(off)>>32^want)&keep == 0) |
+		bit((m.Load64(off+segment.SlotSize)>>32^want)&keep == 0)<<1 |
+		bit((m.Load64(off+2*segment.SlotSize)>>32^want)&keep == 0)<<2 |
+		bit((m.Load64(off+3*segment.SlotSize)>>32^want)&keep == 0)<<3
 	if match == 0 {
 		return dst, false
 	}
-	slot := base + uint64(bits.TrailingZeros64(match))
-	woff := t.valueWordOff(slot)
-	w1 := t.mem.Load64(woff)
-	u := unitOf(w1)
-	if w1&(counterBit|expiresBit) != 0 || u == 0 {
+	j := uint64(bits.TrailingZeros64(match))
+	woff := off + j*segment.SlotSize + 8
+	w1 := m.Load64(woff)
+	u := uint64(uint32(w1))
+	if w1&(counterBit|expiresBit) != 0 || u-1 >= t.units-1 { // u is 0 or past the arena
 		return dst, false
 	}
-	_, p, n, valid := t.ar.ReadPrefixed(u)
-	roff := t.ar.Off(u) + arena.HeaderBytes
-	if !valid || p != uint64(len(key)) || !t.mem.Equal(roff, key) {
+	roff := t.arenaOff + u*arena.Unit
+	hdr := m.Load64(roff)
+	p, n := hdr>>32&0xFFFF, hdr&0xFFFFFFFF
+	kl := uint64(len(key))
+	span := arena.PrefixSpan(kl)
+	// The record must be live, carry a key as long as ours, and end
+	// inside the arena; its class is not checked (what is read lies in
+	// the arena, and the recheck below catches a recycled block).
+	if hdr>>56 != arena.LiveMagic || p != kl || (u*arena.Unit+arena.HeaderBytes+span+n) > t.units*arena.Unit {
 		return dst, false
 	}
-	out = t.mem.CopyOut(dst, roff+arena.PrefixSpan(p), n)
-	if t.mem.Load64(woff) != w1 {
+	if !m.Equal(roff+arena.HeaderBytes, key) {
+		return dst, false
+	}
+	out = m.CopyOut(dst, roff+arena.HeaderBytes+span, n)
+	if m.Load64(woff) != w1 {
 		return dst, false
 	}
 	// The record's key copy matched: w1 was key's value, whichever key
 	// word the slot has now.
-	t.touch(slot)
+	if t.reuse {
+		t.touch(base + j)
+	}
 	return out, true
 }
 

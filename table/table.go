@@ -151,6 +151,8 @@ type Table struct {
 	hiKeep   uint64          // the same, as a mask over a key word's high half with its state
 	refOff   uint64          // offset of the CLOCK reference bits
 	dispOff  uint64          // offset of the per-group probe bounds
+	arenaOff uint64          // offset of arena unit 0 (getFast)
+	units    uint64          // arena units (getFast)
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -170,6 +172,8 @@ func newTable(seg *segment.Segment, name string) *Table {
 		reuse:    l.Evicts(),
 		refOff:   l.RefOff,
 		dispOff:  l.DispOff,
+		arenaOff: l.ArenaOff,
+		units:    l.ArenaSize / arena.Unit,
 	}
 	t.tagKeep, t.hiKeep = tagMask, 1<<32-1
 	if t.reuse {
