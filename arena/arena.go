@@ -54,9 +54,10 @@ var ErrNoSpace = fmt.Errorf("shmdict: arena has no free block of the requested s
 
 // Arena allocates blocks inside a segment's arena region.
 type Arena struct {
-	mem   atomicx.Mem
-	base  uint64 // byte offset of unit 0
-	units uint64 // arena size in units
+	mem     atomicx.Mem
+	base    uint64 // byte offset of unit 0
+	units   uint64 // arena size in units
+	reserve func(off, n uint64) error
 }
 
 // New returns the arena of a segment with layout l mapped at mem.
@@ -100,7 +101,8 @@ func (a *Arena) alloc(c int, shard int) (uint32, int, error) {
 	if u, err := a.pop(shard, c); u != 0 || err != nil {
 		return u, c, err
 	}
-	if u := a.bump(ClassUnits(c), shard); u != 0 {
+	u, bumpErr := a.bump(ClassUnits(c), shard)
+	if u != 0 {
 		return u, c, nil
 	}
 	for cc := c; cc < NumClasses; cc++ {
@@ -109,6 +111,9 @@ func (a *Arena) alloc(c int, shard int) (uint32, int, error) {
 				return u, cc, err
 			}
 		}
+	}
+	if bumpErr != nil {
+		return 0, 0, bumpErr // the file system has no room for more of the arena
 	}
 	return 0, 0, fmt.Errorf("%w (%d bytes; %d of %d arena bytes free, in blocks of other sizes)",
 		ErrNoSpace, ClassUnits(c)*Unit, a.FreeBytes()+(a.units-min(a.Bump(), a.units))*Unit, a.units*Unit)
@@ -126,18 +131,30 @@ const lineUnits = 4
 // starts on a line: a record then costs one cache miss to read (or as few
 // as its size allows), not one more for straddling. The units skipped to
 // get there (at most 3) go to a free list, where small records use them.
-func (a *Arena) bump(n uint64, shard int) uint32 {
+//
+// Units below the bump pointer lie in chunks the segment file has
+// reserved (see SetReserve): a bump that reaches into a new chunk
+// reserves it before its CAS, so a failure takes nothing.
+func (a *Arena) bump(n uint64, shard int) (uint32, error) {
 	for {
 		b := a.mem.Load64(segment.OffBump)
 		if b == 0 || b > a.units {
-			return 0
+			return 0, nil
 		}
 		start := b
 		if n > lineUnits || b%lineUnits+n > lineUnits {
 			start = (b + lineUnits - 1) &^ (lineUnits - 1)
 		}
 		if start > a.units || n > a.units-start {
-			return 0
+			return 0, nil
+		}
+		if a.reserve != nil {
+			done, need := roundUp(b, reserveUnits), roundUp(start+n, reserveUnits)
+			if need > done {
+				if err := a.reserve(a.base+done*Unit, (min(need, a.units)-done)*Unit); err != nil {
+					return 0, err
+				}
+			}
 		}
 		if a.mem.CAS64(segment.OffBump, b, start+n) {
 			segment.Failpoint(segment.FPArenaBumped)
@@ -146,10 +163,20 @@ func (a *Arena) bump(n uint64, shard int) uint32 {
 				a.mem.Put64(a.Off(uint32(b)), packHeader(magicLive, int(gap)-1, 0))
 				a.Free(uint32(b), shard)
 			}
-			return uint32(start)
+			return uint32(start), nil
 		}
 	}
 }
+
+// reserveUnits is segment.ReserveChunk in units.
+const reserveUnits = segment.ReserveChunk / Unit
+
+func roundUp(x, m uint64) uint64 { return (x + m - 1) / m * m }
+
+// SetReserve sets the function that reserves bytes [off, off+n) of the
+// segment (Segment.Reserve) before the bump pointer hands them out. An
+// arena without one (a heap segment) reserves nothing.
+func (a *Arena) SetReserve(f func(off, n uint64) error) { a.reserve = f }
 
 // pop takes the top block of one free list, or returns 0 if it is empty.
 func (a *Arena) pop(shard, c int) (uint32, error) {

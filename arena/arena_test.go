@@ -785,3 +785,52 @@ func TestArenaLengths(t *testing.T) {
 		t.Errorf("FreeBytes = %d after freeing a prefixed block", a.FreeBytes())
 	}
 }
+
+// TestReserveChunks: the bump pointer reserves each chunk of the arena
+// before it hands out its first unit, exactly once in order, and a
+// reservation that fails takes nothing: the bump pointer stays, the error
+// comes back, and the next allocation tries again.
+func TestReserveChunks(t *testing.T) {
+	const chunks = 3
+	a, _ := testArena(t, chunks*segment.ReserveChunk)
+	type span struct{ off, n uint64 }
+	var got []span
+	var fail error
+	a.SetReserve(func(off, n uint64) error {
+		if fail != nil {
+			return fail
+		}
+		got = append(got, span{off, n})
+		return nil
+	})
+	c := ClassFor(1000) // 1024-byte blocks: a chunk holds 1024 of them
+	perChunk := segment.ReserveChunk / (ClassUnits(c) * Unit)
+	for i := uint64(0); i < perChunk-1; i++ {
+		if _, err := a.Alloc(c, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first chunk is the segment's at create: nothing reserved yet.
+	if len(got) != 0 {
+		t.Fatalf("reserved %v inside the first chunk", got)
+	}
+	fail = errors.New("no space")
+	bump := a.Bump()
+	if _, err := a.Alloc(c, 0); err != fail {
+		t.Fatalf("Alloc with a failing reservation: %v, want its error", err)
+	}
+	if a.Bump() != bump {
+		t.Fatalf("a failed reservation moved the bump pointer from %d to %d", bump, a.Bump())
+	}
+	fail = nil
+	for i := 0; i < int(perChunk)*(chunks-1); i++ {
+		if _, err := a.Alloc(c, 0); err != nil {
+			t.Fatalf("alloc %d: %v", i, err)
+		}
+	}
+	base := a.Off(0)
+	want := []span{{base + segment.ReserveChunk, segment.ReserveChunk}, {base + 2*segment.ReserveChunk, segment.ReserveChunk}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("reservations %v, want %v", got, want)
+	}
+}

@@ -96,7 +96,7 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 	if err := unix.Fchmod(fd, mode); err != nil { // umask may have narrowed it
 		return nil, fmt.Errorf("shmdict: chmod %s: %w", tmp, err)
 	}
-	if err := allocate(fd, l.TotalSize); err != nil {
+	if err := allocate(fd, l); err != nil {
 		if errors.Is(err, unix.ENOSPC) {
 			return nil, fmt.Errorf("%w: %s needs %d bytes (%s); free space there, or choose a smaller Capacity/ArenaBytes: %v",
 				ErrNoSpace, path, l.TotalSize, humanBytes(l.TotalSize), err)
@@ -131,15 +131,48 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 // its temp file.
 var testHookTempCreated func(tmp string)
 
-// allocate reserves size bytes for fd, so that a full file system fails
-// here and not with SIGBUS on first touch. fallocate where supported,
-// ftruncate elsewhere.
-func allocate(fd int, size uint64) error {
-	err := unix.Fallocate(fd, 0, 0, int64(size))
+// ReserveChunk is how much of the arena a segment file reserves at a
+// time: at create, the part before the arena and the arena's first
+// chunk; then each bump allocation that reaches into a new chunk reserves
+// it first (Segment.Reserve). The memory a table takes is then what its
+// records use, not its ArenaBytes, while a full file system still fails a
+// write with an error, not with SIGBUS on first touch.
+const ReserveChunk = 1 << 20
+
+// allocate gives fd the size of layout l and reserves everything before
+// the arena and the arena's first chunk (fallocate where supported;
+// elsewhere pages are allocated on first touch).
+func allocate(fd int, l Layout) error {
+	if err := unix.Ftruncate(fd, int64(l.TotalSize)); err != nil {
+		return err
+	}
+	return reserve(fd, 0, min(l.ArenaOff+ReserveChunk, l.TotalSize))
+}
+
+func reserve(fd int, off, n uint64) error {
+	err := unix.Fallocate(fd, 0, int64(off), int64(n))
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-		err = unix.Ftruncate(fd, int64(size))
+		return nil
 	}
 	return err
+}
+
+// Reserve allocates the file's blocks for bytes [off, off+n), so that a
+// full file system shows now, as an ErrNoSpace error, rather than as
+// SIGBUS when a page is first touched. A heap segment has nothing to do.
+func (s *Segment) Reserve(off, n uint64) error {
+	if s.file == nil || n == 0 {
+		return nil
+	}
+	err := reserve(int(s.file.Fd()), off, min(n, s.Layout.TotalSize-min(off, s.Layout.TotalSize)))
+	if errors.Is(err, unix.ENOSPC) {
+		return fmt.Errorf("%w: reserving %s more of %s's arena: %v; free space on that file system (for /dev/shm: other segments, `df /dev/shm`)",
+			ErrNoSpace, humanBytes(n), s.Path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("shmdict: reserve %d bytes of %s: %w", n, s.Path, err)
+	}
+	return nil
 }
 
 // Attach maps the existing segment at path after validating its owner,

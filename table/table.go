@@ -175,6 +175,9 @@ func newTable(seg *segment.Segment, name string) *Table {
 		arenaOff: l.ArenaOff,
 		units:    l.ArenaSize / arena.Unit,
 	}
+	if !seg.IsHeap() {
+		t.ar.SetReserve(seg.Reserve)
+	}
 	t.tagKeep, t.hiKeep = tagMask, 1<<32-1
 	if t.reuse {
 		t.tagKeep &^= genMask
