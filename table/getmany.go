@@ -79,16 +79,37 @@ func (t *Table) GetMany(keys [][]byte, vals [][]byte, found []bool) (err error) 
 	defer t.exit(old, &err)
 	for lo := 0; lo < len(keys); lo += getManyChunk {
 		hi := min(lo+getManyChunk, len(keys))
-		if err := t.getChunk(keys[lo:hi], vals[lo:hi], found[lo:hi]); err != nil {
+		if _, err := t.getChunk(keys[lo:hi], vals[lo:hi], found[lo:hi], nil, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// getManyFlat is GetMany of at most getManyChunk keys with the values
+// appended to buf instead of to caller slices: key i's value is
+// out[spans[i][0]:spans[i][1]] when found[i]. Map.GetMany uses it: values
+// stored into a [][]byte would move its stack buffers to the heap (escape
+// analysis sends whatever is stored through a slice parameter there),
+// while buf only flows to the result.
+func (t *Table) getManyFlat(keys [][]byte, buf []byte, spans *[getManyChunk][2]int, found []bool) (out []byte, err error) {
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return buf, err
+		}
+	}
+	old, err := t.enter()
+	if err != nil {
+		return buf, err
+	}
+	defer t.exit(old, &err)
+	return t.getChunk(keys, nil, found, buf, spans)
+}
+
 // getChunk is GetMany for at most getManyChunk keys, already checked,
-// inside GetMany's fault guard.
-func (t *Table) getChunk(keys, vals [][]byte, found []bool) error {
+// inside a fault guard. With vals nil it appends the values to buf and
+// records where each is in spans (see getManyFlat), and returns buf.
+func (t *Table) getChunk(keys, vals [][]byte, found []bool, buf []byte, spans *[getManyChunk][2]int) ([]byte, error) {
 	var (
 		hs    [getManyChunk]uint64 // key hashes
 		slots [getManyChunk]uint64 // gmFast: the slot stage 2 picked
@@ -122,13 +143,23 @@ func (t *Table) getChunk(keys, vals [][]byte, found []bool) error {
 		slots[i], w1s[i], state[i] = slot, w1, gmFast
 		t.mem.Prefetch(t.ar.Off(u))
 	}
+	// The two output forms in separate branches, each value flowing from
+	// its own destination only: see getManyFlat.
 	for i := range n {
 		switch state[i] {
 		case gmAbsent:
-			vals[i], found[i] = vals[i][:0], false
+			found[i] = false
+			if vals != nil {
+				vals[i] = vals[i][:0]
+			}
 		case gmFast:
-			if t.copyFast(keys, vals, i, slots[i], w1s[i]) {
-				found[i], state[i] = true, gmDone
+			if vals != nil {
+				if out, ok := t.copyFast(vals[i][:0], keys[i], slots[i], w1s[i]); ok {
+					vals[i], found[i], state[i] = out, true, gmDone
+				}
+			} else if out, ok := t.copyFast(buf, keys[i], slots[i], w1s[i]); ok {
+				spans[i] = [2]int{len(buf), len(out)}
+				buf, found[i], state[i] = out, true, gmDone
 			}
 		}
 	}
@@ -136,34 +167,41 @@ func (t *Table) getChunk(keys, vals [][]byte, found []bool) error {
 		if state[i] != gmSlow && state[i] != gmFast {
 			continue
 		}
-		v, ok, err := t.getSlow(vals[i][:0], keys[i], hs[i])
-		if err != nil {
-			return err
+		if vals != nil {
+			v, ok, err := t.getSlow(vals[i][:0], keys[i], hs[i])
+			if err != nil {
+				return buf, err
+			}
+			vals[i], found[i] = v, ok
+			continue
 		}
-		vals[i], found[i] = v, ok
+		v, ok, err := t.getSlow(buf, keys[i], hs[i])
+		if err != nil {
+			return buf, err
+		}
+		spans[i] = [2]int{len(buf), len(v)}
+		buf, found[i] = v, ok
 	}
-	return nil
+	return buf, nil
 }
 
-// copyFast is getFast's validated copy for keys[i], whose value word w1
-// (a plain value record) stage 2 loaded from slot. It reports whether
-// the copy stands; on false vals[i] is as it came.
-func (t *Table) copyFast(keys, vals [][]byte, i int, slot, w1 uint64) bool {
-	key := keys[i]
+// copyFast is getFast's validated copy of key's value into dst, from the
+// plain value record of value word w1, which stage 2 loaded from slot.
+// ok is false, with dst as it came, if the copy does not stand.
+func (t *Table) copyFast(dst, key []byte, slot, w1 uint64) (out []byte, ok bool) {
 	u := unitOf(w1)
 	_, p, n, valid := t.ar.ReadPrefixed(u)
 	roff := t.ar.Off(u) + arena.HeaderBytes
 	if !valid || p != uint64(len(key)) || !t.mem.Equal(roff, key) {
-		return false
+		return dst, false
 	}
-	out := t.mem.CopyOut(vals[i][:0], roff+arena.PrefixSpan(p), n)
+	out = t.mem.CopyOut(dst, roff+arena.PrefixSpan(p), n)
 	if t.mem.Load64(t.valueWordOff(slot)) != w1 {
-		return false
+		return dst, false
 	}
 	// The record's key copy matched: w1 was key's value (see getFast).
-	vals[i] = out
 	t.touch(slot)
-	return true
+	return out, true
 }
 
 // getSlow is AppendGet's general path for key, of hash h, after the fast

@@ -501,3 +501,74 @@ func BenchmarkGetMany(b *testing.B) {
 		reportPerKey(b, 1)
 	})
 }
+
+// TestGetManyTyped: Map.GetMany answers as Map.Get of each key (values,
+// counters written raw, missing keys, a value that does not decode), over
+// several chunks, and allocates nothing with fixed-size codecs.
+func TestGetManyTyped(t *testing.T) {
+	tb, err := table.New(table.Options{Capacity: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	m := table.NewMap(tb, table.Int64{}, table.Int64{})
+	var keys []int64
+	for i := range int64(100) {
+		keys = append(keys, i)
+		if i%5 == 4 {
+			continue // missing
+		}
+		if err := m.Set(i, i*i-7); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vals := make([]int64, len(keys))
+	found := make([]bool, len(keys))
+	for i := range vals {
+		vals[i], found[i] = -1, true // stale results that must go
+	}
+	if err := m.GetMany(keys, vals, found); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		v, err := m.Get(k)
+		want := err == nil
+		if err != nil && !errors.Is(err, table.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if found[i] != want || vals[i] != v {
+			t.Errorf("key %d: GetMany = %d, %v; Get = %d, %v", k, vals[i], found[i], v, err)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := m.GetMany(keys, vals, found); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Map[int64, int64].GetMany of %d keys: %v allocations, want 0", len(keys), allocs)
+	}
+	if err := m.GetMany(keys, vals[:1], found); !errors.Is(err, table.ErrInvalid) {
+		t.Errorf("Map.GetMany with short vals = %v, want ErrInvalid", err)
+	}
+
+	sm := table.NewMap(tb, table.String{}, table.String{})
+	if err := sm.Set("s", "a string"); err != nil {
+		t.Fatal(err)
+	}
+	svals := make([]string, 3)
+	sfound := make([]bool, 3)
+	if err := sm.GetMany([]string{"s", "none", "s"}, svals, sfound); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"a string", "", "a string"}, svals); d != "" || !sfound[0] || sfound[1] || !sfound[2] {
+		t.Errorf("Map[string, string].GetMany: found %v, values (-want +got):\n%s", sfound, d)
+	}
+	k3, _ := table.Int64{}.Append(nil, 3)
+	if err := tb.Set(k3, []byte("not an int64")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.GetMany(keys, vals, found); !errors.Is(err, table.ErrDecode) {
+		t.Errorf("Map.GetMany over a value that does not decode = %v, want ErrDecode", err)
+	}
+}
