@@ -35,7 +35,8 @@ import (
 // core's miss buffers busy (10 to 16 L1 fill buffers on x86, and two
 // misses per key), few enough that stage 1's prefetches are not evicted
 // before stage 3 reads them and that the per-chunk arrays stay a few
-// hundred bytes of stack. BenchmarkGetMany measured 8, 16 and 32.
+// hundred bytes of stack. (Not yet tuned by measurement: 8 and 32 are
+// worth a BenchmarkGetMany run on a quiet machine.)
 const getManyChunk = 16
 
 // Per-key states of a chunk between the stages.
