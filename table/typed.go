@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"fmt"
 	"iter"
 )
 
@@ -117,6 +118,59 @@ func (m *Map[K, V]) Get(k K) (V, error) {
 		return zero, &CodecError{Key: bytes.Clone(kb), Decode: true, Err: err}
 	}
 	return v, nil
+}
+
+// GetMany looks up every keys[i] and sets vals[i] and found[i] (the zero
+// V and false for a missing key), as Table.GetMany does: each key is read
+// atomically on its own, and len(vals) and len(found) must equal
+// len(keys) (ErrInvalid). It works a chunk of keys at a time; on an error
+// (a key that does not encode, a value that does not decode, or the
+// table's) the results of the chunks before it are filled and the rest
+// unspecified. It allocates nothing for keys and values that the map's
+// Get encodes and decodes without allocating (fixed-size codecs) when
+// the chunk's values fit in 1 KiB.
+func (m *Map[K, V]) GetMany(keys []K, vals []V, found []bool) error {
+	if len(vals) != len(keys) || len(found) != len(keys) {
+		return fmt.Errorf("%w: GetMany needs as many vals (%d) and found (%d) as keys (%d)",
+			ErrInvalid, len(vals), len(found), len(keys))
+	}
+	var (
+		kbuf  [getManyChunk][64]byte
+		kbs   [getManyChunk][]byte
+		vbuf  [1024]byte
+		spans [getManyChunk][2]int
+	)
+	for lo := 0; lo < len(keys); lo += getManyChunk {
+		hi := min(lo+getManyChunk, len(keys))
+		for i := lo; i < hi; i++ {
+			kb, err := m.key(kbuf[i-lo][:0], keys[i])
+			if err != nil {
+				return err
+			}
+			kbs[i-lo] = kb
+		}
+		buf, err := m.t.getManyFlat(kbs[:hi-lo], vbuf[:0], &spans, found[lo:hi])
+		if err != nil {
+			return err
+		}
+		for i := lo; i < hi; i++ {
+			var zero V
+			if !found[i] {
+				vals[i] = zero
+				continue
+			}
+			b := buf[spans[i-lo][0]:spans[i-lo][1]]
+			v, err, fixed := decodeFixed(m.vc, b)
+			if !fixed {
+				v, err = m.vc.Decode(bytes.Clone(b)) // a copy: see decode
+			}
+			if err != nil {
+				return &CodecError{Key: bytes.Clone(kbs[i-lo]), Decode: true, Err: err}
+			}
+			vals[i] = v
+		}
+	}
+	return nil
 }
 
 // Set stores v under k.
