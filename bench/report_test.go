@@ -205,7 +205,11 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	out := b.String()
 	t.Logf("\n%s", out)
-	first, _, _ := strings.Cut(out, "\n")
+	heading, rest, _ := strings.Cut(out, "\n\n")
+	if heading != "### 1,000 keys" {
+		t.Errorf("heading %q, want the key count", heading)
+	}
+	first, _, _ := strings.Cut(rest, "\n")
 	for _, want := range []string{"Test CPU, 2 cores", "`shmdict bench -profile quick`", "2025-03-14"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first line %q lacks %q", first, want)
@@ -214,7 +218,7 @@ func TestWriteMarkdown(t *testing.T) {
 	if n := strings.Count(out, "| peer | workers | ops/s |"); n != 2 {
 		t.Errorf("%d tables, want 2", n)
 	}
-	for _, want := range []string{"### get-uniform\n", "### mixed-90-10\n"} {
+	for _, want := range []string{"#### get-uniform\n", "#### mixed-90-10\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no heading %q", want)
 		}

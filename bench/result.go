@@ -50,5 +50,8 @@ type Report struct {
 	Command string    `json:"command"`
 	Machine string    `json:"machine"` // CPU model, cores, memory, OS, Go version
 	Profile string    `json:"profile"`
-	Results []Result  `json:"results"`
+	// Note is a sentence the report prints after the command (what was
+	// shortened, for instance).
+	Note    string   `json:"note,omitempty"`
+	Results []Result `json:"results"`
 }
