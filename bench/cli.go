@@ -44,9 +44,9 @@ func (e UsageError) Error() string { return e.Msg }
 // and the harness binaries of nested modules (which add peers).
 type Flags struct {
 	Profile, Peers, Workloads, Workers, HTML, SVG, Note string
-	Keys, ValueSize                               int
-	Duration                                      time.Duration
-	JSON, Markdown                                bool
+	Keys, ValueSize                                     int
+	Duration                                            time.Duration
+	JSON, Markdown                                      bool
 }
 
 // Register declares the flags on fs.

@@ -29,6 +29,7 @@ type Options struct {
 	ValueLen  int           // bytes per value (default 32)
 	Counters  int           // hot counters of the counters workload (default 1,000)
 	Duration  time.Duration // per cell, after any preload (default 1 s)
+	Seed      uint64        // of every generator (default 1)
 	// Warmup is how long each worker of a steady-state read workload
 	// (get-uniform, get-zipf, the mixes) runs untimed gets before the
 	// clock starts (default a quarter of Duration; negative: none).
@@ -36,7 +37,6 @@ type Options struct {
 	// FreshOps is how many first gets of each get-fresh worker are timed
 	// apart from its later ones (default FreshOps).
 	FreshOps int
-	Seed      uint64        // of every generator (default 1)
 	// Exe is the binary to start as worker processes; it must call
 	// MaybeWorker first thing (default: this one).
 	Exe string
@@ -119,16 +119,16 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 
 // workerResult is what one worker reports.
 type workerResult struct {
-	Ops     int64  `json:"ops"`
-	Checked int64  `json:"checked"`
-	Elapsed int64  `json:"elapsed_ns"`
+	Ops     int64 `json:"ops"`
+	Checked int64 `json:"checked"`
+	Elapsed int64 `json:"elapsed_ns"`
 	// FirstOps and FirstNs: get-fresh's first gets and the time they took
 	// from the start barrier (0 for other workloads).
-	FirstOps int64 `json:"first_ops,omitempty"`
-	FirstNs  int64 `json:"first_ns,omitempty"`
-	ClockNs  int64 `json:"clock_ns"` // one monotonic clock read, median
-	Hist    string `json:"hist"`
-	Err     string `json:"err,omitempty"`
+	FirstOps int64  `json:"first_ops,omitempty"`
+	FirstNs  int64  `json:"first_ns,omitempty"`
+	ClockNs  int64  `json:"clock_ns"` // one monotonic clock read, median
+	Hist     string `json:"hist"`
+	Err      string `json:"err,omitempty"`
 }
 
 func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
@@ -218,18 +218,35 @@ func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
 	return res, err
 }
 
-// preload stores every key at version 0, from one client.
+// preloadBatch is how many keys a Loader gets a call: big enough that a
+// transaction's or a round trip's fixed cost vanishes, small enough (a
+// few hundred KiB) to keep the preload's memory flat.
+const preloadBatch = 4096
+
+// preload stores every key at version 0, from one client, in batches if
+// the client is a Loader.
 func preload(p Peer, c Cell) error {
 	cl, err := p.Open(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	var kb, vb []byte
+	l, batched := cl.(Loader)
+	var keys, values [][]byte
 	for i := range c.Keys {
-		kb, vb = key(kb, i), value(vb, i, 0, c.ValueLen)
-		if err := cl.Set(kb, vb); err != nil {
-			return fmt.Errorf("preload: %w", err)
+		k, v := key(nil, i), value(nil, i, 0, c.ValueLen)
+		if !batched {
+			if err := cl.Set(k, v); err != nil {
+				return fmt.Errorf("preload: %w", err)
+			}
+			continue
+		}
+		keys, values = append(keys, k), append(values, v)
+		if len(keys) == preloadBatch || i == c.Keys-1 {
+			if err := l.Load(keys, values); err != nil {
+				return fmt.Errorf("preload: %w", err)
+			}
+			keys, values = keys[:0], values[:0]
 		}
 	}
 	return nil

@@ -183,3 +183,41 @@ func TestZipfSkew(t *testing.T) {
 		t.Errorf("top 10 ranks drawn %.3f of the time, want about 0.30", f)
 	}
 }
+
+// loadPeer is a map whose client is a Loader that counts its batches.
+type loadPeer struct {
+	mapPeer
+	loads int
+}
+
+func (p *loadPeer) Open(Cell) (Client, error) { return p, nil }
+
+func (p *loadPeer) Load(keys, values [][]byte) error {
+	p.loads++
+	for i := range keys {
+		if err := p.Set(keys[i], values[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestPreloadBatches: a Loader gets the preload in batches, every key
+// stored with its value.
+func TestPreloadBatches(t *testing.T) {
+	c := Cell{Keys: 2*preloadBatch + 1, ValueLen: 32}
+	p := &loadPeer{}
+	p.Setup(c)
+	if err := preload(p, c); err != nil {
+		t.Fatal(err)
+	}
+	if p.loads != 3 || len(p.m) != c.Keys {
+		t.Fatalf("%d batches stored %d keys, want 3 and %d", p.loads, len(p.m), c.Keys)
+	}
+	for i := range c.Keys {
+		v, ok, _ := p.Get(nil, key(nil, i))
+		if err := checkGet(v, ok, nil, i, c.ValueLen); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

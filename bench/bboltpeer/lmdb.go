@@ -143,6 +143,18 @@ func (c *lmdbClient) Set(key, value []byte) error {
 	return c.env.Update(func(txn *lmdb.Txn) error { return txn.Put(c.dbi, key, value, 0) })
 }
 
+// Load stores a batch in one write transaction (the unmeasured preload).
+func (c *lmdbClient) Load(keys, values [][]byte) error {
+	return c.env.Update(func(txn *lmdb.Txn) error {
+		for i := range keys {
+			if err := txn.Put(c.dbi, keys[i], values[i], 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (c *lmdbClient) Incr(key []byte, delta int64) (n int64, err error) {
 	err = c.env.Update(func(txn *lmdb.Txn) error {
 		txn.RawRead = true

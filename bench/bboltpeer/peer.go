@@ -75,6 +75,19 @@ func (c client) Set(key, value []byte) error {
 	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) })
 }
 
+// Load stores a batch in one transaction (the unmeasured preload).
+func (c client) Load(keys, values [][]byte) error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for i := range keys {
+			if err := b.Put(keys[i], values[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (c client) Incr(key []byte, delta int64) (n int64, err error) {
 	err = c.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
