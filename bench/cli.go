@@ -126,7 +126,7 @@ func (f *Flags) Execute(ctx context.Context, opts Options, command string, stdou
 		return err
 	}
 	rep.Command, rep.Profile = command, f.Profile
-	rep.Note = strings.TrimSpace(runNote(opts, rep) + " " + f.Note)
+	rep.Note = strings.TrimSpace(runNote(opts, Profiles[f.Profile], rep) + " " + f.Note)
 	if f.HTML != "" {
 		if err := writeFile(f.HTML, func(w io.Writer) error { return WriteHTML(w, rep) }); err != nil {
 			return err
@@ -177,15 +177,19 @@ func Register(name string, f func() Peer) { register(name, f) }
 
 // runNote says how long cells ran and what timing includes, for the
 // report's header.
-func runNote(opts Options, rep Report) string {
+func runNote(opts, profile Options, rep Report) string {
 	opts.defaults()
 	var clock int64
 	for _, r := range rep.Results {
 		clock = max(clock, r.ClockNs)
 	}
-	note := fmt.Sprintf("%s a cell; steady-state reads (get-uniform, get-zipf, mixes) after a %s untimed warm-up, "+
+	shorter := ""
+	if profile.Duration > opts.Duration {
+		shorter = fmt.Sprintf(" (the profile's %s, shortened)", profile.Duration)
+	}
+	note := fmt.Sprintf("%s a cell%s; steady-state reads (get-uniform, get-zipf, mixes) after a %s untimed warm-up, "+
 		"get-fresh from just-started processes with no warm-up (at least %d gets each).",
-		opts.Duration, max(opts.Warmup, 0), 2*opts.FreshOps)
+		opts.Duration, shorter, max(opts.Warmup, 0), 2*opts.FreshOps)
 	if clock > 0 {
 		note += fmt.Sprintf(" One latency sample in %d is timed; each includes about %dns of clock read.", sampleEvery, clock)
 	}
