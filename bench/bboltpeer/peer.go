@@ -1,6 +1,6 @@
-// Package bboltpeer adds bbolt (go.etcd.io/bbolt) to shmdict's benchmark
-// harness. It lives in a module of its own so that the library's module
-// does not depend on bbolt. A bbolt file can be open in one process at a
+// Package bboltpeer adds bbolt (go.etcd.io/bbolt) and, where cgo is on,
+// LMDB (lmdb.go) to shmdict's benchmark harness. It lives in a module of
+// its own so that the library's module depends on neither. A bbolt file can be open in one process at a
 // time (it takes an exclusive flock), so this peer runs with one worker
 // process; writes are one transaction each, with NoSync (no fsync per
 // commit), the closest bbolt gets to an in-memory table.
