@@ -373,3 +373,36 @@ func TestWriteErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshColumns: get-fresh cells show their first gets against their
+// later ones in the Markdown table (three more columns) and at the end of
+// the terminal table's row.
+func TestFreshColumns(t *testing.T) {
+	r := testReport()
+	fresh := cell(WGetFresh, "shmdict", 1, true, 1e6)
+	fresh.Fresh = &FreshCost{FirstOps: 100_000, FirstNs: 1000, LaterNs: 500, Ratio: 2}
+	skipped := Result{Peer: "map+RWMutex", Workload: WGetFresh, Workers: 1, Keys: 1000, Skipped: "in-process"}
+	r.Results = append(r.Results, fresh, skipped)
+	var md, tab bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTable(&tab, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| peer | workers | ops/s | p50 | p99 | p99.9 | shmdict vs peer | first 100k gets | later gets | first / later |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+		"| shmdict | 1p | 1.0M | 850ns | 12.3µs | 1.2ms | 1.0x | 1.0µs | 500ns | 2.0x |\n",
+		"| map+RWMutex | 1g | skipped: in-process | - | - | - | - | - | - | - |\n",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if n := strings.Count(md.String(), "first / later"); n != 1 {
+		t.Errorf("%d tables with fresh columns, want 1 (get-fresh's)", n)
+	}
+	if want := "first 100k gets 1.0µs/get, later 500ns (2.0x)\n"; !strings.Contains(tab.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, tab.String())
+	}
+}
