@@ -43,10 +43,10 @@ func (e UsageError) Error() string { return e.Msg }
 // Flags are the harness's command-line flags, shared by `shmdict bench`
 // and the harness binaries of nested modules (which add peers).
 type Flags struct {
-	Profile, Peers, Workloads, Workers, HTML, SVG string
-	Keys, ValueSize                               int
-	Duration                                      time.Duration
-	JSON, Markdown                                bool
+	Profile, Peers, Workloads, Workers, HTML, SVG, Note string
+	Keys, ValueSize                                     int
+	Duration                                            time.Duration
+	JSON, Markdown                                      bool
 }
 
 // Register declares the flags on fs.
@@ -62,6 +62,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.Markdown, "markdown", false, "print the report as Markdown (for the README)")
 	fs.StringVar(&f.HTML, "html", "", "also write an HTML report with charts to this file")
 	fs.StringVar(&f.SVG, "svg", "", "also write one throughput chart per workload (SVG) into this directory")
+	fs.StringVar(&f.Note, "note", "", "a sentence to print with the report's header (Markdown, HTML)")
 }
 
 // Options turns the flags into Run's options; bad values are UsageErrors.
@@ -125,6 +126,7 @@ func (f *Flags) Execute(ctx context.Context, opts Options, command string, stdou
 		return err
 	}
 	rep.Command, rep.Profile = command, f.Profile
+	rep.Note = strings.TrimSpace(runNote(opts, Profiles[f.Profile], rep) + " " + f.Note)
 	if f.HTML != "" {
 		if err := writeFile(f.HTML, func(w io.Writer) error { return WriteHTML(w, rep) }); err != nil {
 			return err
@@ -172,3 +174,24 @@ func IsUsage(err error) bool {
 // worker processes. Harness binaries in nested modules use it to add
 // peers whose dependencies the library's module must not carry.
 func Register(name string, f func() Peer) { register(name, f) }
+
+// runNote says how long cells ran and what timing includes, for the
+// report's header.
+func runNote(opts, profile Options, rep Report) string {
+	opts.defaults()
+	var clock int64
+	for _, r := range rep.Results {
+		clock = max(clock, r.ClockNs)
+	}
+	shorter := ""
+	if profile.Duration > opts.Duration {
+		shorter = fmt.Sprintf(" (the profile's %s, shortened)", profile.Duration)
+	}
+	note := fmt.Sprintf("%s a cell%s; steady-state reads (get-uniform, get-zipf, mixes) after a %s untimed warm-up, "+
+		"get-fresh from just-started processes with no warm-up (at least %d gets each).",
+		opts.Duration, shorter, max(opts.Warmup, 0), 2*opts.FreshOps)
+	if clock > 0 {
+		note += fmt.Sprintf(" One latency sample in %d is timed; each includes about %dns of clock read.", sampleEvery, clock)
+	}
+	return note
+}

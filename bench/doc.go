@@ -10,4 +10,15 @@
 // barrier, and report what they did. Every run checks its answers: reads
 // must return what was written for that key, and counters must sum to the
 // increments the workers report; a wrong answer fails the run.
+//
+// Timing (work.go): every worker's loop runs steps, one Client call each,
+// and times one step in sampleEvery with two reads of the monotonic
+// clock; the clock's own cost is measured and reported (Result.ClockNs).
+// Steady-state read workloads (get-uniform, get-zipf, the mixes) warm up
+// before the start barrier with untimed gets, so their percentiles are
+// not those of a cold process; get-fresh is their counterpart: workers
+// are processes started for the cell (never goroutines: in-process peers
+// skip it) that attach and time from their very first get, and the
+// report compares the mean time per get of each worker's first FreshOps
+// gets with that of its later ones.
 package bench

@@ -39,6 +39,19 @@ type Client interface {
 	Close() error
 }
 
+// A Loader is a Client that can store many keys in one call. The harness
+// uses it for the preload, which is not measured, where a store with a
+// batched write (one transaction, one pipeline) fills a million keys in
+// seconds rather than minutes; clients without it get one Set per key.
+// Batched operations that are measured (a get-batch32 workload on a
+// table's GetMany) would follow the same pattern: an optional interface
+// here, a step in work.go that uses it or falls back to single calls.
+type Loader interface {
+	// Load stores values[i] at keys[i] for every i; it may keep neither
+	// slice nor their contents after it returns.
+	Load(keys, values [][]byte) error
+}
+
 var peers = map[string]func() Peer{}
 
 // register makes a peer known by name, for the parent and for workers.

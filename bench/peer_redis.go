@@ -103,6 +103,14 @@ func dialRedis(sock string) (*redisClient, error) {
 
 // send writes one command as a RESP array of bulk strings.
 func (r *redisClient) send(args ...[]byte) error {
+	if err := r.write(args...); err != nil {
+		return err
+	}
+	return r.w.Flush()
+}
+
+// write buffers one command without sending it.
+func (r *redisClient) write(args ...[]byte) error {
 	r.buf = append(r.buf[:0], '*')
 	r.buf = strconv.AppendInt(r.buf, int64(len(args)), 10)
 	r.buf = append(r.buf, '\r', '\n')
@@ -113,10 +121,8 @@ func (r *redisClient) send(args ...[]byte) error {
 		r.buf = append(r.buf, a...)
 		r.buf = append(r.buf, '\r', '\n')
 	}
-	if _, err := r.w.Write(r.buf); err != nil {
-		return err
-	}
-	return r.w.Flush()
+	_, err := r.w.Write(r.buf)
+	return err
 }
 
 // reply reads one reply: a bulk string (appended to dst; ok false for
@@ -191,6 +197,25 @@ func (r *redisClient) Set(key, value []byte) error {
 		err = errors.New("redis: SET returned nil")
 	}
 	return err
+}
+
+// Load pipelines one SET per key (the preload only: measured operations
+// make one round trip each), then reads every reply.
+func (r *redisClient) Load(keys, values [][]byte) error {
+	for i := range keys {
+		if err := r.write(cmdSet, keys[i], values[i]); err != nil {
+			return err
+		}
+	}
+	if err := r.w.Flush(); err != nil {
+		return err
+	}
+	for range keys {
+		if _, _, ok, err := r.reply(nil); err != nil || !ok {
+			return fmt.Errorf("redis: pipelined SET: ok %v, %v", ok, err)
+		}
+	}
+	return nil
 }
 
 func (r *redisClient) Incr(key []byte, delta int64) (int64, error) {

@@ -205,7 +205,11 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	out := b.String()
 	t.Logf("\n%s", out)
-	first, _, _ := strings.Cut(out, "\n")
+	heading, rest, _ := strings.Cut(out, "\n\n")
+	if heading != "### 1,000 keys" {
+		t.Errorf("heading %q, want the key count", heading)
+	}
+	first, _, _ := strings.Cut(rest, "\n")
 	for _, want := range []string{"Test CPU, 2 cores", "`shmdict bench -profile quick`", "2025-03-14"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first line %q lacks %q", first, want)
@@ -214,7 +218,7 @@ func TestWriteMarkdown(t *testing.T) {
 	if n := strings.Count(out, "| peer | workers | ops/s |"); n != 2 {
 		t.Errorf("%d tables, want 2", n)
 	}
-	for _, want := range []string{"### get-uniform\n", "### mixed-90-10\n"} {
+	for _, want := range []string{"#### get-uniform\n", "#### mixed-90-10\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no heading %q", want)
 		}
@@ -367,5 +371,38 @@ func TestWriteErrors(t *testing.T) {
 		if err := write(failWriter{}); !errors.Is(err, errFail) {
 			t.Errorf("%s: error %v, want the writer's", name, err)
 		}
+	}
+}
+
+// TestFreshColumns: get-fresh cells show their first gets against their
+// later ones in the Markdown table (three more columns) and at the end of
+// the terminal table's row.
+func TestFreshColumns(t *testing.T) {
+	r := testReport()
+	fresh := cell(WGetFresh, "shmdict", 1, true, 1e6)
+	fresh.Fresh = &FreshCost{FirstOps: 100_000, FirstNs: 1000, LaterNs: 500, Ratio: 2}
+	skipped := Result{Peer: "map+RWMutex", Workload: WGetFresh, Workers: 1, Keys: 1000, Skipped: "in-process"}
+	r.Results = append(r.Results, fresh, skipped)
+	var md, tab bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTable(&tab, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| peer | workers | ops/s | p50 | p99 | p99.9 | shmdict vs peer | first 100k gets | later gets | first / later |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+		"| shmdict | 1p | 1.0M | 850ns | 12.3µs | 1.2ms | 1.0x | 1.0µs | 500ns | 2.0x |\n",
+		"| map+RWMutex | 1g | skipped: in-process | - | - | - | - | - | - | - |\n",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if n := strings.Count(md.String(), "first / later"); n != 1 {
+		t.Errorf("%d tables with fresh columns, want 1 (get-fresh's)", n)
+	}
+	if want := "first 100k gets 1.0µs/get, later 500ns (2.0x)\n"; !strings.Contains(tab.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, tab.String())
 	}
 }

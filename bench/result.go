@@ -18,6 +18,22 @@ type Result struct {
 	Latency Percentiles   `json:"latency"`           // per operation, from sampled timings
 	Checked int64         `json:"checked"`           // answers verified (reads checked, counter sums)
 	Skipped string        `json:"skipped,omitempty"` // why the cell did not run (peer missing)
+	// ClockNs is what one read of the clock cost the workers (the most of
+	// their medians); each sampled latency includes about one.
+	ClockNs int64 `json:"clock_ns,omitempty"`
+	// Fresh compares the first gets of just-started workers with their
+	// later ones (get-fresh only).
+	Fresh *FreshCost `json:"fresh,omitempty"`
+}
+
+// FreshCost is what a just-started process pays: the mean time per get of
+// each worker's first FirstOps gets against that of its later gets, from
+// one worker's point of view (start barrier to the FirstOps-th answer).
+type FreshCost struct {
+	FirstOps int64   `json:"first_ops"` // per worker
+	FirstNs  float64 `json:"first_ns"`  // mean ns per get, first FirstOps
+	LaterNs  float64 `json:"later_ns"`  // mean ns per get, the rest
+	Ratio    float64 `json:"ratio"`     // FirstNs / LaterNs
 }
 
 // Percentiles are latency percentiles in nanoseconds.
@@ -34,5 +50,8 @@ type Report struct {
 	Command string    `json:"command"`
 	Machine string    `json:"machine"` // CPU model, cores, memory, OS, Go version
 	Profile string    `json:"profile"`
-	Results []Result  `json:"results"`
+	// Note is a sentence the report prints after the command (what was
+	// shortened, for instance).
+	Note    string   `json:"note,omitempty"`
+	Results []Result `json:"results"`
 }

@@ -30,6 +30,13 @@ type Options struct {
 	Counters  int           // hot counters of the counters workload (default 1,000)
 	Duration  time.Duration // per cell, after any preload (default 1 s)
 	Seed      uint64        // of every generator (default 1)
+	// Warmup is how long each worker of a steady-state read workload
+	// (get-uniform, get-zipf, the mixes) runs untimed gets before the
+	// clock starts (default a quarter of Duration; negative: none).
+	Warmup time.Duration
+	// FreshOps is how many first gets of each get-fresh worker are timed
+	// apart from its later ones (default FreshOps).
+	FreshOps int
 	// Exe is the binary to start as worker processes; it must call
 	// MaybeWorker first thing (default: this one).
 	Exe string
@@ -62,6 +69,12 @@ func (o *Options) defaults() {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	if o.Warmup == 0 {
+		o.Warmup = o.Duration / 4
+	}
+	if o.FreshOps == 0 {
+		o.FreshOps = FreshOps
+	}
 }
 
 // ErrWrongAnswer marks a run that got a wrong answer from a peer: a read
@@ -80,7 +93,8 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		for _, n := range opts.Workers {
 			for _, p := range opts.Peers {
 				cells = append(cells, Cell{Peer: p, Workload: w, Workers: n, Keys: opts.Keys, ValueLen: opts.ValueLen,
-					Counters: opts.Counters, Millis: int(opts.Duration / time.Millisecond), Seed: opts.Seed})
+					Counters: opts.Counters, Millis: int(opts.Duration / time.Millisecond), Seed: opts.Seed,
+					WarmMillis: int(max(opts.Warmup, 0) / time.Millisecond), FreshOps: opts.FreshOps})
 			}
 		}
 	}
@@ -105,11 +119,16 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 
 // workerResult is what one worker reports.
 type workerResult struct {
-	Ops     int64  `json:"ops"`
-	Checked int64  `json:"checked"`
-	Elapsed int64  `json:"elapsed_ns"`
-	Hist    string `json:"hist"`
-	Err     string `json:"err,omitempty"`
+	Ops     int64 `json:"ops"`
+	Checked int64 `json:"checked"`
+	Elapsed int64 `json:"elapsed_ns"`
+	// FirstOps and FirstNs: get-fresh's first gets and the time they took
+	// from the start barrier (0 for other workloads).
+	FirstOps int64  `json:"first_ops,omitempty"`
+	FirstNs  int64  `json:"first_ns,omitempty"`
+	ClockNs  int64  `json:"clock_ns"` // one monotonic clock read, median
+	Hist     string `json:"hist"`
+	Err      string `json:"err,omitempty"`
 }
 
 func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
@@ -121,6 +140,13 @@ func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
 	res.Procs = !p.InProcess()
 	if why := p.Available(); why != "" {
 		res.Skipped = why
+		return res, nil
+	}
+	if c.Workload == WGetFresh && p.InProcess() {
+		// A fresh process gets a fresh view of a store only if the store
+		// lives outside it; a goroutine of the harness shares its heap,
+		// already touched by the preload.
+		res.Skipped = "in-process peer: no fresh process to attach"
 		return res, nil
 	}
 	if m := p.MaxWorkers(); m > 0 && c.Workers > m {
@@ -148,7 +174,7 @@ func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
 		return res, err
 	}
 	h := new(Histogram)
-	var elapsed int64
+	var elapsed, firstOps, firstNs, restOps, restNs int64
 	for i, r := range results {
 		if r.Err != "" {
 			if strings.Contains(r.Err, ErrWrongAnswer.Error()) {
@@ -160,6 +186,16 @@ func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
 		res.Ops += r.Ops
 		res.Checked += r.Checked
 		elapsed = max(elapsed, r.Elapsed)
+		res.ClockNs = max(res.ClockNs, r.ClockNs)
+		if c.Workload == WGetFresh {
+			if r.FirstOps <= 0 || r.FirstOps >= r.Ops {
+				return res, fmt.Errorf("worker %d: get-fresh did %d gets, %d of them first", i, r.Ops, r.FirstOps)
+			}
+			firstOps += r.FirstOps
+			firstNs += r.FirstNs
+			restOps += r.Ops - r.FirstOps
+			restNs += r.Elapsed - r.FirstNs
+		}
 		wh, err := DecodeHistogram(r.Hist)
 		if err != nil {
 			return res, fmt.Errorf("worker %d: histogram: %w", i, err)
@@ -171,23 +207,46 @@ func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
 		res.OpsPerS = float64(res.Ops) / time.Duration(elapsed).Seconds()
 	}
 	res.Latency = h.Percentiles()
+	if c.Workload == WGetFresh {
+		// Means per worker (time a worker spent per get), not the inverse
+		// of the throughput of all workers together.
+		first, rest := float64(firstNs)/float64(firstOps), float64(restNs)/float64(restOps)
+		res.Fresh = &FreshCost{FirstOps: firstOps / int64(len(results)), FirstNs: first, LaterNs: rest, Ratio: first / rest}
+	}
 	n, err := verifyAfter(p, c, res.Ops)
 	res.Checked += n
 	return res, err
 }
 
-// preload stores every key at version 0, from one client.
+// preloadBatch is how many keys a Loader gets a call: big enough that a
+// transaction's or a round trip's fixed cost vanishes, small enough (a
+// few hundred KiB) to keep the preload's memory flat.
+const preloadBatch = 4096
+
+// preload stores every key at version 0, from one client, in batches if
+// the client is a Loader.
 func preload(p Peer, c Cell) error {
 	cl, err := p.Open(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	var kb, vb []byte
+	l, batched := cl.(Loader)
+	var keys, values [][]byte
 	for i := range c.Keys {
-		kb, vb = key(kb, i), value(vb, i, 0, c.ValueLen)
-		if err := cl.Set(kb, vb); err != nil {
-			return fmt.Errorf("preload: %w", err)
+		k, v := key(nil, i), value(nil, i, 0, c.ValueLen)
+		if !batched {
+			if err := cl.Set(k, v); err != nil {
+				return fmt.Errorf("preload: %w", err)
+			}
+			continue
+		}
+		keys, values = append(keys, k), append(values, v)
+		if len(keys) == preloadBatch || i == c.Keys-1 {
+			if err := l.Load(keys, values); err != nil {
+				return fmt.Errorf("preload: %w", err)
+			}
+			keys, values = keys[:0], values[:0]
 		}
 	}
 	return nil
@@ -250,6 +309,11 @@ func runGoroutines(p Peer, c Cell) ([]workerResult, error) {
 			wc := c
 			wc.Worker = w
 			cl, err := p.Open(wc)
+			if err == nil {
+				if err = warmUp(wc, cl); err != nil {
+					cl.Close()
+				}
+			}
 			ready.Done()
 			if err != nil {
 				results[w].Err = err.Error()
@@ -375,95 +439,14 @@ func workerMain(js string, in io.Reader, out io.Writer) int {
 		return report(workerResult{Err: err.Error()})
 	}
 	defer cl.Close()
+	if err := warmUp(c, cl); err != nil {
+		return report(workerResult{Err: err.Error()})
+	}
 	fmt.Fprintln(out, "ready")
 	if s, err := bufio.NewReader(in).ReadString('\n'); err != nil || strings.TrimSpace(s) != "go" {
 		return report(workerResult{Err: "no start signal"})
 	}
 	return report(work(c, cl))
-}
-
-// sampleEvery: one operation in this many is timed, so that reading the
-// clock does not dominate fast operations.
-const sampleEvery = 16
-
-// work runs worker c.Worker's share of the cell on cl.
-func work(c Cell, cl Client) (r workerResult) {
-	h := new(Histogram)
-	defer func() { r.Hist = h.Encode() }()
-	pk := newPicker(c)
-	var kb, vb, gb []byte
-	start := time.Now()
-	fail := func(err error) workerResult {
-		r.Err = err.Error()
-		r.Elapsed = int64(time.Since(start))
-		return r
-	}
-	timed := func(i int64, op func() error) error {
-		if i%sampleEvery != 0 {
-			return op()
-		}
-		t := time.Now()
-		err := op()
-		h.Record(int64(time.Since(t)))
-		return err
-	}
-	if c.Workload == WLoad {
-		for i := c.Worker; i < c.Keys; i += c.Workers {
-			kb, vb = key(kb, i), value(vb, i, 0, c.ValueLen)
-			if err := timed(r.Ops, func() error { return cl.Set(kb, vb) }); err != nil {
-				return fail(err)
-			}
-			r.Ops++
-		}
-		r.Elapsed = int64(time.Since(start))
-		return r
-	}
-	deadline := start.Add(time.Duration(c.Millis) * time.Millisecond)
-	writes := 0 // percent of writes
-	switch c.Workload {
-	case WMixed9010:
-		writes = 10
-	case WMixed5050:
-		writes = 50
-	}
-	for ; ; r.Ops++ {
-		if r.Ops%64 == 0 && time.Now().After(deadline) {
-			break
-		}
-		var err error
-		switch {
-		case c.Workload == WCounters:
-			kb = counterKey(kb, pk.r.IntN(c.Counters))
-			err = timed(r.Ops, func() error { _, err := cl.Incr(kb, 1); return err })
-		case writes > 0 && pk.r.IntN(100) < writes:
-			i := pk.next()
-			kb, vb = key(kb, i), value(vb, i, pk.r.Uint32(), c.ValueLen)
-			err = timed(r.Ops, func() error { return cl.Set(kb, vb) })
-		default:
-			i := pk.next()
-			kb = key(kb, i)
-			var ok bool
-			err = timed(r.Ops, func() error {
-				var err error
-				gb, ok, err = cl.Get(gb[:0], kb)
-				return err
-			})
-			if err == nil && !ok {
-				err = fmt.Errorf("%w: key %d missing", ErrWrongAnswer, i)
-			}
-			if err == nil {
-				if cerr := checkValue(gb, i, c.ValueLen); cerr != nil {
-					err = fmt.Errorf("%w: %v", ErrWrongAnswer, cerr)
-				}
-				r.Checked++
-			}
-		}
-		if err != nil {
-			return fail(err)
-		}
-	}
-	r.Elapsed = int64(time.Since(start))
-	return r
 }
 
 // Machine describes this machine for reports.

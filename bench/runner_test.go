@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 func TestRunSmall(t *testing.T) {
 	rep, err := Run(context.Background(), Options{
 		Peers: []string{"shmdict", "map+RWMutex", "sync.Map", "redis"}, Keys: 2000, Counters: 50,
-		Workers: []int{1, 2}, Duration: 50 * time.Millisecond,
+		Workers: []int{1, 2}, Duration: 50 * time.Millisecond, FreshOps: 3000,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -29,11 +29,28 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("%d results, want %d", got, want)
 	}
 	for _, r := range rep.Results {
+		inProc := r.Peer == "map+RWMutex" || r.Peer == "sync.Map"
 		if r.Skipped != "" {
-			if r.Peer != "redis" {
+			if r.Peer != "redis" && !(r.Workload == WGetFresh && inProc) {
 				t.Errorf("%s skipped: %s", r.Peer, r.Skipped)
 			}
 			continue
+		}
+		if r.Workload == WGetFresh && inProc {
+			t.Errorf("%s ran get-fresh in goroutines", r.Peer)
+		}
+		if f := r.Fresh; (f != nil) != (r.Workload == WGetFresh) {
+			t.Errorf("%s/%s/%d: fresh cost %+v", r.Peer, r.Workload, r.Workers, f)
+		} else if f != nil {
+			if f.FirstOps != 3000 || !(f.FirstNs > 0) || !(f.LaterNs > 0) || f.Ratio != f.FirstNs/f.LaterNs {
+				t.Errorf("%s/%d workers: fresh cost %+v", r.Peer, r.Workers, f)
+			}
+			if r.Ops < int64(2*3000*r.Workers) {
+				t.Errorf("%s/%d workers: get-fresh did %d gets, want at least twice the first 3000 per worker", r.Peer, r.Workers, r.Ops)
+			}
+		}
+		if r.ClockNs <= 0 {
+			t.Errorf("%s/%s: clock cost %d", r.Peer, r.Workload, r.ClockNs)
 		}
 		if r.Ops <= 0 || r.OpsPerS <= 0 || r.Latency.P50 <= 0 || r.Latency.P50 > r.Latency.P999 {
 			t.Errorf("%+v: no operations or bad latencies", r)
@@ -164,5 +181,43 @@ func TestZipfSkew(t *testing.T) {
 	}
 	if f := float64(top10) / 200000; f < 0.22 || f > 0.38 {
 		t.Errorf("top 10 ranks drawn %.3f of the time, want about 0.30", f)
+	}
+}
+
+// loadPeer is a map whose client is a Loader that counts its batches.
+type loadPeer struct {
+	mapPeer
+	loads int
+}
+
+func (p *loadPeer) Open(Cell) (Client, error) { return p, nil }
+
+func (p *loadPeer) Load(keys, values [][]byte) error {
+	p.loads++
+	for i := range keys {
+		if err := p.Set(keys[i], values[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestPreloadBatches: a Loader gets the preload in batches, every key
+// stored with its value.
+func TestPreloadBatches(t *testing.T) {
+	c := Cell{Keys: 2*preloadBatch + 1, ValueLen: 32}
+	p := &loadPeer{}
+	p.Setup(c)
+	if err := preload(p, c); err != nil {
+		t.Fatal(err)
+	}
+	if p.loads != 3 || len(p.m) != c.Keys {
+		t.Fatalf("%d batches stored %d keys, want 3 and %d", p.loads, len(p.m), c.Keys)
+	}
+	for i := range c.Keys {
+		v, ok, _ := p.Get(nil, key(nil, i))
+		if err := checkGet(v, ok, nil, i, c.ValueLen); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

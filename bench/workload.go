@@ -14,19 +14,35 @@ const (
 	WLoad       = "load"        // insert the key universe, split among the workers
 	WGetUniform = "get-uniform" // reads of existing keys, uniform
 	WGetZipf    = "get-zipf"    // reads of existing keys, Zipf s=0.99 (a few keys are hot)
+	WGetFresh   = "get-fresh"   // get-uniform from just-started processes, timed from the first get
 	WMixed9010  = "mixed-90-10" // 90% reads, 10% writes, uniform
 	WMixed5050  = "mixed-50-50" // 50% reads, 50% writes, uniform
 	WCounters   = "counters"    // increments of Counters hot counters, uniform
 )
 
 // Workloads lists every workload in report order.
-var Workloads = []string{WLoad, WGetUniform, WGetZipf, WMixed9010, WMixed5050, WCounters}
+var Workloads = []string{WLoad, WGetUniform, WGetZipf, WGetFresh, WMixed9010, WMixed5050, WCounters}
 
 // preloaded reports whether a workload needs the key universe stored
 // before it starts.
 func preloaded(w string) bool {
+	return w == WGetUniform || w == WGetZipf || w == WGetFresh || w == WMixed9010 || w == WMixed5050
+}
+
+// warmed reports whether a workload's workers warm up before the clock
+// starts: the steady-state reads of preloaded keys. A just-started process
+// pays for its first touches (page faults on the mapping, cold caches,
+// connection setup, the Go heap growing); get-fresh measures exactly that
+// and so is not warmed, and neither are load (whose cost is filling an
+// empty store) and counters (whose keys the run itself creates).
+func warmed(w string) bool {
 	return w == WGetUniform || w == WGetZipf || w == WMixed9010 || w == WMixed5050
 }
+
+// FreshOps is how many first gets of each get-fresh worker are compared
+// with its later ones: enough for uniform keys to touch most pages of a
+// 100k-key store at least once, the cost a fresh process pays.
+const FreshOps = 100_000
 
 // Cell is one measurement to run: everything a worker process needs,
 // passed to it as JSON.
@@ -38,6 +54,12 @@ type Cell struct {
 	ValueLen int    `json:"value_len"`
 	Counters int    `json:"counters"`
 	Millis   int    `json:"millis"` // how long each worker runs (not for load)
+	// WarmMillis is how long each worker of a warmed workload runs
+	// untimed uniform gets before the start barrier.
+	WarmMillis int `json:"warm_millis,omitempty"`
+	// FreshOps is the number of first gets a get-fresh worker times apart
+	// (default FreshOps); it runs at least twice as many in all.
+	FreshOps int    `json:"fresh_ops,omitempty"`
 	Seed     uint64 `json:"seed"`
 	Target   string `json:"target"` // where the peer lives: a table name, a socket path
 	Worker   int    `json:"worker"` // this worker's index (set per worker)

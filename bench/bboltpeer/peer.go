@@ -1,6 +1,6 @@
-// Package bboltpeer adds bbolt (go.etcd.io/bbolt) to shmdict's benchmark
-// harness. It lives in a module of its own so that the library's module
-// does not depend on bbolt. A bbolt file can be open in one process at a
+// Package bboltpeer adds bbolt (go.etcd.io/bbolt) and, where cgo is on,
+// LMDB (lmdb.go) to shmdict's benchmark harness. It lives in a module of
+// its own so that the library's module depends on neither. A bbolt file can be open in one process at a
 // time (it takes an exclusive flock), so this peer runs with one worker
 // process; writes are one transaction each, with NoSync (no fsync per
 // commit), the closest bbolt gets to an in-memory table.
@@ -73,6 +73,19 @@ func (c client) Get(dst, key []byte) (v []byte, ok bool, err error) {
 
 func (c client) Set(key, value []byte) error {
 	return c.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) })
+}
+
+// Load stores a batch in one transaction (the unmeasured preload).
+func (c client) Load(keys, values [][]byte) error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for i := range keys {
+			if err := b.Put(keys[i], values[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (c client) Incr(key []byte, delta int64) (n int64, err error) {

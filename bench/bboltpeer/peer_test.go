@@ -16,7 +16,7 @@ func TestMain(m *testing.M) {
 
 func TestBboltCells(t *testing.T) {
 	rep, err := bench.Run(context.Background(), bench.Options{Peers: []string{"bbolt"}, Keys: 500, Counters: 20,
-		Workers: []int{1, 2}, Duration: 50 * time.Millisecond})
+		Workers: []int{1, 2}, Duration: 50 * time.Millisecond, FreshOps: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}

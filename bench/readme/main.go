@@ -1,8 +1,9 @@
 // Command readme replaces the benchmark section of README.md (from the
 // line "<!-- BENCHMARKS -->" up to the next line "<!-- /BENCHMARKS -->")
-// with a Markdown file written by `shmdict bench --markdown`.
+// with Markdown files written by `shmdict bench --markdown`, one after the
+// other (make bench-readme: one run at 100k keys, one at 1M).
 //
-// Usage: go run ./bench/readme REPORT.md README.md
+// Usage: go run ./bench/readme REPORT.md [REPORT.md...] README.md
 package main
 
 import (
@@ -17,20 +18,31 @@ const (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: readme REPORT.md README.md")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: readme REPORT.md [REPORT.md...] README.md")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	if err := run(os.Args[1:len(os.Args)-1], os.Args[len(os.Args)-1]); err != nil {
 		fmt.Fprintln(os.Stderr, "readme:", err)
 		os.Exit(1)
 	}
 }
 
-func run(reportPath, readmePath string) error {
-	report, err := os.ReadFile(reportPath)
-	if err != nil {
-		return err
+func run(reportPaths []string, readmePath string) error {
+	var report []byte
+	for _, p := range reportPaths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return fmt.Errorf("%s is empty (did the run fail?)", p)
+		}
+		if len(report) > 0 {
+			report = append(report, '\n')
+		}
+		report = append(report, bytes.TrimRight(b, "\n")...)
+		report = append(report, '\n')
 	}
 	readme, err := os.ReadFile(readmePath)
 	if err != nil {

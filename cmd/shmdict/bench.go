@@ -14,13 +14,17 @@ func init() {
 	var bf bench.Flags
 	register(&command{
 		name: "bench", args: "[--profile short|full] [flags]", summary: "measure shmdict against a map, sync.Map and Redis, from several processes",
-		help: `Runs workloads (load, uniform and Zipf gets, 90/10 and 50/50 mixes,
-counters) against each peer with 1..N workers: processes for shmdict and
-Redis (a redis-server the harness starts on a unix socket, skipped if not
-installed), goroutines for the in-process map+RWMutex and sync.Map
-ceilings. Every read is checked against what was written and counters must
-sum exactly; a wrong answer fails the run (exit 1). bbolt is measured by
-the harness binary of the nested module bench/bboltpeer (make bench-full).
+		help: `Runs workloads (load, uniform and Zipf gets, gets from just-started
+processes, 90/10 and 50/50 mixes, counters) against each peer with 1..N
+workers: processes for shmdict and Redis (a redis-server the harness
+starts on a unix socket, skipped if not installed), goroutines for the
+in-process map+RWMutex and sync.Map ceilings. Every read is checked
+against what was written and counters must sum exactly; a wrong answer
+fails the run (exit 1). get-fresh times each new worker process from its
+first get and reports its first 100k gets against its later ones; the
+other read workloads warm up first. bbolt and LMDB (cgo) are measured by
+the harness binary of the nested module bench/bboltpeer (make bench-full,
+make bench-readme).
 
 Examples:
   shmdict bench                                  # the short profile, a table on the terminal

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/shmdict/shmdict/bench"
-	_ "github.com/shmdict/shmdict/bench/bboltpeer"
+	_ "github.com/shmdict/shmdict/bench/bboltpeer" // bbolt, and lmdb where cgo is on
 )
 
 func main() {
