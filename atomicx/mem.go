@@ -176,6 +176,11 @@ func (m Mem) CopyOut(dst []byte, off, n uint64) []byte {
 	}
 	p := unsafe.Add(m.base, off)
 	if plainReads {
+		if l := len(dst); uint64(cap(dst)-l) >= n {
+			out := dst[:l+int(n)]
+			copy(out[l:], unsafe.Slice((*byte)(p), n))
+			return out
+		}
 		return append(dst, unsafe.Slice((*byte)(p), n)...)
 	}
 	l := len(dst)
@@ -192,6 +197,34 @@ func (m Mem) CopyOut(dst []byte, off, n uint64) []byte {
 		}
 	}
 	return dst
+}
+
+// EqualCopyOut is Equal(koff, key) followed, if it holds, by
+// CopyOut(dst, voff, n), in one call: a lookup's fast path compares a
+// record's key copy and copies its value with it. ok is false, with dst
+// as it came, if the key differs. Both ranges must satisfy Equal's and
+// CopyOut's conditions.
+func (m Mem) EqualCopyOut(dst []byte, koff uint64, key []byte, voff, n uint64) (out []byte, ok bool) {
+	kn := uint64(len(key))
+	m.check(koff, (kn+7)&^7, 8)
+	m.check(voff, (n+7)&^7, 8)
+	if !plainReads || kn < 8 || kn > 16 || n == 0 || uint64(cap(dst)-len(dst)) < n {
+		if !m.Equal(koff, key) {
+			return dst, false
+		}
+		return m.CopyOut(dst, voff, n), true
+	}
+	// The common case inline: a key of 8 to 16 bytes (first and last 8
+	// bytes, see Equal) and a value that fits dst.
+	p := unsafe.Add(m.base, koff)
+	if *(*uint64)(p) != binary.LittleEndian.Uint64(key) ||
+		*(*uint64)(unsafe.Add(p, kn-8)) != binary.LittleEndian.Uint64(key[kn-8:]) {
+		return dst, false
+	}
+	l := len(dst)
+	out = dst[:l+int(n)]
+	copy(out[l:], unsafe.Slice((*byte)(unsafe.Add(m.base, voff)), n))
+	return out, true
 }
 
 // Equal reports whether the len(b) bytes at off equal b, reading with

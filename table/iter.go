@@ -2,7 +2,6 @@ package table
 
 import (
 	"iter"
-
 )
 
 // All returns an iterator over the table's keys and values, in slot
