@@ -34,8 +34,11 @@ func TestTruncatedUnderUs(t *testing.T) {
 	}
 	buf := make([]byte, 0, 64)
 	ops := map[string]func() error{
-		"Get":        func() error { _, err := tb.Get([]byte("k7")); return err },
-		"AppendGet":  func() error { _, err := tb.AppendGet(buf, []byte("k8")); return err },
+		"Get":       func() error { _, err := tb.Get([]byte("k7")); return err },
+		"AppendGet": func() error { _, err := tb.AppendGet(buf, []byte("k8")); return err },
+		"GetMany": func() error {
+			return tb.GetMany([][]byte{[]byte("k15"), []byte("k16")}, make([][]byte, 2), make([]bool, 2))
+		},
 		"Set":        func() error { return tb.Set([]byte("k9"), []byte("new")) },
 		"Delete":     func() error { _, err := tb.Delete([]byte("k10")); return err },
 		"Add":        func() error { _, err := tb.Add([]byte("ctr"), 1); return err },
