@@ -266,6 +266,7 @@ func attach(path string, gid int) (*Segment, error) {
 		return nil, errReplaced
 	}
 	ok = true
+	s.startPrefault() // warm_linux.go
 	return s, nil
 }
 
