@@ -1,5 +1,7 @@
 package atomicx
 
+import "unsafe"
+
 // Prefetch hints to the CPU that the cache line holding byte off will be
 // read soon, so that a caller with several independent reads to make
 // (a batch of lookups) can start their cache misses together instead of
@@ -21,5 +23,13 @@ package atomicx
 func (m Mem) Prefetch(off uint64) {
 	if off < m.size {
 		prefetch(uintptr(m.base) + uintptr(off))
+	}
+}
+
+// PrefetchBytes is Prefetch for the first cache line of b, Go memory the
+// caller is about to read (a batch's keys, before hashing them).
+func PrefetchBytes(b []byte) {
+	if len(b) > 0 {
+		prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 
 	"github.com/shmdict/shmdict/arena"
+	"github.com/shmdict/shmdict/atomicx"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -122,6 +123,9 @@ func (t *Table) getChunk(keys, vals [][]byte, found []bool, buf []byte, spans *[
 		panic("table: getChunk of more than getManyChunk keys")
 	}
 	for i := range n {
+		atomicx.PrefetchBytes(keys[i]) // the caller's keys miss too: start them together
+	}
+	for i := range n {
 		h := hash64(keys[i], t.seed)
 		hs[i] = h
 		t.mem.Prefetch(t.slotOff(h & (t.groups - 1) * segment.GroupSlots))
@@ -190,18 +194,28 @@ func (t *Table) getChunk(keys, vals [][]byte, found []bool, buf []byte, spans *[
 // plain value record of value word w1, which stage 2 loaded from slot.
 // ok is false, with dst as it came, if the copy does not stand.
 func (t *Table) copyFast(dst, key []byte, slot, w1 uint64) (out []byte, ok bool) {
-	u := unitOf(w1)
-	_, p, n, valid := t.ar.ReadPrefixed(u)
-	roff := t.ar.Off(u) + arena.HeaderBytes
-	if !valid || p != uint64(len(key)) || !t.mem.Equal(roff, key) {
+	// getFast's checks, on the record stage 2 prefetched.
+	m := &t.mem
+	u := uint64(uint32(w1))
+	if u-1 >= t.units-1 {
 		return dst, false
 	}
-	out = t.mem.CopyOut(dst, roff+arena.PrefixSpan(p), n)
-	if t.mem.Load64(t.valueWordOff(slot)) != w1 {
+	roff := t.arenaOff + u*arena.Unit
+	hdr := m.Load64(roff)
+	p, n := hdr>>32&0xFFFF, hdr&0xFFFFFFFF
+	kl := uint64(len(key))
+	span := arena.PrefixSpan(kl)
+	if hdr>>56 != arena.LiveMagic || p != kl || (u*arena.Unit+arena.HeaderBytes+span+n) > t.units*arena.Unit {
+		return dst, false
+	}
+	out, ok = m.EqualCopyOut(dst, roff+arena.HeaderBytes, key, roff+arena.HeaderBytes+span, n)
+	if !ok || m.Load64(t.valueWordOff(slot)) != w1 {
 		return dst, false
 	}
 	// The record's key copy matched: w1 was key's value (see getFast).
-	t.touch(slot)
+	if t.reuse {
+		t.touch(slot)
+	}
 	return out, true
 }
 
