@@ -16,8 +16,9 @@ var (
 	ErrVersion = errors.New("shmdict: segment has an unsupported format version")
 	// ErrClosed: the table (or segment) was closed in this process.
 	ErrClosed = errors.New("shmdict: table is closed")
-	// ErrNoSpace: the file system could not hold a new segment.
-	ErrNoSpace = errors.New("shmdict: no space left to create the segment")
+	// ErrNoSpace: the file system could not hold a new segment, or more
+	// of a segment's arena (reserved as records fill it).
+	ErrNoSpace = errors.New("shmdict: no space left on the segment's file system")
 	// ErrFault: a memory fault while accessing the mapping, usually because
 	// another process truncated the segment file.
 	ErrFault = errors.New("shmdict: memory fault accessing segment (was the file truncated or removed by force?)")

@@ -98,8 +98,9 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 	}
 	if err := allocate(fd, l); err != nil {
 		if errors.Is(err, unix.ENOSPC) {
-			return nil, fmt.Errorf("%w: %s needs %d bytes (%s); free space there, or choose a smaller Capacity/ArenaBytes: %v",
-				ErrNoSpace, path, l.TotalSize, humanBytes(l.TotalSize), err)
+			need := min(l.ArenaOff+ReserveChunk, l.TotalSize)
+			return nil, fmt.Errorf("%w: %s needs %d bytes (%s) to start, and up to %s as its records fill it; free space there, or choose a smaller Capacity: %v",
+				ErrNoSpace, path, need, humanBytes(need), humanBytes(l.TotalSize), err)
 		}
 		return nil, fmt.Errorf("shmdict: allocate %d bytes for %s: %w", l.TotalSize, path, err)
 	}

@@ -68,10 +68,12 @@
 //
 // # Format versions
 //
-// A table without eviction is format version 1; one created with
-// Options.Eviction (EvictCLOCK) is version 3, which builds that know only
-// version 1 refuse. Version 2, an earlier eviction format, is refused with
-// ErrVersion. docs/FORMAT.md has the byte layout.
+// A table without eviction is format version 4; one created with
+// Options.Eviction (EvictCLOCK) is version 3. Version 1 (the plain format
+// before version 4, with a separate key record per key) and version 2 (an
+// earlier eviction format) are refused with ErrVersion: dump such a table
+// with the build that made it and load the dump. docs/FORMAT.md has the
+// byte layout.
 //
 // # Internals
 //
@@ -84,10 +86,14 @@
 //     generation (reuse.go).
 //   - probe group: 4 slots on one cache line; a key's groups are visited in
 //     triangular order up to a probe limit (probe.go).
-//   - record: an immutable block in the arena holding a key (key record)
-//     or a key and a value (value record).
-//   - validated read: copy a record with atomic loads, then check that the
-//     value word still points at it; retry if not (ops.go).
+//   - record: an immutable block in the arena holding a key and a value
+//     (value record; the key comes first, as a prefix). A slot's key word
+//     names its key record: in version 4 a record whose prefix is the key,
+//     usually the key's first value record (keyAt, probe.go); in version 3
+//     a record of its own holding just the key.
+//   - validated read: copy a record (plain loads on amd64, atomic ones on
+//     arm64 and under -race), then check that the value word still points
+//     at it; retry if not (ops.go).
 //
 // Invariants:
 //   - Every change to a published word is one 64-bit CAS (a 16-byte CAS of

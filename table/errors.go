@@ -35,7 +35,10 @@ var (
 	ErrRange = errors.New("shmdict: counter out of range")
 	// ErrInvalid: a name or option that cannot describe a table.
 	ErrInvalid = segment.ErrInvalid
-	// ErrNoSpace: the file system (usually /dev/shm) cannot hold a new segment.
+	// ErrNoSpace: the file system (usually /dev/shm) cannot hold a new
+	// segment (Create, Open), or the next chunk of a table's arena, which
+	// is reserved as records fill it (a write; free space there, e.g.
+	// other segments, and retry).
 	ErrNoSpace = segment.ErrNoSpace
 	// ErrFault: a memory fault while accessing the segment, usually because
 	// another process truncated its file.

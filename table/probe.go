@@ -37,9 +37,9 @@ func (t *Table) keyMatches(w0 uint64, key []byte) (bool, error) {
 	if n != uint64(len(key)) {
 		return false, nil
 	}
-	// Atomic loads: in a segment that reuses slots, a key record can be
-	// freed (and rewritten) under a reader that loaded its key word
-	// earlier; the reader then rechecks the key word.
+	// Read as a validated read is (Mem.Equal): in a segment that reuses
+	// slots, a key record can be freed (and rewritten) under a reader that
+	// loaded its key word earlier; the reader then rechecks the key word.
 	return t.mem.Equal(off, key), nil
 }
 

@@ -15,7 +15,7 @@ import "math/rand/v2"
 //	             corrupt or duplicate slot: it matches no key, stays claimed)
 //	bits 61..32  tag: 30 high bits of the key's hash, to skip most
 //	             non-matching keys without reading their record
-//	bits 31..0   arena unit of the key record (immutable)
+//	bits 31..0   arena unit of the key record (immutable; its prefix is the key, see keyAt)
 //
 // In a segment with eviction (reuse.go) slots are retired and claimed
 // again, and the low 16 bits of the tag field hold the slot's claim
