@@ -85,9 +85,9 @@ func mappedRSS(t *testing.T, b []byte) uint64 {
 // usedEnd is where prefault stops for a segment made by createWarmSegment.
 func usedEnd(l Layout) uint64 { return l.ArenaOff + l.ArenaSize/2 }
 
-// TestPrefaultSync: with SHMDICT_PREFAULT=sync, Attach returns with the
-// used part of a tmpfs segment mapped, and not the unused arena; with
-// "off", only what attaching itself touched is mapped.
+// TestPrefaultSync: by default (and with SHMDICT_PREFAULT=sync) Attach
+// returns with the used part of a tmpfs segment mapped, and not the unused
+// arena; with "off", only what attaching itself touched is mapped.
 func TestPrefaultSync(t *testing.T) {
 	path := shmTestPath(t)
 	l := createWarmSegment(t, path)
@@ -97,6 +97,7 @@ func TestPrefaultSync(t *testing.T) {
 	}{
 		{"off", 0, 1 << 20},
 		{"sync", usedEnd(l) - 64<<10, usedEnd(l) + 64<<10}, // fault-around may map a window past the end
+		{"", usedEnd(l) - 64<<10, usedEnd(l) + 64<<10},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			t.Setenv(prefaultEnv, c.mode)
@@ -113,12 +114,12 @@ func TestPrefaultSync(t *testing.T) {
 	}
 }
 
-// TestPrefaultBackground: by default Attach prefaults from a goroutine;
-// once it is done the used part is mapped.
+// TestPrefaultBackground: with SHMDICT_PREFAULT=background Attach
+// prefaults from a goroutine; once it is done the used part is mapped.
 func TestPrefaultBackground(t *testing.T) {
 	path := shmTestPath(t)
 	l := createWarmSegment(t, path)
-	t.Setenv(prefaultEnv, "")
+	t.Setenv(prefaultEnv, "background")
 	done := hookPrefault(t)
 	s, err := Attach(path, Access{})
 	if err != nil {
@@ -204,7 +205,7 @@ func TestPrefaultTruncated(t *testing.T) {
 func TestPrefaultClose(t *testing.T) {
 	path := shmTestPath(t)
 	createWarmSegment(t, path)
-	t.Setenv(prefaultEnv, "")
+	t.Setenv(prefaultEnv, "background")
 	for range 20 {
 		done := hookPrefault(t)
 		s, err := Attach(path, Access{})

@@ -14,8 +14,8 @@ package table_test
 // clock starts, to separate the causes of a slow start:
 //
 //	default    Attach as an application does (it prefaults a tmpfs
-//	           segment in the background, segment/warm_linux.go)
-//	sync       Attach waits for the prefault ($SHMDICT_PREFAULT=sync)
+//	           segment before it returns, segment/warm_linux.go)
+//	background the prefault in a goroutine ($SHMDICT_PREFAULT=background)
 //	off        no prefault ($SHMDICT_PREFAULT=off): the cost before the fix
 //
 // and, all without prefault:
@@ -70,7 +70,7 @@ const (
 // whose alignment every new role would rewrite.
 func init() { childRoles[roleBenchGetFresh] = childBenchGetFresh }
 
-var freshModes = []string{"default", "sync", "off", "keytouch", "warmcode", "touch", "madvread"}
+var freshModes = []string{"default", "background", "off", "keytouch", "warmcode", "touch", "madvread"}
 
 func BenchmarkGetFresh(b *testing.B) {
 	for _, mode := range freshModes {
@@ -202,8 +202,8 @@ func childBenchGetFresh(args []string) error {
 	mode := args[2]
 	switch mode {
 	case "default":
-	case "sync":
-		os.Setenv("SHMDICT_PREFAULT", "sync")
+	case "background":
+		os.Setenv("SHMDICT_PREFAULT", "background")
 	default:
 		os.Setenv("SHMDICT_PREFAULT", "off")
 	}
@@ -229,7 +229,7 @@ func childBenchGetFresh(args []string) error {
 	mem := table.TableMem(tbl)
 	mapping := mem.Bytes(0, mem.Size())
 	switch mode {
-	case "default", "sync", "off":
+	case "default", "background", "off":
 	case "keytouch":
 		var sink byte
 		for i := 0; i < len(ks.buf); i += 4096 {
