@@ -194,7 +194,10 @@ func (t *Table) getChunk(keys, vals [][]byte, found []bool, buf []byte, spans *[
 // plain value record of value word w1, which stage 2 loaded from slot.
 // ok is false, with dst as it came, if the copy does not stand.
 func (t *Table) copyFast(dst, key []byte, slot, w1 uint64) (out []byte, ok bool) {
-	// getFast's checks, on the record stage 2 prefetched.
+	// getFast's checks, on the record stage 2 prefetched. getFast keeps
+	// its own inline copy of them: calling this from getFast measured
+	// about 4% slower at 1M keys (BenchmarkGet, 7 interleaved runs, 437
+	// against 420 ns). Change both together.
 	m := &t.mem
 	u := uint64(uint32(w1))
 	if u-1 >= t.units-1 {
