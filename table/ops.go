@@ -231,6 +231,7 @@ func (t *Table) getFast(dst, key []byte, h uint64) ([]byte, bool) {
 	// The record must be live, carry a key as long as ours, and end
 	// inside the arena; its class is not checked (what is read lies in
 	// the arena, and the recheck below catches a recycled block).
+	// GetMany's copyFast makes the same checks: change both together.
 	if hdr>>56 != arena.LiveMagic || p != kl || (u*arena.Unit+arena.HeaderBytes+span+n) > t.units*arena.Unit {
 		return dst, false
 	}
