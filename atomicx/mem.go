@@ -82,6 +82,11 @@ func (m Mem) p32(off uint64) *uint32 {
 	return (*uint32)(unsafe.Add(m.base, off))
 }
 
+// Ptr64 returns a pointer to the 8-byte-aligned word at off, for a hot
+// loop that updates one word many times (sync/atomic on the pointer).
+// The pointer is good while the region stays mapped.
+func (m Mem) Ptr64(off uint64) *uint64 { return m.p64(off) }
+
 // Load64 atomically loads the word at off.
 func (m Mem) Load64(off uint64) uint64 { return atomic.LoadUint64(m.p64(off)) }
 

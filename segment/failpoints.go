@@ -15,6 +15,10 @@ const (
 	FPArenaFreeMarked = "arena.freeMarked" // block's header marked free, not yet pushed
 	FPArenaPushed     = "arena.pushed"     // block pushed, free-byte counter not yet updated
 
+	// Striped adders.
+	FPAdderPublished = "adder.published" // adder word swapped in, Len not yet counted
+	FPAdderAdded     = "adder.added"     // lane cell added to, waiters not yet woken
+
 	// Eviction segments only (slot reuse).
 	FPClaimPending    = "claim.pending"    // slot taken as PENDING(key), path not yet checked
 	FPRetirePublished = "retire.published" // slot retired (dead), records not freed, counters not updated
@@ -28,3 +32,6 @@ var Failpoints = []string{
 
 // ReuseFailpoints lists the failpoints only segments with eviction reach.
 var ReuseFailpoints = []string{FPClaimPending, FPRetirePublished}
+
+// AdderFailpoints lists the failpoints of striped adders (table/adder.go).
+var AdderFailpoints = []string{FPAdderPublished, FPAdderAdded}

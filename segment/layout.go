@@ -27,12 +27,19 @@ import (
 //	                               was claimed in; eviction segments only
 //	                               (DispOff = RefOff + roundup(Slots/8, 64))
 //	ArenaOff      ArenaSize        arena: key and value records (4096-aligned)
-//	TotalSize                      = roundup(ArenaOff+ArenaSize, 4096)
+//	LaneOff       Lanes*LaneBytes  adder lanes (version 5): lane i holds one
+//	                               i64 cell per adder index, LaneBytes =
+//	                               roundup(8*Adders, 4096); a sparse region,
+//	                               whose pages are allocated as processes
+//	                               first use them (LaneOff = roundup(ArenaOff+
+//	                               ArenaSize, 4096); absent, 0, in version 3)
+//	TotalSize                      = LaneOff + Lanes*LaneBytes (version 5),
+//	                               roundup(ArenaOff+ArenaSize, 4096) (version 3)
 //
 // Header (all integers little-endian):
 //
 //	+0   [8]  magic "SHMDICT\x00"
-//	+8   u32  format version: 1, or 3 for a segment with eviction (flags != 0),
+//	+8   u32  format version: 5, or 3 for a segment with eviction (flags != 0),
 //	          whose slots are reused under a protocol a version-1 build lacks
 //	+12  u32  header size (256)
 //	+16  u32  byte-order mark 0x01020304, written little-endian and checked
@@ -50,7 +57,10 @@ import (
 //	+88  u64  total file size
 //	+96  i64  creation time, Unix nanoseconds
 //	+104 u32  event ring entries (0: no subscriptions; else a power of two)
-//	+108 [76] reserved, zero
+//	+108 u32  adder lanes (version 5: 1..64; version 3: 0)
+//	+112 u64  adder indices per lane (version 5: a multiple of 512; version 3: 0)
+//	+120 u64  lanes offset (LaneOff; version 3: 0)
+//	+128 [56] reserved, zero
 //	+184 u64  checksum: xxhash64 of bytes [0, 184)
 //	+192 [64] reserved, zero
 //
@@ -74,7 +84,10 @@ import (
 //	+10496 128 x u64  load leases [owner entry:16|incarnation:6|deadline Unix ms:42], by key hash
 //	+11520 u64  replaced: 0; set to 1 by Compact once it renamed a new
 //	            generation over this segment's name (a line of its own)
-//	+11528 ..12288  reserved, zero
+//	+11528 ..11584  reserved, zero
+//	+11584 u64  adder indices handed out (version 5; a line of its own)
+//	+11648 u64  lanes in use: bit i set before lane i's first add
+//	+11656 ..12288  reserved, zero
 //	+12288 1024 x u32  key doorbells [seq:31|waiters:1], by key hash
 const (
 	// Magic starts every segment file.
@@ -83,8 +96,11 @@ const (
 	// 1 was the same layout with a separate key record per slot; version 4
 	// names the key's first record instead (table/probe.go, keyAt), whose
 	// prefix is the key, so the key word's record is not a record a
-	// version-1 reader can parse as a key. Each refuses the other.
-	Version = 4
+	// version-1 reader can parse as a key. Version 5 adds striped adders:
+	// the lanes region and a value word form (table/slot.go) that a
+	// version-4 reader would take for an expiring value. Each refuses the
+	// others.
+	Version = 5
 	// VersionEvict is the format version of segments with eviction
 	// (FlagEvictCLOCK); this build reads and writes both. Version 2 was
 	// the first eviction format, whose key words had no claim generation
@@ -120,6 +136,9 @@ const (
 	offTotal     = 88
 	offCreated   = 96
 	offRing      = 104
+	offLanes     = 108
+	offAdders    = 112
+	offLaneOff   = 120
 	offChecksum  = 184
 
 	// OffClaimed is the shared count of claimed slots.
@@ -186,6 +205,25 @@ const (
 	// 64 GiB slot array, 3.2 billion keys) is past any table we expect.
 	MaxRingSlots = 1 << 32
 
+	// OffAdderNext counts the adder indices handed out (table/adder.go):
+	// an adder's lane cells are at that index in every lane. Indices are
+	// never handed out twice in a segment's life.
+	OffAdderNext = 11584
+	// OffLanesUsed has bit i set once a process has used lane i; Sum
+	// reads only those lanes.
+	OffLanesUsed = 11648
+	// DefaultLanes is the number of adder lanes of a new segment: a
+	// process adds to lane (registry entry mod Lanes), so up to 64 live
+	// processes never share a lane's cache lines.
+	DefaultLanes = 64
+	// MaxLanes bounds the lanes (OffLanesUsed is a 64-bit mask).
+	MaxLanes = 64
+	// AdderAlign is the granule of the adder indices per lane: 512
+	// cells fill one 4096-byte page.
+	AdderAlign = PageAlign / 8
+	// MaxAdders bounds the adder indices per lane (30 bits of a value word).
+	MaxAdders = 1 << 30
+
 	// LineSize is the cache-line size assumed for padding.
 	LineSize = 64
 
@@ -232,6 +270,8 @@ type Layout struct {
 	ArenaSize   uint64 // arena bytes, a multiple of Unit
 	CreatedNano int64  // creation time, Unix nanoseconds
 	Flags       uint32 // FlagEvictCLOCK or 0
+	Lanes       uint32 // adder lanes: 0 (version 3) or 1..MaxLanes
+	Adders      uint64 // adder indices per lane: 0 or a multiple of AdderAlign
 
 	RegistryOff uint64 // derived: byte offset of the registry
 	RingOff     uint64 // derived: byte offset of the event ring
@@ -239,6 +279,8 @@ type Layout struct {
 	RefOff      uint64 // derived: byte offset of the reference bits (0: none)
 	DispOff     uint64 // derived: byte offset of the probe bounds (0: none)
 	ArenaOff    uint64 // derived: byte offset of the arena
+	LaneOff     uint64 // derived: byte offset of the adder lanes (0: none)
+	LaneBytes   uint64 // derived: bytes per lane
 	TotalSize   uint64 // derived: file size
 }
 
@@ -273,6 +315,25 @@ func NewLayout(capacity int, arenaBytes int64, maxProcs int) (Layout, error) {
 		MaxProbe:    DefaultMaxProbe,
 		MaxProcs:    uint32(maxProcs),
 		ArenaSize:   arena,
+		Lanes:       DefaultLanes,
+		Adders:      min(alignUp(slots/4*3, AdderAlign), MaxAdders),
+	}
+	l.derive()
+	return l, nil
+}
+
+// WithAdders returns l with lanes adder lanes of adders indices each
+// (adders rounded up to a multiple of AdderAlign); lanes 0 means none.
+func (l Layout) WithAdders(lanes int, adders uint64) (Layout, error) {
+	if lanes < 0 || lanes > MaxLanes {
+		return l, fmt.Errorf("%w: adder lanes must be in [0, %d] (got %d)", ErrInvalid, MaxLanes, lanes)
+	}
+	if adders > MaxAdders {
+		return l, fmt.Errorf("%w: at most %d adders (got %d)", ErrInvalid, MaxAdders, adders)
+	}
+	l.Lanes, l.Adders = uint32(lanes), alignUp(adders, AdderAlign)
+	if lanes == 0 || adders == 0 {
+		l.Lanes, l.Adders = 0, 0
 	}
 	l.derive()
 	return l, nil
@@ -300,7 +361,8 @@ func (l Layout) WithRing(n int) (Layout, error) {
 func (l Layout) WithEviction(on bool) Layout {
 	l.Flags = 0
 	if on {
-		l.Flags = FlagEvictCLOCK
+		// Adders need slots that keep their key (table/adder.go).
+		l.Flags, l.Lanes, l.Adders = FlagEvictCLOCK, 0, 0
 	}
 	l.derive()
 	return l
@@ -329,6 +391,17 @@ func (l *Layout) derive() {
 		l.ArenaOff = alignUp(l.DispOff+l.Groups(), PageAlign)
 	}
 	l.TotalSize = alignUp(l.ArenaOff+l.ArenaSize, PageAlign)
+	l.LaneOff, l.LaneBytes = 0, 0
+	if l.Lanes != 0 {
+		l.LaneOff = l.TotalSize
+		l.LaneBytes = alignUp(l.Adders*8, PageAlign)
+		l.TotalSize = l.LaneOff + uint64(l.Lanes)*l.LaneBytes
+	}
+}
+
+// LaneCell returns the byte offset of adder index i's cell in lane lane.
+func (l Layout) LaneCell(lane uint32, i uint64) uint64 {
+	return l.LaneOff + uint64(lane)*l.LaneBytes + i*8
 }
 
 // Groups is the number of 4-slot probe groups.
@@ -349,6 +422,9 @@ func encodeHeader(l Layout) []byte {
 	le.PutUint32(h[offMaxProbe:], l.MaxProbe)
 	le.PutUint32(h[offMaxProcs:], l.MaxProcs)
 	le.PutUint32(h[offRing:], l.RingEntries)
+	le.PutUint32(h[offLanes:], l.Lanes)
+	le.PutUint64(h[offAdders:], l.Adders)
+	le.PutUint64(h[offLaneOff:], l.LaneOff)
 	le.PutUint64(h[offRegistry:], l.RegistryOff)
 	le.PutUint64(h[offSlotsOff:], l.SlotsOff)
 	le.PutUint64(h[offArenaOff:], l.ArenaOff)
@@ -392,6 +468,8 @@ func decodeHeader(h []byte) (Layout, error) {
 		ArenaSize:   le.Uint64(h[offArenaSize:]),
 		CreatedNano: int64(le.Uint64(h[offCreated:])),
 		Flags:       le.Uint32(h[offFlags:]),
+		Lanes:       le.Uint32(h[offLanes:]),
+		Adders:      le.Uint64(h[offAdders:]),
 	}
 	switch {
 	case v == Version && l.Flags != 0, v == VersionEvict && l.Flags != FlagEvictCLOCK:
@@ -408,6 +486,10 @@ func decodeHeader(h []byte) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: event ring size %d is not 0 or a power of two in [64, %d]", ErrCorrupt, l.RingEntries, MaxRingEntries)
 	case l.RingEntries != 0 && l.Slots > MaxRingSlots:
 		return Layout{}, fmt.Errorf("%w: an event ring (%d entries) in a segment of %d slots (events name at most 2^32 slots)", ErrCorrupt, l.RingEntries, l.Slots)
+	case v == VersionEvict && (l.Lanes != 0 || l.Adders != 0):
+		return Layout{}, fmt.Errorf("%w: an eviction segment with adder lanes (%d lanes, %d adders; it has none)", ErrCorrupt, l.Lanes, l.Adders)
+	case v == Version && (l.Lanes == 0 || l.Lanes > MaxLanes || l.Adders == 0 || l.Adders > MaxAdders || l.Adders%AdderAlign != 0):
+		return Layout{}, fmt.Errorf("%w: %d adder lanes of %d adders (lanes must be in [1, %d], adders a positive multiple of %d up to %d)", ErrCorrupt, l.Lanes, l.Adders, MaxLanes, AdderAlign, MaxAdders)
 	case l.MaxProcs == 0 || l.MaxProcs > MaxMaxProcs:
 		return Layout{}, fmt.Errorf("%w: registry size %d out of range", ErrCorrupt, l.MaxProcs)
 	case l.ArenaSize < 2*Unit || l.ArenaSize%Unit != 0 || l.ArenaSize/Unit > MaxArenaUnits:
@@ -422,6 +504,9 @@ func decodeHeader(h []byte) (Layout, error) {
 	}
 	if got := le.Uint64(h[offArenaOff:]); got != l.ArenaOff {
 		return Layout{}, fmt.Errorf("%w: arena offset %d, layout implies %d", ErrCorrupt, got, l.ArenaOff)
+	}
+	if got := le.Uint64(h[offLaneOff:]); got != l.LaneOff {
+		return Layout{}, fmt.Errorf("%w: lanes offset %d, layout implies %d", ErrCorrupt, got, l.LaneOff)
 	}
 	if got := le.Uint64(h[offTotal:]); got != l.TotalSize {
 		return Layout{}, fmt.Errorf("%w: total size %d, layout implies %d", ErrCorrupt, got, l.TotalSize)

@@ -22,7 +22,7 @@ func TestLayoutConstants(t *testing.T) {
 		name      string
 		got, want uint64
 	}{
-		{"Version", Version, 4},
+		{"Version", Version, 5},
 		{"HeaderSize", HeaderSize, 256},
 		{"ControlSize", ControlSize, 16384},
 		{"ByteOrderMark", ByteOrderMark, 0x01020304},
@@ -68,6 +68,10 @@ func TestLayoutConstants(t *testing.T) {
 		{"DefaultMaxProbe", DefaultMaxProbe, 64},
 		{"DefaultMaxProcs", DefaultMaxProcs, 1024},
 		{"MaxMaxProcs", MaxMaxProcs, 65536},
+		{"DefaultLanes", DefaultLanes, 64},
+		{"MaxLanes", MaxLanes, 64},
+		{"AdderAlign", AdderAlign, 512},
+		{"MaxAdders", MaxAdders, 1 << 30},
 	}
 	for _, p := range pins {
 		if p.got != p.want {
@@ -104,7 +108,11 @@ func TestLayoutHeaderFields(t *testing.T) {
 		{"arena size", offArenaSize, 8},
 		{"total size", offTotal, 8},
 		{"created", offCreated, 8},
-		{"reserved", 104, 80},
+		{"event ring", offRing, 4},
+		{"adder lanes", offLanes, 4},
+		{"adders", offAdders, 8},
+		{"lanes offset", offLaneOff, 8},
+		{"reserved", 128, 56},
 		{"checksum", offChecksum, 8},
 		{"reserved tail", 192, 64},
 	}
@@ -207,7 +215,16 @@ func checkLayoutArithmetic(t *testing.T, capacity int, arenaBytes int64, procs i
 	if w := alignUpTest(l.SlotsOff+l.Slots*SlotSize, PageAlign); l.ArenaOff != w {
 		t.Errorf("ArenaOff = %d, want %d", l.ArenaOff, w)
 	}
-	if w := alignUpTest(l.ArenaOff+l.ArenaSize, PageAlign); l.TotalSize != w {
+	if w := alignUpTest(l.ArenaOff+l.ArenaSize, PageAlign); l.LaneOff != w {
+		t.Errorf("LaneOff = %d, want %d", l.LaneOff, w)
+	}
+	if l.Lanes != DefaultLanes || l.Adders%AdderAlign != 0 || l.Adders < min(l.ClaimBudget, MaxAdders) || l.Adders > MaxAdders {
+		t.Errorf("%d lanes of %d adders, want %d lanes of at least the claim budget %d (a multiple of %d, at most %d)", l.Lanes, l.Adders, DefaultLanes, l.ClaimBudget, AdderAlign, MaxAdders)
+	}
+	if l.LaneBytes != alignUpTest(l.Adders*8, PageAlign) || l.LaneCell(1, 0) != l.LaneOff+l.LaneBytes {
+		t.Errorf("LaneBytes = %d for %d adders", l.LaneBytes, l.Adders)
+	}
+	if w := l.LaneOff + uint64(l.Lanes)*l.LaneBytes; l.TotalSize != w {
 		t.Errorf("TotalSize = %d, want %d", l.TotalSize, w)
 	}
 	for _, off := range []uint64{l.SlotsOff, l.ArenaOff, l.TotalSize} {
@@ -252,7 +269,7 @@ func TestLayoutNewLayout(t *testing.T) {
 			t.Errorf("NewLayout(%d, %d, %d): %v", c.capacity, c.arena, c.procs, err)
 			continue
 		}
-		if l.Slots != c.slots || l.TotalSize != c.total || l.SlotsOff != c.slotsOff || l.ArenaOff != c.arenaOffOf {
+		if l.Slots != c.slots || l.LaneOff != c.total || l.SlotsOff != c.slotsOff || l.ArenaOff != c.arenaOffOf {
 			t.Errorf("NewLayout(%d, %d, %d) = slots %d total %d slotsOff %d arenaOff %d, want %d %d %d %d",
 				c.capacity, c.arena, c.procs, l.Slots, l.TotalSize, l.SlotsOff, l.ArenaOff, c.slots, c.total, c.slotsOff, c.arenaOffOf)
 		}
@@ -349,12 +366,12 @@ func TestLayoutHeaderRoundTrip(t *testing.T) {
 		}
 		// Spot-check the encoding against the spec, not against itself.
 		le := binary.LittleEndian
-		if string(h[:8]) != "SHMDICT\x00" || le.Uint32(h[8:]) != 4 || le.Uint32(h[12:]) != 256 ||
+		if string(h[:8]) != "SHMDICT\x00" || le.Uint32(h[8:]) != 5 || le.Uint32(h[12:]) != 256 ||
 			le.Uint32(h[16:]) != 0x01020304 || le.Uint64(h[24:]) != l.Seed || le.Uint64(h[32:]) != l.Slots ||
-			le.Uint64(h[88:]) != l.TotalSize || le.Uint64(h[184:]) != xxhash.Sum64(h[:184]) {
+			le.Uint64(h[88:]) != l.TotalSize || le.Uint32(h[108:]) != l.Lanes || le.Uint64(h[112:]) != l.Adders || le.Uint64(h[120:]) != l.LaneOff || le.Uint64(h[184:]) != xxhash.Sum64(h[:184]) {
 			t.Errorf("header bytes do not follow the documented layout:\n% x", h)
 		}
-		if slices.ContainsFunc(h[104:184], func(b byte) bool { return b != 0 }) ||
+		if slices.ContainsFunc(h[128:184], func(b byte) bool { return b != 0 }) ||
 			slices.ContainsFunc(h[192:], func(b byte) bool { return b != 0 }) || le.Uint32(h[20:]) != 0 {
 			t.Errorf("reserved header bytes are not zero:\n% x", h)
 		}
@@ -382,7 +399,12 @@ func TestLayoutDecodeRejects(t *testing.T) {
 		{"version 0", put32(offVersion, 0), true, ErrVersion},
 		{"version 1 (separate key records)", put32(offVersion, 1), true, ErrVersion},
 		{"version 1 stale checksum", put32(offVersion, 1), false, ErrVersion},
-		{"version 5", put32(offVersion, 5), true, ErrVersion},
+		{"version 4", put32(offVersion, 4), true, ErrVersion},
+		{"version 6", put32(offVersion, 6), true, ErrVersion},
+		{"no adder lanes", put32(offLanes, 0), true, ErrCorrupt},
+		{"65 adder lanes", put32(offLanes, 65), true, ErrCorrupt},
+		{"adders not a multiple of 512", put64(offAdders, l.Adders+1), true, ErrCorrupt},
+		{"adders grown", put64(offAdders, l.Adders+512), true, ErrCorrupt},
 		{"version 2 (eviction without claim generations)", put32(offVersion, 2), true, ErrVersion},
 		{"version 3 without the eviction flag", put32(offVersion, VersionEvict), true, ErrVersion},
 		{"version 4 with the eviction flag", put32(offFlags, FlagEvictCLOCK), true, ErrVersion},
@@ -487,6 +509,11 @@ func TestLayoutNotifyRegions(t *testing.T) {
 		"OffDoorbells":   {OffDoorbells, 12288},
 		"OffLeases":      {OffLeases, 10496},
 		"OffReplaced":    {OffReplaced, 11520},
+		"OffAdderNext":   {OffAdderNext, 11584},
+		"OffLanesUsed":   {OffLanesUsed, 11648},
+		"offLanes":       {offLanes, 108},
+		"offAdders":      {offAdders, 112},
+		"offLaneOff":     {offLaneOff, 120},
 		"OffTTLUsed":     {OffTTLUsed, 10432},
 		"OffExpired":     {OffExpired, 10440},
 		"Leases":         {Leases, 128},

@@ -16,9 +16,11 @@ type Entry struct {
 	Key []byte
 	// Value is the value's bytes; nil for a counter.
 	Value []byte
-	// Counter is the counter's value when IsCounter is set.
+	// Counter is the counter's value when IsCounter is set: a plain
+	// counter's, or a striped adder's sum (then IsAdder is set too).
 	Counter   int64
 	IsCounter bool
+	IsAdder   bool
 	// Expires is the deadline of a value stored with a TTL; zero if none.
 	Expires time.Time
 }
@@ -64,6 +66,14 @@ func (t *Table) fullEntryAt(slot uint64) (e Entry, ok bool, err error) {
 		w1 := t.mem.Load64(woff)
 		if isAbsent(w1) {
 			return Entry{}, false, nil
+		}
+		if isAdder(w1) {
+			n, err := t.sumAt(adderIndex(w1))
+			if err != nil {
+				return Entry{}, false, err
+			}
+			e.Counter, e.IsCounter, e.IsAdder = n, true, true
+			return e, true, nil
 		}
 		if isCounter(w1) {
 			ok, moved := t.confirm(t.slotOff(slot), w0, w1)

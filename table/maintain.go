@@ -1,6 +1,7 @@
 package table
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -121,6 +122,16 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	err = old.rawEntries(func(key []byte, w1 uint64, deadline int64, value []byte) error {
 		if deadline != 0 {
 			return nt.set(key, value, deadline) // keeps its deadline
+		}
+		if isAdder(w1) {
+			if nt.reuse {
+				return nt.errNoAdders()
+			}
+			a, err := nt.Adder(key)
+			if err == nil {
+				err = a.Add(int64(binary.LittleEndian.Uint64(value)))
+			}
+			return err
 		}
 		if isCounter(w1) {
 			_, err := nt.Add(key, counterOf(w1))
@@ -273,6 +284,13 @@ func (t *Table) rawEntryAt(slot uint64, dst []byte) (key []byte, w1 uint64, dead
 	}
 	if isCounter(w1) {
 		return key, w1, 0, nil, true, nil
+	}
+	if isAdder(w1) {
+		n, err := t.sumAt(adderIndex(w1))
+		if err != nil {
+			return nil, 0, 0, nil, false, err
+		}
+		return key, w1, 0, adderBytes(dst, n), true, nil
 	}
 	value, present, err := t.readValue(dst, woff, seen{w0: w0, w1: w1})
 	if err != nil || !present {

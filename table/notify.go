@@ -96,24 +96,44 @@ func (t *Table) notify(h, slot, old, new uint64, kind EventKind) {
 }
 
 // version returns the current Version of key.
-func (t *Table) version(key []byte, h uint64) (v Version, err error) {
+func (t *Table) version(key []byte, h uint64) (Version, error) {
+	w1, sum, err := t.versionWord(key, h)
+	if isAdder(w1) {
+		return adderVersion(w1, sum), err
+	}
+	return Version(w1), err
+}
+
+// adderVersion is the Version of an adder with value word w1 and sum n:
+// it changes with the sum (unless the sum comes back to a value whose
+// 32-bit fold is the same), and it is never an absent value word.
+func adderVersion(w1 uint64, n int64) Version {
+	return Version(w1 | uint64(uint32(n)^uint32(uint64(n)>>32)))
+}
+
+// versionWord returns key's value word (0 if it has no slot) and, for an
+// adder, its sum.
+func (t *Table) versionWord(key []byte, h uint64) (w1 uint64, sum int64, err error) {
 	fo, err := t.enter()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer t.exit(fo, &err)
 	slot, sn, ok, err := t.find(key, h)
 	if err != nil || !ok {
-		return 0, err
+		return 0, 0, err
 	}
 	for {
 		w1 := t.mem.Load64(t.valueWordOff(slot))
 		ok, moved := t.confirm(t.slotOff(slot), sn.w0, w1)
 		switch {
+		case ok && isAdder(w1):
+			sum, err := t.sumAt(adderIndex(w1))
+			return w1, sum, err
 		case ok:
-			return Version(w1), nil
+			return w1, 0, nil
 		case moved:
-			return 0, nil // retired: absent
+			return 0, 0, nil // retired: absent
 		}
 	}
 }
@@ -126,10 +146,16 @@ func (t *Table) Lookup(key []byte) ([]byte, Version, error) {
 	}
 	h := hash64(key, t.seed)
 	for {
-		v, err := t.version(key, h)
+		w1, sum, err := t.versionWord(key, h)
 		if err != nil {
 			return nil, 0, err
 		}
+		if isAdder(w1) {
+			// The value is the sum the Version was made of: a busy
+			// adder's sum changes between any two reads.
+			return adderBytes(nil, sum), adderVersion(w1, sum), nil
+		}
+		v := Version(w1)
 		val, err := t.Get(key)
 		if err != nil && err != ErrNotFound {
 			return nil, 0, err

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 
 	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
@@ -64,6 +65,15 @@ func (t *Table) readValue(dst []byte, woff uint64, sn seen) (out []byte, present
 				return dst, false, nil // retired: the key was absent then
 			}
 			continue
+		}
+		if isAdder(w1) {
+			// An index is never handed out twice: the sum read belongs
+			// to this adder, whatever the word is by now.
+			n, err := t.sumAt(adderIndex(w1))
+			if err != nil {
+				return dst, false, err
+			}
+			return binary.LittleEndian.AppendUint64(dst, uint64(n)), true, nil
 		}
 		u := unitOf(w1)
 		if u == 0 {
@@ -373,7 +383,7 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 // value in slot, whose key word is kw: it frees w's record (unless it is
 // the key record, see freeValue), or counts a new key if w was absent.
 func (t *Table) retire(slot, kw, w uint64) {
-	if !isCounter(w) && unitOf(w) == 0 {
+	if isAbsent(w) {
 		t.addLen(slot, 1)
 		return
 	}
@@ -453,7 +463,7 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		return 0, err
 	}
 	h := hash64(key, t.seed)
-	if n, ok := t.addFast(key, h, delta); ok {
+	if n, ok := t.addFast(key, h, delta, &committed); ok {
 		committed = true
 		return n, nil
 	}
@@ -478,6 +488,8 @@ retry:
 			switch {
 			case isCounter(w):
 				cur = counterOf(w)
+			case isAdder(w):
+				return t.addAdder(slot, h, w, delta, &committed)
 			case unitOf(w) != 0:
 				exp, stable := t.expired(woff, w)
 				if !stable {
@@ -535,7 +547,7 @@ retry:
 // ok is false, with nothing changed, for anything else; Add then takes the
 // general path. Like getFast, it exists to cut instructions: counters are
 // the hot loop of many users.
-func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
+func (t *Table) addFast(key []byte, h uint64, delta int64, committed *bool) (n int64, ok bool) {
 	if t.reuse || delta == 0 {
 		return 0, false
 	}
@@ -553,7 +565,11 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 	for range 4 {
 		w := t.mem.Load64(woff)
 		if !isCounter(w) {
-			return 0, false
+			if !isAdder(w) {
+				return 0, false
+			}
+			n, err := t.addAdder(base+j, h, w, delta, committed)
+			return n, err == nil || *committed
 		}
 		cur := counterOf(w)
 		next, inRange := addCounter(cur, delta)
@@ -568,6 +584,24 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 		}
 	}
 	return 0, false // heavy contention: the general path retries
+}
+
+// addAdder is Add on slot's adder, whose value word is w: it adds delta
+// to this process's lane (setting *committed) and returns the sum. It
+// runs under a fault guard.
+func (t *Table) addAdder(slot, h, w uint64, delta int64, committed *bool) (int64, error) {
+	i := adderIndex(w)
+	if delta != 0 {
+		cell, err := t.laneCell(i)
+		if err != nil {
+			return 0, err
+		}
+		atomic.AddInt64(cell, delta)
+		*committed = true
+		segment.Failpoint(segment.FPAdderAdded)
+		t.notify(h, slot, w, w, EventAdd)
+	}
+	return t.sumAt(i)
 }
 
 // addCounter returns cur + delta and whether it stays in [MinCounter,
@@ -686,6 +720,12 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 func (t *Table) valueEquals(woff, w uint64, b []byte) (eq, stable bool, err error) {
 	if isCounter(w) {
 		return len(b) == 8 && binary.LittleEndian.Uint64(b) == uint64(counterOf(w)), true, nil
+	}
+	if isAdder(w) {
+		// The sum at one moment: adds may change it before the caller's
+		// CAS, which replaces the adder (its value word did not change).
+		n, err := t.sumAt(adderIndex(w))
+		return err == nil && len(b) == 8 && binary.LittleEndian.Uint64(b) == uint64(n), true, err
 	}
 	u := unitOf(w)
 	if u == 0 {

@@ -129,7 +129,7 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 		if testHookMatchLoaded != nil {
 			testHookMatchLoaded()
 		}
-		if isAbsent(w1) || isCounter(w1) {
+		if !holdsRecord(w1) {
 			eq, err := t.keyMatchesAt(slot, w0, key)
 			return eq, seen{w1: w1}, err
 		}

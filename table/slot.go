@@ -41,10 +41,16 @@ import "math/rand/v2"
 //	             bits 31..0  arena unit of the value record; 0 = absent
 //	bit 63 = 1   bits 62..0  an int63 counter (two's complement), so that
 //	             Add is one CAS with no allocation
+//	bits 63..62 = 01 and bits 31..0 = 0: a striped adder (adder.go), whose
+//	             bits 61..32 are its index in the lanes: its sum is the sum
+//	             of that index's cell in every lane in use. An index is
+//	             handed out once in a segment's life, so the word of an
+//	             adder is never seen again once it is gone (no ABA).
 //
 // The version makes a validated read's recheck fail when the value word
-// went away and came back with the same record unit (ABA). A counter
-// carries no version, so leaving counter form starts at a random one.
+// went away and came back with the same record unit (ABA). A counter or
+// an adder carries no version, so leaving either form starts at a random
+// one.
 const (
 	stateShift   = 62
 	stateClaimed = 1
@@ -114,6 +120,15 @@ func live(w0 uint64) bool { return w0>>stateShift == stateClaimed }
 
 func isCounter(w1 uint64) bool { return w1&counterBit != 0 }
 
+// isAdder reports whether value word w1 is a striped adder's.
+func isAdder(w1 uint64) bool { return w1&(counterBit|expiresBit|unitMask) == expiresBit }
+
+// adderWord is the value word of the adder with lane index i.
+func adderWord(i uint64) uint64 { return expiresBit | i<<32 }
+
+// adderIndex is the lane index of adder value word w1.
+func adderIndex(w1 uint64) uint64 { return w1 >> 32 & versionMask }
+
 func counterOf(w1 uint64) int64 { return int64(w1<<1) >> 1 }
 
 func counterWord(v int64) uint64 { return counterBit | uint64(v)&^counterBit }
@@ -121,16 +136,20 @@ func counterWord(v int64) uint64 { return counterBit | uint64(v)&^counterBit }
 func unitOf(w uint64) uint32 { return uint32(w & unitMask) }
 
 // isAbsent reports whether a value word holds no value.
-func isAbsent(w1 uint64) bool { return !isCounter(w1) && unitOf(w1) == 0 }
+func isAbsent(w1 uint64) bool { return w1&(counterBit|expiresBit|unitMask) == 0 }
 
 // expires reports whether value word w1 names a record with a deadline.
-func expires(w1 uint64) bool { return w1&(counterBit|expiresBit) == expiresBit }
+func expires(w1 uint64) bool { return w1&(counterBit|expiresBit) == expiresBit && unitOf(w1) != 0 }
+
+// holdsRecord reports whether value word w1 names a value record (a byte
+// value, expiring or not).
+func holdsRecord(w1 uint64) bool { return w1&counterBit == 0 && unitOf(w1) != 0 }
 
 // nextValueWord returns the value word that replaces old with record unit
 // (0 for absent), with a fresh version.
 func nextValueWord(old uint64, unit uint32) uint64 {
 	var ver uint64
-	if isCounter(old) {
+	if isCounter(old) || isAdder(old) {
 		ver = uint64(rand.Uint32()) & versionMask
 	} else {
 		ver = (old>>32 + 1) & versionMask

@@ -153,6 +153,7 @@ type Table struct {
 	dispOff  uint64          // offset of the per-group probe bounds
 	arenaOff uint64          // offset of arena unit 0 (getFast)
 	units    uint64          // arena units (getFast)
+	lanes    lanes           // this process's adder lane (adder.go)
 }
 
 func newTable(seg *segment.Segment, name string) *Table {

@@ -18,6 +18,7 @@ type Report struct {
 	PendingSlots int // eviction tables: claims not yet promoted (in flight, or left by a killed process)
 	Keys         int // keys with a value or counter
 	Counters     int // of which counters
+	Adders       int // of which striped adders (counted in Counters too)
 	Tombstones   int // claimed slots without a value
 
 	LenCounter     int // what Len reported (the striped counters)
@@ -133,6 +134,8 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 	}
 	used := arena.NewUnitSet(t.ar.Units()) // blocks that slots reference
 	firstSlot := map[uint64][]uint64{}     // key hash -> slots holding a key with that hash
+	adderSlot := map[uint64]uint64{}       // adder index -> the slot holding it
+	adderNext := t.mem.Load64(segment.OffAdderNext)
 	var fixes []slotFix
 	stripes := make([]int64, segment.LenStripes)
 
@@ -264,6 +267,24 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			rep.Keys++
 			rep.Counters++
 			stripes[slot%segment.LenStripes]++
+		case isAdder(w1):
+			i := adderIndex(w1)
+			other, dup := adderSlot[i]
+			switch {
+			case i >= l.Adders || i >= adderNext:
+				problem("slot %d: key %q is an adder of index %d, which was never handed out (%d of %d were)", slot, clip(key), i, min(adderNext, l.Adders), l.Adders)
+			case dup:
+				problem("slot %d: key %q is an adder of index %d, which slot %d's adder has too", slot, clip(key), i, other)
+			default:
+				adderSlot[i] = slot
+				rep.Keys++
+				rep.Counters++
+				rep.Adders++
+				stripes[slot%segment.LenStripes]++
+				continue
+			}
+			fixes = append(fixes, t.dropValueFix(slot, rep))
+			rep.Tombstones++
 		case unitOf(w1) == 0:
 			rep.Tombstones++
 		default:

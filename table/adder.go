@@ -1,0 +1,343 @@
+package table
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/shmdict/shmdict/segment"
+)
+
+// Striped adders.
+//
+// An adder is a counter whose value is spread over lanes, so that
+// processes adding to it never share a cache line. The segment has
+// Layout.Lanes lanes (64 by default) of Layout.Adders cells (i64) each,
+// in a region after the arena (segment/layout.go). An adder's value word
+// holds its index i (slot.go): its sum is the sum of cell i of every lane
+// in use. A process adds to lane (registry entry mod Lanes) with one
+// atomic add, so two live processes share no lane, and so no cache line,
+// until more than Lanes processes are attached; past that, processes whose
+// entries are Lanes apart share a lane and stay exact (the add is
+// atomic). A lane's cells for different adders are adjacent: the cells
+// one process adds to sit on that process's own cache lines.
+//
+// Exactness. A lane cell only ever changes by atomic adds, and a lane is
+// never cleared: the adds of a process that exited or was killed stay in
+// its lane, and the next process to take its registry entry adds on top
+// of them. A process marks its lane in use (OffLanesUsed) before its first
+// add to it, and Sum reads every marked lane, so Sum includes every Add
+// that returned before Sum started. It may include Adds that run while it
+// reads (lanes are read one after another, like Java's LongAdder.sum), and
+// it is exact once adds stop.
+//
+// Indices. An index is handed out (OffAdderNext) when a key becomes an
+// adder and never again in the segment's life, so a cell is never reused
+// while a stalled process may still add to it: an Add that checked the
+// value word and then stalled through a Delete of its key adds to the
+// deleted adder's cells, which no one reads; it counts as made before the
+// Delete. Deleting an adder (or replacing it with a value) leaves its
+// index used until Compact, which renumbers the adders it copies. The
+// lane pages are allocated (fallocate) as a process first uses them, and
+// only those pages take memory.
+//
+// Memory per adder, at the defaults: 8 bytes in each lane a process has
+// used, so 16 bytes with 2 processes, 512 with 64, plus its slot and key
+// record like any key; address space: 8 bytes x 64 lanes per index.
+
+// Adder is a handle on a striped counter (see Table.Adder): Add costs one
+// atomic add on a cache line of this process's own, whatever other
+// processes do. A key that is an adder reads as a counter everywhere:
+// Get returns its sum in 8 little-endian bytes, Table.Add adds to this
+// process's lane, Delete and Set replace it.
+//
+// An Adder is safe for concurrent use by many goroutines (they share this
+// process's lane). It holds no resource: drop it when done. It stays valid
+// across Delete and Clear of its key: the next Add makes the key an adder
+// again, starting at 0. Once its table is closed, every call returns
+// ErrClosed.
+//
+// An adder's sum is int64 arithmetic, wrapping on overflow like
+// sync/atomic's Int64 (a plain counter's range errors would need every
+// lane read on every Add).
+type Adder struct {
+	t    *Table
+	key  []byte
+	h    uint64
+	bell uint64  // the key's doorbell word
+	slot uint64  // the key's slot: it keeps the key for the table's life
+	wp   *uint64 // the slot's value word
+	st   atomic.Pointer[adderState]
+}
+
+// adderState is what an Adder knows of its key's current adder.
+type adderState struct {
+	word uint64 // the adder's value word
+	cell *int64 // this process's lane cell of it
+}
+
+// lanes is a process's use of the segment's adder lanes.
+type lanes struct {
+	once   sync.Once
+	lane   uint32          // this process's lane
+	marked atomic.Bool     // lane's bit is set in OffLanesUsed
+	pages  []atomic.Uint64 // bit p: page p of this lane is allocated
+}
+
+// errNoAdders is the error of an adder operation on a table that evicts.
+func (t *Table) errNoAdders() error {
+	return fmt.Errorf("%w: table %s evicts keys (Options.Eviction), and a striped adder needs a slot that keeps its key; use Add or Counter in it, or create a table without eviction", ErrInvalid, t.name)
+}
+
+// Adder returns a handle on key as a striped counter, making key an adder
+// now if it is absent (starting at 0; it counts in Len from then on). A
+// key that holds a byte value or a plain counter (Add, Counter) gives
+// ErrNotCounter: delete it first to turn it into an adder. A table with
+// eviction has no adders (ErrInvalid). Every adder made in a table,
+// including each one made again after a Delete, takes an index of the
+// table's lanes until Compact; ErrFull reports that none is left.
+func (t *Table) Adder(key []byte) (a *Adder, err error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if t.reuse || t.seg.Layout.Lanes == 0 {
+		return nil, t.errNoAdders()
+	}
+	fo, err := t.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a = nil
+		}
+	}()
+	defer t.exit(fo, &err)
+	if err := t.notReplaced(); err != nil {
+		return nil, err
+	}
+	h := hash64(key, t.seed)
+	a = &Adder{t: t, key: append([]byte(nil), key...), h: h, bell: doorbellOff(h)}
+	slot, st, err := t.adderOf(a.key, h)
+	if err != nil {
+		return nil, err
+	}
+	a.slot, a.wp = slot, t.mem.Ptr64(t.valueWordOff(slot))
+	a.st.Store(st)
+	return a, nil
+}
+
+// Key returns a copy of the adder's key.
+func (a *Adder) Key() []byte { return append([]byte(nil), a.key...) }
+
+// String describes the adder for logs.
+func (a *Adder) String() string { return fmt.Sprintf("table.Adder(%q)", clip(a.key)) }
+
+// Add adds delta to this process's lane of the adder. It fails only if the
+// table is closed or replaced, if the key was deleted and cannot become an
+// adder again (ErrFull), or if it now holds a byte value or a plain
+// counter (ErrNotCounter).
+func (a *Adder) Add(delta int64) (err error) {
+	t := a.t
+	if t.seg.Closed() {
+		return ErrClosed
+	}
+	st := a.st.Load()
+	done := false
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil && !done {
+			err = t.seg.FaultError(r)
+		}
+	}()
+	if t.mem.Load64(segment.OffReplaced) != 0 {
+		return t.notReplaced()
+	}
+	if atomic.LoadUint64(a.wp) != st.word {
+		return a.addSlow(delta, &done)
+	}
+	atomic.AddInt64(st.cell, delta)
+	done = true
+	segment.Failpoint(segment.FPAdderAdded)
+	if t.ringMask != 0 {
+		t.appendEvent(a.slot, st.word, st.word, EventAdd)
+	}
+	if t.mem.Load32(a.bell)&1 != 0 {
+		t.ringIfWaited(a.bell)
+	}
+	return nil
+}
+
+// addSlow is Add once the key's value word is not the adder a last saw:
+// the key was deleted, or is another adder by now, or holds something
+// else. It runs under Add's fault guard.
+func (a *Adder) addSlow(delta int64, done *bool) error {
+	t := a.t
+	_, st, err := t.adderOf(a.key, a.h)
+	if err != nil {
+		return err
+	}
+	a.st.Store(st)
+	atomic.AddInt64(st.cell, delta)
+	*done = true
+	segment.Failpoint(segment.FPAdderAdded)
+	t.notify(a.h, a.slot, st.word, st.word, EventAdd)
+	return nil
+}
+
+// Sum returns the adder's sum: every Add that returned before Sum was
+// called is in it, Adds that run meanwhile may be. A key that is no longer
+// an adder reads as Table.Add(key, 0) does: 0 if absent, a plain
+// counter's value, ErrNotCounter for a byte value.
+func (a *Adder) Sum() (int64, error) {
+	n, ok, err := a.sumFast()
+	if ok || err != nil {
+		return n, err
+	}
+	return a.t.Add(a.key, 0)
+}
+
+func (a *Adder) sumFast() (n int64, ok bool, err error) {
+	t := a.t
+	fo, err := t.enter()
+	if err != nil {
+		return 0, false, err
+	}
+	defer t.exit(fo, &err)
+	if err := t.notReplaced(); err != nil {
+		return 0, false, err
+	}
+	st := a.st.Load()
+	if atomic.LoadUint64(a.wp) != st.word {
+		return 0, false, nil
+	}
+	n, err = t.sumAt(adderIndex(st.word))
+	return n, err == nil, err
+}
+
+// adderOf returns key's slot and adder, making key an adder if it is
+// absent (or its value expired). It fails with ErrNotCounter if key holds
+// anything else. It runs under a fault guard.
+func (t *Table) adderOf(key []byte, h uint64) (slot uint64, st *adderState, err error) {
+	slot, kw, err := t.findOrClaim(key, h)
+	if err != nil {
+		return 0, nil, err
+	}
+	woff := t.valueWordOff(slot)
+	idx := ^uint64(0) // the index this call took, if any
+	for {
+		w := t.mem.Load64(woff)
+		switch {
+		case isAdder(w):
+			cell, err := t.laneCell(adderIndex(w))
+			if err != nil {
+				return 0, nil, err
+			}
+			return slot, &adderState{word: w, cell: cell}, nil
+		case isCounter(w):
+			return 0, nil, fmt.Errorf("%w: %q holds a plain counter; delete it to make it an adder", ErrNotCounter, clip(key))
+		case holdsRecord(w):
+			exp, stable := t.expired(woff, w)
+			if !stable {
+				continue
+			}
+			if !exp {
+				return 0, nil, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+			}
+		}
+		// Absent, or an expired value: the key becomes an adder.
+		if idx == ^uint64(0) {
+			if idx, err = t.newAdderIndex(); err != nil {
+				return 0, nil, err
+			}
+		}
+		nw := adderWord(idx)
+		if t.mem.CAS64(woff, w, nw) {
+			segment.Failpoint(segment.FPAdderPublished)
+			t.retire(slot, kw, w) // absent: count the key; expired: free its record
+			t.notify(h, slot, w, nw, EventAdd)
+		}
+	}
+}
+
+// newAdderIndex hands out an adder index. A process killed after this
+// leaves the index unused until Compact: nothing else is lost.
+func (t *Table) newAdderIndex() (uint64, error) {
+	l := &t.seg.Layout
+	i := t.mem.Add64(segment.OffAdderNext, 1) - 1
+	if i >= l.Adders {
+		return 0, fmt.Errorf("%w: all %d adder indices of %s are taken (every key made an adder takes one, again after each Delete, until Compact renumbers the live ones); compact the table, or create it with a larger Capacity", ErrFull, l.Adders, t.name)
+	}
+	return i, nil
+}
+
+// myLanes returns this process's lane state.
+func (t *Table) myLanes() *lanes {
+	ln := &t.lanes
+	ln.once.Do(func() {
+		l := t.seg.Layout
+		if e := t.seg.Entry(); e >= 0 {
+			ln.lane = uint32(e) % l.Lanes
+		}
+		ln.pages = make([]atomic.Uint64, (l.LaneBytes/segment.PageAlign+63)/64)
+	})
+	return ln
+}
+
+// laneCell returns this process's cell of adder index i, its lane marked
+// in use and the cell's page allocated. It runs under a fault guard.
+func (t *Table) laneCell(i uint64) (*int64, error) {
+	l := &t.seg.Layout
+	if i >= l.Adders {
+		return nil, fmt.Errorf("%w: adder index %d is past the table's %d (%s)", ErrCorrupt, i, l.Adders, t.name)
+	}
+	ln := t.myLanes()
+	off := l.LaneCell(ln.lane, i)
+	p := i * 8 / segment.PageAlign
+	if ln.pages[p/64].Load()&(1<<(p%64)) == 0 {
+		if err := t.seg.Reserve(off&^(segment.PageAlign-1), segment.PageAlign); err != nil {
+			return nil, err
+		}
+		ln.pages[p/64].Or(1 << (p % 64))
+	}
+	if !ln.marked.Load() {
+		bit := uint64(1) << ln.lane
+		for {
+			m := t.mem.Load64(segment.OffLanesUsed)
+			if m&bit != 0 || t.mem.CAS64(segment.OffLanesUsed, m, m|bit) {
+				break
+			}
+		}
+		ln.marked.Store(true)
+	}
+	return (*int64)(unsafe.Pointer(t.mem.Ptr64(off))), nil
+}
+
+// sumAt returns the sum of adder index i over the lanes in use. It runs
+// under a fault guard (a lane page no process allocated reads as zeros,
+// or faults on a full file system).
+func (t *Table) sumAt(i uint64) (int64, error) {
+	l := &t.seg.Layout
+	if i >= l.Adders {
+		return 0, fmt.Errorf("%w: adder index %d is past the table's %d (%s)", ErrCorrupt, i, l.Adders, t.name)
+	}
+	used := t.mem.Load64(segment.OffLanesUsed)
+	if l.Lanes < 64 {
+		used &= 1<<l.Lanes - 1
+	}
+	var n int64
+	for used != 0 {
+		lane := uint32(bits.TrailingZeros64(used))
+		used &= used - 1
+		n += int64(t.mem.Load64(l.LaneCell(lane, i)))
+	}
+	return n, nil
+}
+
+// adderBytes is an adder's sum as Get returns it.
+func adderBytes(dst []byte, n int64) []byte { return binary.LittleEndian.AppendUint64(dst, uint64(n)) }
