@@ -18,3 +18,21 @@ type Counter struct{ v atomic.Uint64 }
 
 // Add adds d and returns the new value.
 func (c *Counter) Add(d uint64) uint64 { return c.v.Add(d) }
+
+// Bits is a 64-bit word of flags, set with Or.
+type Bits struct{ v atomic.Uint64 }
+
+// Load returns the flags.
+func (b *Bits) Load() uint64 { return b.v.Load() }
+
+// Or sets the flags in mask.
+func (b *Bits) Or(mask uint64) { b.v.Or(mask) }
+
+// Pointer is an atomic pointer to a T (sync/atomic's Pointer).
+type Pointer[T any] struct{ p atomic.Pointer[T] }
+
+// Load returns the pointer.
+func (p *Pointer[T]) Load() *T { return p.p.Load() }
+
+// Store sets the pointer.
+func (p *Pointer[T]) Store(v *T) { p.p.Store(v) }

@@ -82,10 +82,19 @@ func (m Mem) p32(off uint64) *uint32 {
 	return (*uint32)(unsafe.Add(m.base, off))
 }
 
-// Ptr64 returns a pointer to the 8-byte-aligned word at off, for a hot
-// loop that updates one word many times (sync/atomic on the pointer).
-// The pointer is good while the region stays mapped.
-func (m Mem) Ptr64(off uint64) *uint64 { return m.p64(off) }
+// Word returns the 8-byte-aligned word at off as a Word, for a hot loop
+// that updates one word many times without an offset check per access.
+// It is good while the region stays mapped.
+func (m Mem) Word(off uint64) Word { return Word{m.p64(off)} }
+
+// Word is one 64-bit word of a Mem (see Mem.Word); the zero Word is none.
+type Word struct{ p *uint64 }
+
+// Load atomically loads the word.
+func (w Word) Load() uint64 { return atomic.LoadUint64(w.p) }
+
+// Add atomically adds delta to the word and returns the new value.
+func (w Word) Add(delta int64) uint64 { return atomic.AddUint64(w.p, uint64(delta)) }
 
 // Load64 atomically loads the word at off.
 func (m Mem) Load64(off uint64) uint64 { return atomic.LoadUint64(m.p64(off)) }

@@ -6,9 +6,8 @@ import (
 	"math/bits"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
-	"unsafe"
 
+	"github.com/shmdict/shmdict/atomicx"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -70,22 +69,22 @@ type Adder struct {
 	h    uint64
 	bell uint64  // the key's doorbell word
 	slot uint64  // the key's slot: it keeps the key for the table's life
-	wp   *uint64 // the slot's value word
-	st   atomic.Pointer[adderState]
+	wp   atomicx.Word // the slot's value word
+	st   atomicx.Pointer[adderState]
 }
 
 // adderState is what an Adder knows of its key's current adder.
 type adderState struct {
 	word uint64 // the adder's value word
-	cell *int64 // this process's lane cell of it
+	cell atomicx.Word // this process's lane cell of it
 }
 
 // lanes is a process's use of the segment's adder lanes.
 type lanes struct {
 	once   sync.Once
 	lane   uint32          // this process's lane
-	marked atomic.Bool     // lane's bit is set in OffLanesUsed
-	pages  []atomic.Uint64 // bit p: page p of this lane is allocated
+	marked atomicx.Flag   // lane's bit is set in OffLanesUsed
+	pages  []atomicx.Bits // bit p: page p of this lane is allocated
 }
 
 // errNoAdders is the error of an adder operation on a table that evicts.
@@ -126,7 +125,7 @@ func (t *Table) Adder(key []byte) (a *Adder, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.slot, a.wp = slot, t.mem.Ptr64(t.valueWordOff(slot))
+	a.slot, a.wp = slot, t.mem.Word(t.valueWordOff(slot))
 	a.st.Store(st)
 	return a, nil
 }
@@ -158,10 +157,10 @@ func (a *Adder) Add(delta int64) (err error) {
 	if t.mem.Load64(segment.OffReplaced) != 0 {
 		return t.notReplaced()
 	}
-	if atomic.LoadUint64(a.wp) != st.word {
+	if a.wp.Load() != st.word {
 		return a.addSlow(delta, &done)
 	}
-	atomic.AddInt64(st.cell, delta)
+	st.cell.Add(delta)
 	done = true
 	segment.Failpoint(segment.FPAdderAdded)
 	if t.ringMask != 0 {
@@ -183,7 +182,7 @@ func (a *Adder) addSlow(delta int64, done *bool) error {
 		return err
 	}
 	a.st.Store(st)
-	atomic.AddInt64(st.cell, delta)
+	st.cell.Add(delta)
 	*done = true
 	segment.Failpoint(segment.FPAdderAdded)
 	t.notify(a.h, a.slot, st.word, st.word, EventAdd)
@@ -213,7 +212,7 @@ func (a *Adder) sumFast() (n int64, ok bool, err error) {
 		return 0, false, err
 	}
 	st := a.st.Load()
-	if atomic.LoadUint64(a.wp) != st.word {
+	if a.wp.Load() != st.word {
 		return 0, false, nil
 	}
 	n, err = t.sumAt(adderIndex(st.word))
@@ -284,28 +283,28 @@ func (t *Table) myLanes() *lanes {
 		if e := t.seg.Entry(); e >= 0 {
 			ln.lane = uint32(e) % l.Lanes
 		}
-		ln.pages = make([]atomic.Uint64, (l.LaneBytes/segment.PageAlign+63)/64)
+		ln.pages = make([]atomicx.Bits, (l.LaneBytes/segment.PageAlign+63)/64)
 	})
 	return ln
 }
 
 // laneCell returns this process's cell of adder index i, its lane marked
 // in use and the cell's page allocated. It runs under a fault guard.
-func (t *Table) laneCell(i uint64) (*int64, error) {
+func (t *Table) laneCell(i uint64) (atomicx.Word, error) {
 	l := &t.seg.Layout
 	if i >= l.Adders {
-		return nil, fmt.Errorf("%w: adder index %d is past the table's %d (%s)", ErrCorrupt, i, l.Adders, t.name)
+		return atomicx.Word{}, fmt.Errorf("%w: adder index %d is past the table's %d (%s)", ErrCorrupt, i, l.Adders, t.name)
 	}
 	ln := t.myLanes()
 	off := l.LaneCell(ln.lane, i)
 	p := i * 8 / segment.PageAlign
 	if ln.pages[p/64].Load()&(1<<(p%64)) == 0 {
 		if err := t.seg.Reserve(off&^(segment.PageAlign-1), segment.PageAlign); err != nil {
-			return nil, err
+			return atomicx.Word{}, err
 		}
 		ln.pages[p/64].Or(1 << (p % 64))
 	}
-	if !ln.marked.Load() {
+	if !ln.marked.IsSet() {
 		bit := uint64(1) << ln.lane
 		for {
 			m := t.mem.Load64(segment.OffLanesUsed)
@@ -313,9 +312,9 @@ func (t *Table) laneCell(i uint64) (*int64, error) {
 				break
 			}
 		}
-		ln.marked.Store(true)
+		ln.marked.Set()
 	}
-	return (*int64)(unsafe.Pointer(t.mem.Ptr64(off))), nil
+	return t.mem.Word(off), nil
 }
 
 // sumAt returns the sum of adder index i over the lanes in use. It runs

@@ -477,7 +477,7 @@ func TestErrCorrupt(t *testing.T) {
 
 func TestErrVersion(t *testing.T) {
 	p, valid := errsFile(t, table.Options{Capacity: 16}, nil)
-	for _, v := range []uint32{0, 1, 2, 5, 1 << 16, math.MaxUint32} {
+	for _, v := range []uint32{0, 1, 2, 4, 6, 1 << 16, math.MaxUint32} {
 		for _, resealed := range []bool{true, false} {
 			b := append([]byte(nil), valid...)
 			binary.LittleEndian.PutUint32(b[8:], v)
@@ -488,15 +488,15 @@ func TestErrVersion(t *testing.T) {
 			errsAttachFails(t, fmt.Sprintf("version %d (checksum resealed: %v)", v, resealed), p, table.ErrVersion)
 		}
 	}
-	// The same file with version 4 and a resealed checksum attaches: the
+	// The same file with version 5 and a resealed checksum attaches: the
 	// test patches the right field.
 	b := append([]byte(nil), valid...)
-	binary.LittleEndian.PutUint32(b[8:], 4)
+	binary.LittleEndian.PutUint32(b[8:], 5)
 	binary.LittleEndian.PutUint64(b[184:], xxhash.Sum64(b[:184]))
 	errsWrite(t, p, b)
 	tb, err := table.Attach(p)
 	if err != nil {
-		t.Fatalf("version 4, resealed: %v", err)
+		t.Fatalf("version 5, resealed: %v", err)
 	}
 	tb.Close()
 }

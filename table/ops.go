@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"runtime/debug"
 	"slices"
-	"sync/atomic"
 
 	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
@@ -596,7 +595,7 @@ func (t *Table) addAdder(slot, h, w uint64, delta int64, committed *bool) (int64
 		if err != nil {
 			return 0, err
 		}
-		atomic.AddInt64(cell, delta)
+		cell.Add(delta)
 		*committed = true
 		segment.Failpoint(segment.FPAdderAdded)
 		t.notify(h, slot, w, w, EventAdd)

@@ -66,6 +66,14 @@ type Options struct {
 	// format version 3, which older builds refuse. It cannot be combined
 	// with EventRing yet.
 	Eviction EvictionPolicy
+	// AdderLanes is the number of lanes of striped adders (Table.Adder),
+	// in [1, 64]. Default 64. A process adds to lane (its registry entry
+	// mod AdderLanes), so up to AdderLanes live processes never share a
+	// cache line through an adder; more share lanes and stay exact. An
+	// adder costs 8 bytes in each lane a process has used, and the table
+	// reserves (as address space, not memory) 8 bytes per lane for each
+	// of its Capacity keys. Tables with eviction have no adders.
+	AdderLanes int
 	// Mode is the segment file's permission bits: 0600 (the default: the
 	// owner only), or 0660 together with Group. Other modes are refused:
 	// one that lets anyone read without writing would let them lock the
@@ -103,6 +111,14 @@ func (o Options) layout() (segment.Layout, error) {
 	l, err := segment.NewLayout(o.Capacity, arenaBytes, procs)
 	if err != nil {
 		return l, err
+	}
+	if o.AdderLanes < 0 || o.AdderLanes > segment.MaxLanes {
+		return l, fmt.Errorf("%w: AdderLanes must be in [1, %d], or 0 for the default %d (got %d)", ErrInvalid, segment.MaxLanes, segment.DefaultLanes, o.AdderLanes)
+	}
+	if o.AdderLanes != 0 {
+		if l, err = l.WithAdders(o.AdderLanes, l.Adders); err != nil {
+			return l, err
+		}
 	}
 	switch o.Eviction {
 	case NoEviction:
