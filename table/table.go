@@ -3,6 +3,7 @@ package table
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -441,8 +442,17 @@ type Stats struct {
 	Evicted      int64 // keys evicted so far (EvictCLOCK tables)
 	// Replaced: a forced Compact put a new generation under the name;
 	// this Table reads the old copy and should be reopened (ErrReplaced).
-	Replaced  bool
-	Eviction  EvictionPolicy
+	Replaced bool
+	Eviction EvictionPolicy
+	// AdderLanes is the number of lanes of striped adders (0: the table
+	// has none, it evicts); LanesUsed how many of them processes have
+	// added to. AdderIndices is how many adders the table can ever make
+	// before a Compact, AdderIndicesUsed how many it made (each Adder of a
+	// new or deleted key takes one).
+	AdderLanes       int
+	LanesUsed        int
+	AdderIndices     int64
+	AdderIndicesUsed int64
 	Processes []Process // live processes that have the table open
 }
 
@@ -484,6 +494,15 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 	st.ArenaUsed = st.ArenaBytes - st.ArenaFree
 	st.FileBytes = int64(l.TotalSize)
 	st.Expired = int64(t.mem.Load64(segment.OffExpired))
+	if l.Lanes != 0 {
+		st.AdderLanes, st.AdderIndices = int(l.Lanes), int64(l.Adders)
+		used := t.mem.Load64(segment.OffLanesUsed)
+		if l.Lanes < 64 {
+			used &= 1<<l.Lanes - 1
+		}
+		st.LanesUsed = bits.OnesCount64(used)
+		st.AdderIndicesUsed = int64(min(t.mem.Load64(segment.OffAdderNext), l.Adders))
+	}
 	st.Processes, err = t.seg.Processes()
 	return err
 }
