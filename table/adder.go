@@ -67,22 +67,22 @@ type Adder struct {
 	t    *Table
 	key  []byte
 	h    uint64
-	bell uint64  // the key's doorbell word
-	slot uint64  // the key's slot: it keeps the key for the table's life
+	bell uint64       // the key's doorbell word
+	slot uint64       // the key's slot: it keeps the key for the table's life
 	wp   atomicx.Word // the slot's value word
 	st   atomicx.Pointer[adderState]
 }
 
 // adderState is what an Adder knows of its key's current adder.
 type adderState struct {
-	word uint64 // the adder's value word
+	word uint64       // the adder's value word
 	cell atomicx.Word // this process's lane cell of it
 }
 
 // lanes is a process's use of the segment's adder lanes.
 type lanes struct {
 	once   sync.Once
-	lane   uint32          // this process's lane
+	lane   uint32         // this process's lane
 	marked atomicx.Flag   // lane's bit is set in OffLanesUsed
 	pages  []atomicx.Bits // bit p: page p of this lane is allocated
 }

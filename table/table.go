@@ -453,7 +453,7 @@ type Stats struct {
 	LanesUsed        int
 	AdderIndices     int64
 	AdderIndicesUsed int64
-	Processes []Process // live processes that have the table open
+	Processes        []Process // live processes that have the table open
 }
 
 // Stats returns a snapshot of the table's counters. After Close only Name
