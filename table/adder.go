@@ -140,28 +140,36 @@ func (a *Adder) String() string { return fmt.Sprintf("table.Adder(%q)", clip(a.k
 // table is closed or replaced, if the key was deleted and cannot become an
 // adder again (ErrFull), or if it now holds a byte value or a plain
 // counter (ErrNotCounter).
-func (a *Adder) Add(delta int64) (err error) {
+func (a *Adder) Add(delta int64) error {
+	if a.addFast(delta) {
+		return nil
+	}
+	return a.addSlow(delta)
+}
+
+// addFast is Add's common case: the key is still the adder a last saw.
+// It reports whether it added; when it did not, nothing changed, except
+// after a fault that came after its add (a Close under it, a file
+// truncated under it), and then addSlow fails too (ErrClosed, ErrFault).
+// Like getFast it has a fault guard of its own whose deferred function
+// does not set results: one that did cost a third of the Add.
+func (a *Adder) addFast(delta int64) bool {
 	t := a.t
 	if t.seg.Closed() {
-		return ErrClosed
+		return false
 	}
-	st := a.st.Load()
-	done := false
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil && !done {
-			err = t.seg.FaultError(r)
+		if r := recover(); r != nil {
+			t.seg.FaultError(r) // re-panics anything but a memory fault
 		}
 	}()
-	if t.mem.Load64(segment.OffReplaced) != 0 {
-		return t.notReplaced()
-	}
-	if a.wp.Load() != st.word {
-		return a.addSlow(delta, &done)
+	st := a.st.Load()
+	if t.replaced.Load() != 0 || a.wp.Load() != st.word {
+		return false
 	}
 	st.cell.Add(delta)
-	done = true
 	segment.Failpoint(segment.FPAdderAdded)
 	if t.ringMask != 0 {
 		t.appendEvent(a.slot, st.word, st.word, EventAdd)
@@ -169,21 +177,30 @@ func (a *Adder) Add(delta int64) (err error) {
 	if t.mem.Load32(a.bell)&1 != 0 {
 		t.ringIfWaited(a.bell)
 	}
-	return nil
+	return true
 }
 
-// addSlow is Add once the key's value word is not the adder a last saw:
-// the key was deleted, or is another adder by now, or holds something
-// else. It runs under Add's fault guard.
-func (a *Adder) addSlow(delta int64, done *bool) error {
+// addSlow is Add for what addFast does not settle, under the full fault
+// guard: the key was deleted, or is another adder by now, or holds
+// something else, or the table is closed or replaced.
+func (a *Adder) addSlow(delta int64) (err error) {
 	t := a.t
+	fo, err := t.enter()
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer t.exitWrite(fo, &err, &committed)
+	if err := t.notReplaced(); err != nil {
+		return err
+	}
 	_, st, err := t.adderOf(a.key, a.h)
 	if err != nil {
 		return err
 	}
 	a.st.Store(st)
 	st.cell.Add(delta)
-	*done = true
+	committed = true
 	segment.Failpoint(segment.FPAdderAdded)
 	t.notify(a.h, a.slot, st.word, st.word, EventAdd)
 	return nil

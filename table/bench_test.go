@@ -25,6 +25,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shmdict/shmdict/table"
@@ -444,6 +445,14 @@ func BenchmarkCounterProcs(b *testing.B) { benchAddProcs(b, "handle") }
 // Between processes it is bound by cache lines moving between cores.
 func BenchmarkAddCeiling(b *testing.B) { benchAddProcs(b, "bare") }
 
+// BenchmarkAdderProcs is BenchmarkCounterProcs with striped adders: each
+// process adds to its own lane of the adder, through handles made before
+// the clock starts.
+func BenchmarkAdderProcs(b *testing.B) { benchAddProcs(b, "adder") }
+
+// BenchmarkAdderKeyProcs is Add(key, 1) on keys that are striped adders.
+func BenchmarkAdderKeyProcs(b *testing.B) { benchAddProcs(b, "adderkey") }
+
 func benchAddProcs(b *testing.B, mode string) {
 	for _, procs := range []int{1, 2} {
 		b.Run("procs="+strconv.Itoa(procs), func(b *testing.B) {
@@ -456,6 +465,11 @@ func benchAddProcs(b *testing.B, mode string) {
 			// The counters exist before the clock starts: this measures
 			// increments, not slot claims.
 			for i := range benchCounters {
+				if mode == "adder" || mode == "adderkey" {
+					if _, err := tbl.Adder(benchCounterKey(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
 				if _, err := tbl.Add(benchCounterKey(i), 1); err != nil {
 					b.Fatal(err)
 				}
@@ -489,8 +503,11 @@ func childBenchAdd(args []string) error {
 		return err
 	}
 	defer tbl.Close()
+	if args[2] == "adder" {
+		return childBenchAdder(tbl, n, r)
+	}
 	var handles []*table.Counter
-	if args[2] != "key" {
+	if args[2] != "key" && args[2] != "adderkey" {
 		handles = make([]*table.Counter, benchCounters)
 		for i := range handles {
 			if handles[i], err = tbl.Counter(benchCounterKey(i)); err != nil {
@@ -555,6 +572,77 @@ func childBenchAdd(args []string) error {
 	}
 	childReport("done", n)
 	return nil
+}
+
+// childBenchAdder is childBenchAdd's loop through Adder handles.
+func childBenchAdder(tbl *table.Table, n int, r *rand.PCG) error {
+	handles := make([]*table.Adder, benchCounters)
+	for i := range handles {
+		var err error
+		if handles[i], err = tbl.Adder(benchCounterKey(i)); err != nil {
+			return err
+		}
+		if err := handles[i].Add(0); err != nil { // takes the lane before the clock
+			return err
+		}
+	}
+	seq := make([]uint16, 1<<16)
+	for i := range seq {
+		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
+	}
+	if _, err := childSync("ready"); err != nil {
+		return err
+	}
+	for i := range n {
+		a := handles[seq[i&(len(seq)-1)]]
+		if err := a.Add(1); err != nil {
+			return fmt.Errorf("%v.Add(1): %w", a, err)
+		}
+	}
+	childReport("done", n)
+	return nil
+}
+
+// BenchmarkSyncMapAdd is the in-process baseline of the counter
+// benchmarks: 1,000 counters in a sync.Map of *atomic.Int64, incremented
+// by 1 and 2 goroutines (uniform random counter, as the processes do).
+func BenchmarkSyncMapAdd(b *testing.B) {
+	for _, procs := range []int{1, 2} {
+		b.Run("goroutines="+strconv.Itoa(procs), func(b *testing.B) {
+			var m sync.Map
+			keys := make([]string, benchCounters)
+			for i := range keys {
+				keys[i] = string(benchCounterKey(i))
+				m.Store(keys[i], new(atomic.Int64))
+			}
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for g := range procs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := rand.NewPCG(benchSeed, uint64(g))
+					seq := make([]uint16, 1<<16)
+					for i := range seq {
+						seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
+					}
+					for i := range childShare(b.N, procs, g) {
+						v, _ := m.Load(keys[seq[i&(len(seq)-1)]])
+						v.(*atomic.Int64).Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			var sum int64
+			m.Range(func(_, v any) bool { sum += v.(*atomic.Int64).Load(); return true })
+			if sum != int64(b.N) {
+				b.Fatalf("counters sum to %d, want %d", sum, b.N)
+			}
+			reportOps(b)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "incr/s")
+		})
+	}
 }
 
 // BenchmarkGetProcs: uniform random Gets on the 1M-key table from 1 and 2

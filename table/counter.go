@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/shmdict/shmdict/segment"
 )
@@ -73,9 +74,9 @@ func (c *Counter) Key() []byte { return append([]byte(nil), c.key...) }
 // 0, a key holding another kind of value gives ErrNotCounter, and a result
 // outside [MinCounter, MaxCounter] gives ErrRange and changes nothing.
 func (c *Counter) Add(delta int64) (n int64, err error) {
-	if c.kw != 0 && delta != 0 && delta <= MaxCounter && delta >= MinCounter {
-		if n, ok, err := c.t.addAt(c.slot, c.kw, c.bell, delta); ok || err != nil {
-			return n, err
+	if c.kw != 0 && delta != 0 && delta <= MaxCounter && delta >= MinCounter && !c.t.seg.Closed() {
+		if n, ok := c.t.addAt(c.slot, c.kw, c.bell, delta); ok {
+			return n, nil
 		}
 	}
 	return c.t.Add(c.key, delta)
@@ -86,36 +87,38 @@ func (c *Counter) Add(delta int64) (n int64, err error) {
 func (c *Counter) Load() (int64, error) { return c.t.Add(c.key, 0) }
 
 // addAt is Counter.Add's one-CAS path: slot must hold key word kw and a
-// counter, and delta must keep it in range. ok is false, with nothing
-// changed, for anything else; the caller then takes Table.Add's path.
-func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool, err error) {
-	fo, err := t.enter()
-	if err != nil {
-		return 0, false, err
-	}
-	committed := false
-	defer t.exitWrite(fo, &err, &committed)
-	if err := t.notReplaced(); err != nil {
-		return 0, false, err
+// counter, and delta must keep it in range. ok is false for anything else,
+// and the caller then takes Table.Add's path; nothing changed then, except
+// after a fault that came after the CAS, and then that path fails too (see
+// addFast). Its fault guard sets no results, as addFast's.
+func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			t.seg.FaultError(r) // re-panics anything but a memory fault
+		}
+	}()
+	if t.replaced.Load() != 0 {
+		return 0, false
 	}
 	off := t.slotOff(slot)
 	woff := t.valueWordOff(slot)
 	for range 4 {
 		if t.mem.Load64(off) != kw {
-			return 0, false, nil
+			return 0, false
 		}
 		w := t.mem.Load64(woff)
 		if !isCounter(w) {
-			return 0, false, nil
+			return 0, false
 		}
 		cur := counterOf(w)
 		next, inRange := addCounter(cur, delta)
 		if !inRange {
-			return 0, false, nil // the general path reports ErrRange
+			return 0, false // the general path reports ErrRange
 		}
 		nw := counterWord(next)
 		if t.mem.CAS64(woff, w, nw) {
-			committed = true
 			segment.Failpoint(segment.FPAddPublished)
 			// notify's two steps, inline and with the doorbell offset
 			// known: a call here cost a fifth of the path's throughput
@@ -126,10 +129,10 @@ func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool, err
 			if t.mem.Load32(bell)&1 != 0 {
 				t.ringIfWaited(bell)
 			}
-			return next, true, nil
+			return next, true
 		}
 	}
-	return 0, false, nil // heavy contention: the general path retries
+	return 0, false // heavy contention: the general path retries
 }
 
 // String describes the counter for logs.

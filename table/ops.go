@@ -445,7 +445,19 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 // creating it. A key holding a byte value gives ErrNotCounter, and a
 // result outside [MinCounter, MaxCounter] gives ErrRange (the counter is
 // left unchanged).
-func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
+func (t *Table) Add(key []byte, delta int64) (int64, error) {
+	if len(key) <= MaxKeyLen && delta != 0 && delta <= MaxCounter && delta >= MinCounter && !t.reuse && !t.seg.Closed() {
+		if n, ok := t.addFast(key, hash64(key, t.seed), delta); ok {
+			return n, nil
+		}
+	}
+	return t.addSlow(key, delta)
+}
+
+// addSlow is Add for what addFast does not settle, under the full fault
+// guard: a fault here (which a fault in addFast leads to as well, see
+// addFast) becomes the operation's ErrFault or ErrClosed.
+func (t *Table) addSlow(key []byte, delta int64) (n int64, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
@@ -462,10 +474,6 @@ func (t *Table) Add(key []byte, delta int64) (n int64, err error) {
 		return 0, err
 	}
 	h := hash64(key, t.seed)
-	if n, ok := t.addFast(key, h, delta, &committed); ok {
-		committed = true
-		return n, nil
-	}
 retry:
 	for {
 		var slot, kw uint64
@@ -540,14 +548,26 @@ retry:
 	}
 }
 
-// addFast is Add's common case in one pass: an existing counter in the
-// key's first probe group, in a segment without slot reuse, changed by one
-// CAS that nothing else has to follow (no Len change, no record to free).
-// ok is false, with nothing changed, for anything else; Add then takes the
-// general path. Like getFast, it exists to cut instructions: counters are
+// addFast is Add's common case in one pass: an existing counter or adder
+// in the key's first probe group, in a segment without slot reuse,
+// changed by one CAS (or one atomic add to this process's lane of an
+// adder) that nothing else has to follow (no Len change, no record to
+// free). ok is false for anything else, and Add then takes the general
+// path; nothing changed then, except after a fault that came after the
+// change (a Close under it, a file truncated under it), and then the
+// general path fails too (ErrClosed, ErrFault): a change is never made
+// twice. Like getFast, it has a fault guard of its own whose deferred
+// function sets no results, and exists to cut instructions: counters are
 // the hot loop of many users.
-func (t *Table) addFast(key []byte, h uint64, delta int64, committed *bool) (n int64, ok bool) {
-	if t.reuse || delta == 0 {
+func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			t.seg.FaultError(r) // re-panics anything but a memory fault
+		}
+	}()
+	if t.replaced.Load() != 0 {
 		return 0, false
 	}
 	base, match, _ := t.firstGroup(h)
@@ -567,8 +587,9 @@ func (t *Table) addFast(key []byte, h uint64, delta int64, committed *bool) (n i
 			if !isAdder(w) {
 				return 0, false
 			}
-			n, err := t.addAdder(base+j, h, w, delta, committed)
-			return n, err == nil || *committed
+			committed := false
+			n, err := t.addAdder(base+j, h, w, delta, &committed)
+			return n, err == nil || committed
 		}
 		cur := counterOf(w)
 		next, inRange := addCounter(cur, delta)

@@ -171,6 +171,7 @@ type Table struct {
 	arenaOff uint64          // offset of arena unit 0 (getFast)
 	units    uint64          // arena units (getFast)
 	lanes    lanes           // this process's adder lane (adder.go)
+	replaced atomicx.Word    // the OffReplaced word (Adder.Add)
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -196,6 +197,7 @@ func newTable(seg *segment.Segment, name string) *Table {
 	if !seg.IsHeap() {
 		t.ar.SetReserve(seg.Reserve)
 	}
+	t.replaced = seg.Mem.Word(segment.OffReplaced)
 	t.tagKeep, t.hiKeep = tagMask, 1<<32-1
 	if t.reuse {
 		t.tagKeep &^= genMask

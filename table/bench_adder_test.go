@@ -1,0 +1,87 @@
+package table_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shmdict/shmdict/table"
+)
+
+// BenchmarkAdderAdd is Adder.Add in one goroutine on 1,000 adders of a
+// segment table (uniform random adder, handles made before the clock):
+// the cost of an Add when no other process touches its cache lines.
+func BenchmarkAdderAdd(b *testing.B) {
+	tbl, err := table.Create(segName(b, ""), table.Options{Capacity: 4 * benchCounters})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tbl.Close()
+	handles := make([]*table.Adder, benchCounters)
+	for i := range handles {
+		if handles[i], err = tbl.Adder(benchCounterKey(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := rand.NewPCG(benchSeed, 0)
+	seq := make([]uint16, 1<<16)
+	for i := range seq {
+		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := handles[seq[i&(len(seq)-1)]].Add(1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	var sum int64
+	for _, a := range handles {
+		n, err := a.Sum()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum += n
+	}
+	if sum != int64(b.N) {
+		b.Fatalf("adders sum to %d, want %d", sum, b.N)
+	}
+}
+
+// BenchmarkAdderSum is Sum of an adder with 2 lanes in use.
+func BenchmarkAdderSum(b *testing.B) {
+	name := segName(b, "")
+	tbl, err := table.Create(name, table.Options{Capacity: 4 * benchCounters})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tbl.Close()
+	a, err := tbl.Adder([]byte("sum"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A second attach takes another registry entry, so another lane.
+	other, err := table.Attach(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer other.Close()
+	o, err := other.Adder([]byte("sum"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := o.Add(2); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.Add(1); err != nil {
+		b.Fatal(err)
+	}
+	if st := tbl.Stats(); st.LanesUsed != 2 {
+		b.Fatalf("%d lanes in use, want 2", st.LanesUsed)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if n, err := a.Sum(); err != nil || n != 3 {
+			b.Fatalf("Sum = %d, %v; want 3", n, err)
+		}
+	}
+}
