@@ -19,6 +19,9 @@ type Counter struct{ v atomic.Uint64 }
 // Add adds d and returns the new value.
 func (c *Counter) Add(d uint64) uint64 { return c.v.Add(d) }
 
+// Load returns the value.
+func (c *Counter) Load() uint64 { return c.v.Load() }
+
 // Bits is a 64-bit word of flags, set with Or.
 type Bits struct{ v atomic.Uint64 }
 

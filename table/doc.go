@@ -10,6 +10,8 @@
 //	err = t.Set([]byte("k"), []byte("v"))
 //	v, err := t.Get([]byte("k"))           // in any process that opened "tokens"
 //	n, err := t.Add([]byte("requests"), 1) // an atomic int63 counter
+//	a, err := t.Adder([]byte("hits"))      // a striped counter for hot loops
+//	err = a.Add(1)                         // on this process's own cache line
 //
 // # Opening and closing
 //
@@ -39,7 +41,9 @@
 // expires; All, Keys and Entries iterate. Lookup returns a value with its
 // Version, and Wait blocks until the key's Version changes. Subscribe
 // yields every change to keys with a prefix, in a table created with
-// Options.EventRing > 0. Counter is a handle for a hot counter; NewMap a
+// Options.EventRing > 0. Counter is a handle for a hot counter; Adder a
+// striped counter that processes increment without sharing a cache line
+// (adder.go), which the rest of the API reads as a counter; NewMap a
 // typed view through codecs. New makes a table in this process's heap,
 // for tests and the race detector.
 //
@@ -68,12 +72,12 @@
 //
 // # Format versions
 //
-// A table without eviction is format version 4; one created with
-// Options.Eviction (EvictCLOCK) is version 3. Version 1 (the plain format
-// before version 4, with a separate key record per key) and version 2 (an
-// earlier eviction format) are refused with ErrVersion: dump such a table
-// with the build that made it and load the dump. docs/FORMAT.md has the
-// byte layout.
+// A table without eviction is format version 5; one created with
+// Options.Eviction (EvictCLOCK) is version 3. Versions 1 and 4 (the plain
+// formats before version 5: version 1 with a separate key record per key,
+// version 4 without adder lanes) and version 2 (an earlier eviction
+// format) are refused with ErrVersion: dump such a table with the build
+// that made it and load the dump. docs/FORMAT.md has the byte layout.
 //
 // # Internals
 //
@@ -88,7 +92,7 @@
 //     triangular order up to a probe limit (probe.go).
 //   - record: an immutable block in the arena holding a key and a value
 //     (value record; the key comes first, as a prefix). A slot's key word
-//     names its key record: in version 4 a record whose prefix is the key,
+//     names its key record: in version 5 a record whose prefix is the key,
 //     usually the key's first value record (keyAt, probe.go); in version 3
 //     a record of its own holding just the key.
 //   - validated read: copy a record (plain loads on amd64, atomic ones on
@@ -97,9 +101,11 @@
 //
 // Invariants:
 //   - Every change to a published word is one 64-bit CAS (a 16-byte CAS of
-//     both words in eviction tables); published records are never
-//     modified; so a process killed at any instruction leaves the old word
-//     or the new one, never a torn value or a lock.
+//     both words in eviction tables), or one atomic add to an adder's lane
+//     cell; published records are never modified; so a process killed at
+//     any instruction leaves the old word or the new one, never a torn
+//     value or a lock.
+//   - An adder index names one adder for the segment's life (adder.go).
 //   - A key is in at most one slot, on its probe path before any empty slot.
 //   - Every offset and length read from the segment is bounds-checked before
 //     use, and memory faults (a truncated file, a Close under an operation)

@@ -444,7 +444,10 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 // value. An absent key starts at 0; Add(key, 0) reads a counter without
 // creating it. A key holding a byte value gives ErrNotCounter, and a
 // result outside [MinCounter, MaxCounter] gives ErrRange (the counter is
-// left unchanged).
+// left unchanged). On a key that is a striped adder (Table.Adder), Add
+// adds delta to this process's lane and returns the adder's sum, which
+// includes every add that returned before Add was called (and may include
+// ones made meanwhile); an adder's sum is not range-checked.
 func (t *Table) Add(key []byte, delta int64) (int64, error) {
 	if len(key) <= MaxKeyLen && delta != 0 && delta <= MaxCounter && delta >= MinCounter && !t.reuse && !t.seg.Closed() {
 		if n, ok := t.addFast(key, hash64(key, t.seed), delta); ok {
