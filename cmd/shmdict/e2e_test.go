@@ -303,7 +303,7 @@ func TestBadInput(t *testing.T) {
 	if got := ok(t, "", "keys", p); got != "" {
 		t.Fatalf("a failed load stored keys: %q", got)
 	}
-	fails(t, 1, "dump format 3", "{\"shmdict_dump\":3}\n", "load", p)
+	fails(t, 1, "dump format 4", "{\"shmdict_dump\":4}\n", "load", p)
 	ok(t, "", "set", p, "s", "text")
 	fails(t, 1, "not a counter", "", "incr", p, "s")
 }
