@@ -11,6 +11,12 @@
 // must return what was written for that key, and counters must sum to the
 // increments the workers report; a wrong answer fails the run.
 //
+// Counters come in three workloads: counters (increment by key),
+// counters-adder (through handles made before the clock: shmdict's
+// striped adders, the in-process peers' *atomic.Int64; a peer without
+// handles increments by key) and counters-adder-key (by key, on keys made
+// shmdict adders before the clock). workload.go says what each peer runs.
+//
 // Timing (work.go): every worker's loop runs steps, one Client call each,
 // and times one step in sampleEvery with two reads of the monotonic
 // clock; the clock's own cost is measured and reported (Result.ClockNs).

@@ -52,6 +52,47 @@ type Loader interface {
 	Load(keys, values [][]byte) error
 }
 
+// An AdderClient is a Client with handles on counters: a handle adds to
+// its counter with no key lookup, and for shmdict it is a striped adder
+// (Table.Adder), which adds on a cache line of the calling process's own.
+// The counters-adder workloads use it (workload.go says what a peer
+// without it runs).
+type AdderClient interface {
+	// Adder returns a handle on the counter at key, making key a counter
+	// at 0 if it is absent.
+	Adder(key []byte) (Adder, error)
+}
+
+// An Adder is a handle on one counter (AdderClient).
+type Adder interface {
+	Add(delta int64) error
+	// Sum is the counter's value: every Add that returned before it.
+	Sum() (int64, error)
+}
+
+// keyAdder is the handle of a client without handles: the key, added to
+// with Incr.
+type keyAdder struct {
+	cl  Client
+	key []byte
+}
+
+func (a keyAdder) Add(delta int64) error {
+	_, err := a.cl.Incr(a.key, delta)
+	return err
+}
+
+func (a keyAdder) Sum() (int64, error) { return a.cl.Incr(a.key, 0) }
+
+// adderOf returns a handle on key: cl's own if it is an AdderClient,
+// else a keyAdder.
+func adderOf(cl Client, key []byte) (Adder, error) {
+	if ac, ok := cl.(AdderClient); ok {
+		return ac.Adder(key)
+	}
+	return keyAdder{cl, append([]byte(nil), key...)}, nil
+}
+
 var peers = map[string]func() Peer{}
 
 // register makes a peer known by name, for the parent and for workers.

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,7 +73,28 @@ func (p *mapPeer) Incr(key []byte, delta int64) (int64, error) {
 	return c.Add(delta), nil
 }
 
+// Adder: the counter's *atomic.Int64, looked up once.
+func (p *mapPeer) Adder(key []byte) (Adder, error) {
+	if _, err := p.Incr(key, 0); err != nil { // make it
+		return nil, err
+	}
+	p.mu.RLock()
+	c := p.c[string(key)]
+	p.mu.RUnlock()
+	return atomicAdder{c}, nil
+}
+
 func (p *mapPeer) Close() error { return nil }
+
+// atomicAdder is an in-process peer's handle: the counter itself.
+type atomicAdder struct{ n *atomic.Int64 }
+
+func (a atomicAdder) Add(delta int64) error {
+	a.n.Add(delta)
+	return nil
+}
+
+func (a atomicAdder) Sum() (int64, error) { return a.n.Load(), nil }
 
 type syncMapPeer struct{ m *sync.Map }
 
@@ -119,6 +141,17 @@ func (p *syncMapPeer) Incr(key []byte, delta int64) (int64, error) {
 		v, _ = p.m.LoadOrStore(string(key), new(atomic.Int64))
 	}
 	return v.(*atomic.Int64).Add(delta), nil
+}
+
+// Adder: the counter's *atomic.Int64, looked up once: the sync.Map of
+// *atomic.Int64 a Go program would keep for counters, at its fastest.
+func (p *syncMapPeer) Adder(key []byte) (Adder, error) {
+	v, _ := p.m.LoadOrStore(string(key), new(atomic.Int64))
+	n, ok := v.(*atomic.Int64)
+	if !ok {
+		return nil, fmt.Errorf("sync.Map: %q holds a value, not a counter", key)
+	}
+	return atomicAdder{n}, nil
 }
 
 func (p *syncMapPeer) Close() error { return nil }

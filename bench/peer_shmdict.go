@@ -82,4 +82,7 @@ func (s shmdictClient) Set(key, value []byte) error { return s.t.Set(key, value)
 
 func (s shmdictClient) Incr(key []byte, delta int64) (int64, error) { return s.t.Add(key, delta) }
 
+// Adder: a striped adder (*table.Adder is a bench Adder).
+func (s shmdictClient) Adder(key []byte) (Adder, error) { return s.t.Adder(key) }
+
 func (s shmdictClient) Close() error { return s.t.Close() }

@@ -164,6 +164,11 @@ func runCell(ctx context.Context, c Cell, exe string) (Result, error) {
 			return res, err
 		}
 	}
+	if c.Workload == WCountersAdderKey {
+		if err := makeAdders(p, c); err != nil {
+			return res, err
+		}
+	}
 	var results []workerResult
 	if p.InProcess() {
 		results, err = runGoroutines(p, c)
@@ -252,10 +257,38 @@ func preload(p Peer, c Cell) error {
 	return nil
 }
 
+// makeAdders makes the hot counters of counters-adder-key before the
+// workers start: striped adders where the peer has them, its counters
+// otherwise.
+func makeAdders(p Peer, c Cell) error {
+	cl, err := p.Open(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var kb []byte
+	for i := range c.Counters {
+		kb = counterKey(kb, i)
+		if ac, ok := cl.(AdderClient); ok {
+			_, err = ac.Adder(kb)
+		} else {
+			// A counter at 0: Incr(key, 0) may not create it.
+			if _, err = cl.Incr(kb, 1); err == nil {
+				_, err = cl.Incr(kb, -1)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("making counter %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // verifyAfter checks what a cell left: loaded keys hold their values,
-// counters sum to the increments made.
+// counters sum to the increments made (read through the handles of the
+// counters-adder workloads: an adder's Sum).
 func verifyAfter(p Peer, c Cell, ops int64) (checked int64, err error) {
-	if c.Workload != WLoad && c.Workload != WCounters {
+	if c.Workload != WLoad && !counting(c.Workload) {
 		return 0, nil
 	}
 	cl, err := p.Open(c)
@@ -285,7 +318,16 @@ func verifyAfter(p Peer, c Cell, ops int64) (checked int64, err error) {
 	}
 	var sum int64
 	for i := range c.Counters {
-		n, err := cl.Incr(counterKey(kb, i), 0)
+		kb = counterKey(kb, i)
+		var n int64
+		if c.Workload == WCounters {
+			n, err = cl.Incr(kb, 0)
+		} else {
+			var a Adder
+			if a, err = adderOf(cl, kb); err == nil {
+				n, err = a.Sum()
+			}
+		}
 		if err != nil {
 			return checked, err
 		}
@@ -309,8 +351,9 @@ func runGoroutines(p Peer, c Cell) ([]workerResult, error) {
 			wc := c
 			wc.Worker = w
 			cl, err := p.Open(wc)
+			var pre *prepared
 			if err == nil {
-				if err = warmUp(wc, cl); err != nil {
+				if pre, err = prepare(wc, cl); err != nil {
 					cl.Close()
 				}
 			}
@@ -321,7 +364,7 @@ func runGoroutines(p Peer, c Cell) ([]workerResult, error) {
 			}
 			defer cl.Close()
 			<-start
-			results[w] = work(wc, cl)
+			results[w] = work(wc, cl, pre)
 		}()
 	}
 	ready.Wait()
@@ -439,14 +482,15 @@ func workerMain(js string, in io.Reader, out io.Writer) int {
 		return report(workerResult{Err: err.Error()})
 	}
 	defer cl.Close()
-	if err := warmUp(c, cl); err != nil {
+	pre, err := prepare(c, cl)
+	if err != nil {
 		return report(workerResult{Err: err.Error()})
 	}
 	fmt.Fprintln(out, "ready")
 	if s, err := bufio.NewReader(in).ReadString('\n'); err != nil || strings.TrimSpace(s) != "go" {
 		return report(workerResult{Err: "no start signal"})
 	}
-	return report(work(c, cl))
+	return report(work(c, cl, pre))
 }
 
 // Machine describes this machine for reports.

@@ -116,12 +116,42 @@ func (c *lossyClient) Incr(k []byte, d int64) (int64, error) {
 }
 func (c *lossyClient) Close() error { return nil }
 
+// lossyAdderPeer has handles (AdderClient), and each handle drops one
+// increment in a thousand.
+type lossyAdderPeer struct{ mapPeer }
+
+func (*lossyAdderPeer) Name() string                { return "lossy-adder" }
+func (p *lossyAdderPeer) Open(Cell) (Client, error) { return &lossyAdderClient{&p.mapPeer}, nil }
+
+type lossyAdderClient struct{ *mapPeer }
+
+func (c *lossyAdderClient) Adder(key []byte) (Adder, error) {
+	a, err := c.mapPeer.Adder(key)
+	return &lossyAdder{Adder: a}, err
+}
+
+type lossyAdder struct {
+	Adder
+	n int
+}
+
+func (a *lossyAdder) Add(d int64) error {
+	a.n++
+	if a.n%1000 == 0 {
+		return nil
+	}
+	return a.Adder.Add(d)
+}
+
 func TestWrongAnswersFail(t *testing.T) {
 	register("bad", func() Peer { return &badPeer{} })
 	register("lossy", func() Peer { return &lossyPeer{} })
+	register("lossy-adder", func() Peer { return &lossyAdderPeer{} })
 	defer delete(peers, "bad")
 	defer delete(peers, "lossy")
-	for _, c := range []struct{ peer, workload string }{{"bad", WGetUniform}, {"bad", WMixed9010}, {"lossy", WCounters}} {
+	defer delete(peers, "lossy-adder")
+	for _, c := range []struct{ peer, workload string }{{"bad", WGetUniform}, {"bad", WMixed9010}, {"lossy", WCounters},
+		{"lossy", WCountersAdder}, {"lossy", WCountersAdderKey}, {"lossy-adder", WCountersAdder}} {
 		_, err := Run(context.Background(), Options{Peers: []string{c.peer}, Workloads: []string{c.workload},
 			Keys: 500, Counters: 10, Workers: []int{1}, Duration: 30 * time.Millisecond})
 		if !errors.Is(err, ErrWrongAnswer) && !strings.Contains(errString(err), ErrWrongAnswer.Error()) {
@@ -219,5 +249,46 @@ func TestPreloadBatches(t *testing.T) {
 		if err := checkGet(v, ok, nil, i, c.ValueLen); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestAdderWorkloads runs the counters-adder workloads on the peers that
+// have handles, whose sums must check out, and gives a client without
+// handles keyAdders (its Incr stands in).
+func TestAdderWorkloads(t *testing.T) {
+	rep, err := Run(context.Background(), Options{
+		Peers: []string{"shmdict", "map+RWMutex", "sync.Map"}, Workloads: []string{WCountersAdder, WCountersAdderKey},
+		Keys: 100, Counters: 50, Workers: []int{1, 2}, Duration: 30 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(rep.Results), 2*2*3; got != want {
+		t.Fatalf("%d results, want %d", got, want)
+	}
+	for _, r := range rep.Results {
+		if r.Skipped != "" || r.Ops <= 0 || r.Checked != 1 {
+			t.Errorf("%s/%s/%d: skipped %q, %d ops, %d checked", r.Peer, r.Workload, r.Workers, r.Skipped, r.Ops, r.Checked)
+		}
+	}
+
+	// A client without handles gets keyAdders, which go through Incr.
+	p := &mapPeer{}
+	p.Setup(Cell{})
+	c := Cell{Workload: WCountersAdder, Counters: 3, Seed: 1}
+	pre, err := prepare(c, &badClient{p: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range pre.adders {
+		if _, ok := a.(keyAdder); !ok {
+			t.Fatalf("a client without handles got a %T", a)
+		}
+		if err := a.Add(2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.Incr(counterKey(nil, 2), 0); n != 2 || err != nil {
+		t.Fatalf("keyAdder.Add(2) left the counter at %d (%v)", n, err)
 	}
 }

@@ -23,11 +23,40 @@ const sampleEvery = 16
 // closure, allocated once.
 type step func() (n, checked int64, err error)
 
-// newStep returns the step of c's workload on cl, drawing keys from pk.
-func newStep(c Cell, cl Client, pk *picker) step {
+// prepared is what a worker sets up before the start barrier.
+type prepared struct {
+	adders []Adder // counters-adder: a handle on each hot counter
+}
+
+// prepare readies a worker of c on cl before the start barrier: it warms
+// up a warmed workload and makes counters-adder's handles.
+func prepare(c Cell, cl Client) (*prepared, error) {
+	if err := warmUp(c, cl); err != nil {
+		return nil, err
+	}
+	pre := &prepared{}
+	if c.Workload == WCountersAdder {
+		var kb []byte
+		pre.adders = make([]Adder, c.Counters)
+		for i := range pre.adders {
+			a, err := adderOf(cl, counterKey(kb, i))
+			if err != nil {
+				return nil, fmt.Errorf("adder %d: %w", i, err)
+			}
+			pre.adders[i] = a
+		}
+	}
+	return pre, nil
+}
+
+// newStep returns the step of c's workload on cl, drawing keys from pk,
+// with what prepare made.
+func newStep(c Cell, cl Client, pk *picker, pre *prepared) step {
 	switch c.Workload {
-	case WCounters:
+	case WCounters, WCountersAdderKey:
 		return counterStep(c, cl, pk)
+	case WCountersAdder:
+		return adderStep(pre.adders, pk)
 	case WMixed9010:
 		return mixedStep(c, cl, pk, 10)
 	case WMixed5050:
@@ -89,6 +118,13 @@ func counterStep(c Cell, cl Client, pk *picker) step {
 	}
 }
 
+// adderStep increments one of the hot counters through its handle.
+func adderStep(adders []Adder, pk *picker) step {
+	return func() (int64, int64, error) {
+		return 1, 0, adders[pk.r.IntN(len(adders))].Add(1)
+	}
+}
+
 // loadStep inserts the worker's share of the universe (every Workers-th
 // key), one key a call; done reports when it is all in.
 func loadStep(c Cell, cl Client) (s step, done func() bool) {
@@ -109,7 +145,7 @@ func loadStep(c Cell, cl Client) (s step, done func() bool) {
 // allocates nothing per operation that could bring GC pauses into the
 // figures. r.ClockNs is what one clock read costs here, part of every
 // sampled latency.
-func work(c Cell, cl Client) (r workerResult) {
+func work(c Cell, cl Client, pre *prepared) (r workerResult) {
 	h := new(Histogram)
 	defer func() { r.Hist = h.Encode() }()
 	r.ClockNs = clockCost()
@@ -118,7 +154,7 @@ func work(c Cell, cl Client) (r workerResult) {
 	if c.Workload == WLoad {
 		do, loaded = loadStep(c, cl)
 	} else {
-		do = newStep(c, cl, newPicker(c))
+		do = newStep(c, cl, newPicker(c), pre)
 	}
 	limit := time.Duration(c.Millis) * time.Millisecond
 	fresh := c.Workload == WGetFresh

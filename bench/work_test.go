@@ -56,7 +56,7 @@ func (c *slowClient) Get(dst, k []byte) ([]byte, bool, error) {
 func TestFreshCost(t *testing.T) {
 	c := Cell{Workload: WGetFresh, Workers: 1, Keys: 1000, ValueLen: 32, Millis: 1, Seed: 1, FreshOps: 2000}
 	cl := &slowClient{mapPeer: loadedMap(t, c), slow: 2000, slowBy: 2 * time.Microsecond}
-	r := work(c, cl)
+	r := work(c, cl, nil)
 	if r.Err != "" {
 		t.Fatal(r.Err)
 	}
@@ -76,7 +76,7 @@ func TestFreshCost(t *testing.T) {
 // sampled latencies must be about 20µs, not the loop's other work.
 func TestSampledLatencyTimesTheOperation(t *testing.T) {
 	c := Cell{Workload: WGetUniform, Workers: 1, Keys: 1000, ValueLen: 32, Millis: 40, Seed: 1}
-	r := work(c, &slowClient{mapPeer: loadedMap(t, c), each: 20 * time.Microsecond})
+	r := work(c, &slowClient{mapPeer: loadedMap(t, c), each: 20 * time.Microsecond}, nil)
 	if r.Err != "" {
 		t.Fatal(r.Err)
 	}
@@ -146,7 +146,7 @@ func TestFreshHasNoWarmUp(t *testing.T) {
 	for _, tc := range []struct {
 		workload string
 		warm     bool
-	}{{WGetFresh, false}, {WGetUniform, true}, {WGetZipf, true}, {WMixed9010, true}, {WCounters, false}} {
+	}{{WGetFresh, false}, {WGetUniform, true}, {WGetZipf, true}, {WMixed9010, true}, {WCounters, false}, {WCountersAdder, false}, {WCountersAdderKey, false}} {
 		c := Cell{Peer: "count", Workload: tc.workload, Workers: 1, Keys: 500, Counters: 10, ValueLen: 32,
 			Millis: 5, WarmMillis: 5, FreshOps: 100, Seed: 1}
 		js, _ := json.Marshal(c)
@@ -168,10 +168,14 @@ func TestFreshHasNoWarmUp(t *testing.T) {
 // TestStepsDoNotAllocate: the timed loop's steps allocate nothing once
 // their buffers have grown, so no GC pause is the harness's doing.
 func TestStepsDoNotAllocate(t *testing.T) {
-	for _, w := range []string{WGetUniform, WGetZipf, WGetFresh, WMixed5050, WCounters} {
+	for _, w := range []string{WGetUniform, WGetZipf, WGetFresh, WMixed5050, WCounters, WCountersAdder, WCountersAdderKey} {
 		c := Cell{Workload: w, Workers: 1, Keys: 1000, Counters: 10, ValueLen: 32, Seed: 1}
 		p := loadedMap(t, c)
-		do := newStep(c, p, newPicker(c))
+		pre, err := prepare(c, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		do := newStep(c, p, newPicker(c), pre)
 		for range 2000 { // create the counters, grow the buffers
 			if _, _, err := do(); err != nil {
 				t.Fatal(err)

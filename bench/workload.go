@@ -18,10 +18,30 @@ const (
 	WMixed9010  = "mixed-90-10" // 90% reads, 10% writes, uniform
 	WMixed5050  = "mixed-50-50" // 50% reads, 50% writes, uniform
 	WCounters   = "counters"    // increments of Counters hot counters, uniform
+	// WCountersAdder is counters through handles: each worker makes a
+	// handle on every hot counter before the clock (a shmdict striped
+	// adder, Table.Adder) and increments a uniformly drawn one with one
+	// call (Adder.Add(1)), with no key lookup. Each peer uses the fastest
+	// handle it offers (AdderClient): the in-process peers hand out their
+	// *atomic.Int64 (so sync.Map here is "sync.Map of *atomic.Int64" with
+	// the pointers looked up once); a peer with no handles (Redis, LMDB,
+	// bbolt) has no cheaper way than counters' increment of the key, and
+	// runs exactly that, so its figures are its counters ones. The sums
+	// are checked as in counters.
+	WCountersAdder = "counters-adder"
+	// WCountersAdderKey is counters on keys made striped adders before
+	// the clock: workers increment by key (Client.Incr, Table.Add), which
+	// for shmdict finds the key and adds to the worker's own lane. Peers
+	// with no adders run counters (their counters made before the clock).
+	WCountersAdderKey = "counters-adder-key"
 )
 
 // Workloads lists every workload in report order.
-var Workloads = []string{WLoad, WGetUniform, WGetZipf, WGetFresh, WMixed9010, WMixed5050, WCounters}
+var Workloads = []string{WLoad, WGetUniform, WGetZipf, WGetFresh, WMixed9010, WMixed5050, WCounters, WCountersAdder, WCountersAdderKey}
+
+// counting reports whether a workload increments the hot counters, whose
+// sum the run checks.
+func counting(w string) bool { return w == WCounters || w == WCountersAdder || w == WCountersAdderKey }
 
 // preloaded reports whether a workload needs the key universe stored
 // before it starts.
@@ -34,7 +54,8 @@ func preloaded(w string) bool {
 // pays for its first touches (page faults on the mapping, cold caches,
 // connection setup, the Go heap growing); get-fresh measures exactly that
 // and so is not warmed, and neither are load (whose cost is filling an
-// empty store) and counters (whose keys the run itself creates).
+// empty store) and the counters workloads (whose keys the run itself
+// creates, or the workers' handles, made before the barrier).
 func warmed(w string) bool {
 	return w == WGetUniform || w == WGetZipf || w == WMixed9010 || w == WMixed5050
 }

@@ -15,7 +15,10 @@ func init() {
 	register(&command{
 		name: "bench", args: "[--profile short|full] [flags]", summary: "measure shmdict against a map, sync.Map and Redis, from several processes",
 		help: `Runs workloads (load, uniform and Zipf gets, gets from just-started
-processes, 90/10 and 50/50 mixes, counters) against each peer with 1..N
+processes, 90/10 and 50/50 mixes, counters by key, counters through handles
+made before the clock: shmdict's striped adders, the in-process peers'
+*atomic.Int64, a plain increment for peers without handles; and counters by
+key on keys made adders) against each peer with 1..N
 workers: processes for shmdict and Redis (a redis-server the harness
 starts on a unix socket, skipped if not installed), goroutines for the
 in-process map+RWMutex and sync.Map ceilings. Every read is checked

@@ -122,13 +122,19 @@ Examples:
 
 	var cf shapeFlags
 	register(&command{
-		name: "create", args: "NAME --capacity N [--arena SIZE] [--events N] [--evict]", summary: "create a table",
+		name: "create", args: "NAME --capacity N [--arena SIZE] [--events N] [--evict | --adder-lanes N]", summary: "create a table",
 		help: `Fails if NAME exists. SIZE takes K, M, G suffixes (binary).
+
+A table without --evict keeps striped adders ('shmdict incr --adder'):
+--adder-lanes sets how many processes can add to them without sharing a
+cache line (more share lanes and stay exact). A lane takes memory only
+once a process adds through it: 8 bytes per adder.
 
 Examples:
   shmdict create tokens --capacity 1000000
   shmdict create /var/lib/myapp/cache.shm --capacity 50000 --arena 256M --events 4096
-  shmdict create sessions --capacity 100000 --evict   # a cache: full means evict, not fail`,
+  shmdict create sessions --capacity 100000 --evict   # a cache: full means evict, not fail
+  shmdict create metrics --capacity 10000 --adder-lanes 16`,
 		flags: func(fs *flag.FlagSet) {
 			cf = shapeFlags{}
 			cf.register(fs, "number of keys the table must hold (required)")
@@ -288,7 +294,11 @@ Examples:
 --json writes one object with snake_case keys, enums as strings ("eviction":
 "none" or "clock") and lists as [] when empty, as 'ls --json' does.
 "replaced" is true when a 'compact --force' put a new table under the name
-while this command had the old one open (run it again).`,
+while this command had the old one open (run it again). "adder_lanes" and
+"lanes_used" count the striped adders' lanes and those processes have added
+through; "adder_indices" is how many adders the table can make before a
+compact, "adder_indices_used" how many it made (all 0 in a table that
+evicts).`,
 		flags: func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON") },
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 1, 1); err != nil {
@@ -321,6 +331,12 @@ while this command had the old one open (run it again).`,
 				} else {
 					fmt.Fprintf(tw, "eviction\tnone (a full table fails writes)\n")
 				}
+				if st.AdderLanes > 0 {
+					fmt.Fprintf(tw, "adder lanes\t%d of %d used (a process adds to its own lane)\n", st.LanesUsed, st.AdderLanes)
+					fmt.Fprintf(tw, "adder indices\t%d of %d taken (each adder made takes one until compact)\n", st.AdderIndicesUsed, st.AdderIndices)
+				} else {
+					fmt.Fprintf(tw, "adders\tnone (a table that evicts has no striped adders)\n")
+				}
 				if st.Replaced {
 					// Only when 'compact --force' renames a new table over the
 					// name between this command's open and its Stats.
@@ -340,7 +356,8 @@ while this command had the old one open (run it again).`,
 	var hexOut, raw *bool
 	register(&command{
 		name: "get", args: "NAME KEY [--hex|--raw]", summary: "print a key's value (exit 1 if absent)",
-		help: `A counter prints as a decimal number. Other values print as text when
+		help: `A counter prints as a decimal number, and so does a striped adder (its sum
+over every process's lane; 'shmdict incr --adder'). Other values print as text when
 printable, else Go-quoted ("\x00..."); --hex prints hex, --raw writes the
 bytes exactly, without a newline.
 
@@ -444,15 +461,28 @@ Examples:
 		},
 	})
 
+	var adder *bool
 	register(&command{
-		name: "incr", args: "NAME KEY [DELTA]", summary: "add DELTA (default 1) to a counter and print it",
+		name: "incr", args: "NAME KEY [DELTA] [--adder]", summary: "add DELTA (default 1) to a counter or striped adder and print it",
 		help: `An absent key starts at 0. DELTA may be negative; 0 reads the counter.
+
+With --adder, an absent KEY becomes a striped adder: a counter that each
+process adds to in a lane of its own, so that many processes incrementing
+it do not contend for one cache line; reading it sums the lanes. Without
+--adder, an existing adder is added to the same way, and a new key becomes
+a plain counter (one word: exact, compare-and-swap-able, cheapest when few
+processes write it). --adder on a plain counter fails: delete it first. A
+table created with --evict has no adders.
 
 ` + dashHelp + `
 
 Examples:
   shmdict incr tokens requests
-  shmdict incr tokens requests -5`,
+  shmdict incr tokens requests -5
+  shmdict incr metrics http:hits --adder`,
+		flags: func(fs *flag.FlagSet) {
+			adder = fs.Bool("adder", false, "make an absent KEY a striped adder (see above)")
+		},
 		run: func(e *env, fs *flag.FlagSet, args []string) error {
 			if err := wantArgs(args, 2, 3); err != nil {
 				return err
@@ -466,6 +496,9 @@ Examples:
 				delta = d
 			}
 			return withTable(args[0], func(t *table.Table) error {
+				if *adder {
+					return incrAdder(e, t, []byte(args[1]), delta)
+				}
 				n, err := t.Add([]byte(args[1]), delta)
 				if err != nil {
 					return err
@@ -611,6 +644,32 @@ Examples:
 			return nil
 		},
 	})
+}
+
+// incrAdder is 'incr --adder': it adds delta to key's striped adder,
+// making it one if absent, and prints the sum.
+func incrAdder(e *env, t *table.Table, key []byte, delta int64) error {
+	a, err := t.Adder(key)
+	if errors.Is(err, table.ErrNotCounter) {
+		return cliError{fmt.Sprintf("key %s holds a byte value or a plain counter, not a striped adder: 'shmdict incr' it without --adder, or 'shmdict del' it first to make it an adder", displayShort(key)), err}
+	}
+	if errors.Is(err, table.ErrInvalid) && t.Stats().AdderLanes == 0 {
+		return cliError{fmt.Sprintf("%s evicts keys (created with --evict), and a table that evicts has no striped adders: 'shmdict incr' without --adder makes a plain counter", t.Name()), err}
+	}
+	if err != nil {
+		return err
+	}
+	if delta != 0 {
+		if err := a.Add(delta); err != nil {
+			return err
+		}
+	}
+	n, err := a.Sum()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, n)
+	return nil
 }
 
 // readAllLimited reads stdin up to max bytes.

@@ -25,21 +25,26 @@ import (
 // the format version and the shape of the table the dump came from (load
 // creates a missing table with that shape):
 //
-//	{"shmdict_dump":2,"capacity":1536,"arena_bytes":196608,"max_procs":1024,"events":0,"eviction":"none"}
+//	{"shmdict_dump":3,"capacity":1536,"arena_bytes":196608,"max_procs":1024,"events":0,"eviction":"none","adder_lanes":64}
 //
 // Each further line is one key:
 //
 //	{"key":"user:1","value":"ada"}
 //	{"key_b64":"AAE=","value_b64":"/w==","expires":"2026-11-22T10:00:00.5Z"}
 //	{"key":"requests","counter":42}
+//	{"key":"hits","counter":1234,"adder":true}
 //
 // A key or value that is valid UTF-8 is stored as a JSON string ("key",
 // "value"), anything else in standard base64 ("key_b64", "value_b64"). A
-// counter is "counter" (an integer). "expires" is the deadline of a value
-// stored with a TTL, RFC 3339 with nanoseconds. Lines are sorted by key
-// bytes, so two dumps of equal tables are equal byte for byte. Format 1
-// is format 2 without the shape in the header; load reads both.
-const dumpVersion = 2
+// counter is "counter" (an integer); a striped adder is a counter with
+// "adder": true, its value the sum of its lanes. "expires" is the
+// deadline of a value stored with a TTL, RFC 3339 with nanoseconds. Lines
+// are sorted by key bytes, so two dumps of equal tables are equal byte for
+// byte. Format 1 is format 2 without the shape in the header; format 2 is
+// format 3 without "adder_lanes" in the header and "adder" in records (a
+// reader of format 2 would refuse those as unknown fields, hence the new
+// number). load reads all three.
+const dumpVersion = 3
 
 type dumpHeader struct {
 	Version int `json:"shmdict_dump"`
@@ -52,6 +57,7 @@ type dumpRecord struct {
 	Value    *string `json:"value,omitempty"`
 	ValueB64 *string `json:"value_b64,omitempty"`
 	Counter  *int64  `json:"counter,omitempty"`
+	Adder    bool    `json:"adder,omitempty"` // the counter is a striped adder
 	Expires  string  `json:"expires,omitempty"`
 }
 
@@ -84,7 +90,8 @@ func init() {
 	register(&command{
 		name: "dump", args: "NAME > FILE", summary: "write every key as JSON lines (see docs/DUMP.md)",
 		help: `The output is sorted by key and round-trips exactly through 'shmdict load',
-including counters and TTL deadlines. Other processes may keep writing
+including counters, striped adders (as their sum, marked "adder": true) and
+TTL deadlines. Other processes may keep writing
 during a dump: each line is consistent, the whole is not a snapshot.
 
 Examples:
@@ -122,7 +129,7 @@ Examples:
 					r.Key, r.KeyB64 = encodeBytes(en.Key)
 					if en.IsCounter {
 						n := en.Counter
-						r.Counter = &n
+						r.Counter, r.Adder = &n, en.IsAdder
 					} else {
 						r.Value, r.ValueB64 = encodeBytes(en.Value)
 					}
@@ -146,11 +153,16 @@ deadline has passed are skipped (and counted). The whole file is checked
 before anything is stored: a malformed line stores nothing (exit 1).
 
 When NAME does not exist, load creates it with the shape of the table the
-dump came from (capacity, arena, eviction, events; dumps of format 1 do not
-record it and need --capacity), changed by the flags given. If storing then
+dump came from (capacity, arena, eviction, events, adder lanes; dumps of
+format 1 do not record it and need --capacity), changed by the flags given. If storing then
 fails, the new table is removed again. When NAME exists, the flags may only
 repeat its shape: to change it, use 'shmdict compact NAME --capacity N
 --arena SIZE' first.
+
+A striped adder in the dump comes back as a striped adder holding its sum
+(in this process's lane). A table that evicts has no adders: loading a dump
+that holds any into one fails before anything is stored (load it into a
+table without eviction, e.g. with --evict=false when load creates it).
 
 Examples:
   shmdict load tokens < tokens.jsonl                     # restore, as the table it came from
@@ -197,10 +209,20 @@ Examples:
 				}
 				return cliError{msg, err}
 			}
-			evicted0 := t.Stats().Evicted
+			st0 := t.Stats()
+			if err := checkAdders(t, recs, st0); err != nil {
+				return fail(err)
+			}
+			var adders map[string]bool // keys that are adders now
+			if !created && st0.AdderIndicesUsed > 0 {
+				if adders, err = adderKeys(t); err != nil {
+					return fail(err)
+				}
+			}
+			evicted0 := st0.Evicted
 			p := newProgress(e)
 			for i, r := range recs {
-				ok, err := storeRecord(t, r)
+				ok, err := storeRecord(t, r, adders[string(r.key)])
 				if err != nil {
 					p.done()
 					return fail(fmt.Errorf("record %d (key %s): %w", i+1, displayShort(r.key), err))
@@ -334,6 +356,7 @@ type loadRecord struct {
 	value     []byte
 	counter   int64
 	isCounter bool
+	isAdder   bool // isCounter too
 	expires   time.Time
 }
 
@@ -415,11 +438,13 @@ func (d dumpRecord) validate() (loadRecord, error) {
 	switch {
 	case d.Counter != nil && val != nil:
 		return r, fmt.Errorf("both a counter and a value")
+	case d.Adder && d.Counter == nil:
+		return r, fmt.Errorf("\"adder\" without \"counter\"")
 	case d.Counter != nil:
 		if d.Expires != "" {
 			return r, fmt.Errorf("a counter cannot have \"expires\"")
 		}
-		r.counter, r.isCounter = *d.Counter, true
+		r.counter, r.isCounter, r.isAdder = *d.Counter, true, d.Adder
 	case val != nil:
 		r.value = val
 	default:
@@ -435,10 +460,55 @@ func (d dumpRecord) validate() (loadRecord, error) {
 	return r, nil
 }
 
+// checkAdders fails, naming the first one, if recs hold striped adders and
+// t, which st describes, has none (it evicts).
+func checkAdders(t *table.Table, recs []loadRecord, st table.Stats) error {
+	if st.AdderLanes > 0 {
+		return nil
+	}
+	n, first := 0, -1
+	for i, r := range recs {
+		if r.isAdder {
+			n++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("the dump holds %d striped adder(s) (record %d, key %s, is one), and %s evicts keys, so it has no adders: load the dump into a table without eviction ('--evict=false' when load creates it)",
+		n, first+1, displayShort(recs[first].key), t.Name())
+}
+
+// adderKeys returns the keys of t that are striped adders: a plain
+// counter record must replace them, and Add alone would keep them adders.
+func adderKeys(t *table.Table) (map[string]bool, error) {
+	m := map[string]bool{}
+	for en, err := range t.Entries() {
+		if err != nil {
+			return nil, err
+		}
+		if en.IsAdder {
+			m[string(en.Key)] = true
+		}
+	}
+	return m, nil
+}
+
 // storeRecord stores one record; ok is false for a value already expired.
-func storeRecord(t *table.Table, r loadRecord) (ok bool, err error) {
+// wasAdder says that the key was a striped adder before the load.
+func storeRecord(t *table.Table, r loadRecord, wasAdder bool) (ok bool, err error) {
 	switch {
+	case r.isAdder:
+		return true, setAdder(t, r.key, r.counter)
 	case r.isCounter:
+		if wasAdder {
+			if _, err := t.Delete(r.key); err != nil {
+				return true, err
+			}
+		}
 		return true, setCounter(t, r.key, r.counter)
 	case !r.expires.IsZero():
 		if !time.Now().Before(r.expires) {
@@ -486,6 +556,28 @@ func setCounter(t *table.Table, key []byte, n int64) error {
 		}
 		_, err = t.Add(key, n-cur)
 		return err
+	}
+}
+
+// setAdder makes key a striped adder summing to n: whatever else it
+// holds is deleted, and an adder it is already gets n minus its sum.
+func setAdder(t *table.Table, key []byte, n int64) error {
+	for {
+		a, err := t.Adder(key)
+		if errors.Is(err, table.ErrNotCounter) {
+			if _, err := t.Delete(key); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		cur, err := a.Sum()
+		if err != nil || cur == n {
+			return err
+		}
+		return a.Add(n - cur)
 	}
 }
 

@@ -216,7 +216,7 @@ func TestDumpLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dump1 := ok(t, "", "dump", p)
-	if !strings.HasPrefix(dump1, "{\"shmdict_dump\":2,\"capacity\":1536,\"arena_bytes\":128000,\"max_procs\":1024,\"events\":0,\"eviction\":\"none\"}\n") {
+	if !strings.HasPrefix(dump1, "{\"shmdict_dump\":3,\"capacity\":1536,\"arena_bytes\":128000,\"max_procs\":1024,\"events\":0,\"eviction\":\"none\",\"adder_lanes\":64}\n") {
 		t.Fatalf("dump does not start with its header: %q", dump1[:min(len(dump1), 40)])
 	}
 	if n := strings.Count(dump1, "\n"); n != 1+6+200+3+1 {
@@ -303,7 +303,7 @@ func TestBadInput(t *testing.T) {
 	if got := ok(t, "", "keys", p); got != "" {
 		t.Fatalf("a failed load stored keys: %q", got)
 	}
-	fails(t, 1, "dump format 3", "{\"shmdict_dump\":3}\n", "load", p)
+	fails(t, 1, "dump format 4", "{\"shmdict_dump\":4}\n", "load", p)
 	ok(t, "", "set", p, "s", "text")
 	fails(t, 1, "not a counter", "", "incr", p, "s")
 }
@@ -1017,4 +1017,213 @@ func TestGroupShared(t *testing.T) {
 	if r := cli(t, "", "set", p, "k", "v"); !strings.Contains(r.stderr, "SHMDICT_GROUP") || strings.Contains(r.stderr, "Options.") {
 		t.Errorf("set on a group-shared table without SHMDICT_GROUP gives Go advice instead of the CLI's: %s", r.stderr)
 	}
+}
+
+// entriesOf reads every entry of the table at p.
+func entriesOf(t *testing.T, p string) map[string]table.Entry {
+	t.Helper()
+	tbl, err := table.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	m := map[string]table.Entry{}
+	for en, err := range tbl.Entries() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[string(en.Key)] = en
+	}
+	return m
+}
+
+func TestIncrAdder(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "100")
+	if got := ok(t, "", "incr", p, "hits", "--adder"); got != "1\n" {
+		t.Fatalf("incr --adder of an absent key = %q, want 1", got)
+	}
+	if got := ok(t, "", "incr", p, "hits", "41", "--adder"); got != "42\n" {
+		t.Fatalf("incr --adder 41 = %q, want 42", got)
+	}
+	// Plain incr on an adder adds to it; it stays an adder.
+	if got := ok(t, "", "incr", p, "hits", "-2"); got != "40\n" {
+		t.Fatalf("incr -2 of an adder = %q, want 40", got)
+	}
+	if got := ok(t, "", "incr", p, "hits", "0", "--adder"); got != "40\n" {
+		t.Fatalf("incr --adder 0 = %q, want the sum 40", got)
+	}
+	if got := ok(t, "", "get", p, "hits"); got != "40\n" {
+		t.Fatalf("get of an adder = %q, want its sum as a number", got)
+	}
+	if got := ok(t, "", "get", p, "hits", "--hex"); got != "2800000000000000\n" {
+		t.Fatalf("get --hex of an adder = %q, want 8 little-endian bytes", got)
+	}
+	if en := entriesOf(t, p)["hits"]; !en.IsAdder || en.Counter != 40 {
+		t.Fatalf("after incr --adder: entry %+v, want an adder of 40", en)
+	}
+	// A new key with --adder 0 exists (at 0); without --adder, incr 0 does not create.
+	if got := ok(t, "", "incr", p, "zero", "0", "--adder"); got != "0\n" {
+		t.Fatalf("incr --adder 0 of an absent key = %q", got)
+	}
+	if got := ok(t, "", "get", p, "zero"); got != "0\n" {
+		t.Fatalf("get of a new adder at 0 = %q", got)
+	}
+
+	// A plain counter or a value is not an adder: a clear error, no change.
+	ok(t, "", "incr", p, "plain", "5")
+	fails(t, 1, "'shmdict del' it first", "", "incr", p, "plain", "--adder")
+	ok(t, "", "set", p, "text", "hello")
+	fails(t, 1, "not a striped adder", "", "incr", p, "text", "--adder")
+	if en := entriesOf(t, p)["plain"]; en.IsAdder || en.Counter != 5 {
+		t.Fatalf("a refused incr --adder changed the plain counter: %+v", en)
+	}
+
+	// A table that evicts has none.
+	ev := filepath.Join(t.TempDir(), "ev.shm")
+	ok(t, "", "create", ev, "--capacity", "10", "--evict")
+	fails(t, 1, "no striped adders", "", "incr", ev, "hits", "--adder")
+	ok(t, "", "incr", ev, "hits") // a plain counter works
+}
+
+func TestIncrAdderFromConcurrentInvocations(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "100")
+	const workers, each = 2, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if out, err := exec.Command(binary, "incr", p, "n", "--adder").CombinedOutput(); err != nil {
+					errs <- fmt.Errorf("incr --adder: %v: %s", err, out)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := ok(t, "", "get", p, "n"); got != strconv.Itoa(workers*each)+"\n" {
+		t.Fatalf("after %d concurrent incr --adder invocations, n = %q", workers*each, got)
+	}
+}
+
+func TestStatsShowsAdders(t *testing.T) {
+	p := tablePath(t)
+	ok(t, "", "create", p, "--capacity", "1000", "--adder-lanes", "8")
+	ok(t, "", "incr", p, "a", "--adder")
+	ok(t, "", "incr", p, "b", "--adder")
+	st := statsOf(t, p)
+	if st["adder_lanes"] != 8.0 || st["lanes_used"] != 1.0 || st["adder_indices_used"] != 2.0 {
+		t.Errorf("stats --json: adder_lanes %v, lanes_used %v, adder_indices_used %v; want 8, 1, 2", st["adder_lanes"], st["lanes_used"], st["adder_indices_used"])
+	}
+	if n, _ := st["adder_indices"].(float64); n < 1000 {
+		t.Errorf("stats --json: adder_indices = %v, want at least the capacity", st["adder_indices"])
+	}
+	text := ok(t, "", "stats", p)
+	for _, want := range []string{"adder lanes", "1 of 8 used", "adder indices", "2 of "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("stats does not say %q:\n%s", want, text)
+		}
+	}
+
+	ev := filepath.Join(t.TempDir(), "ev.shm")
+	ok(t, "", "create", ev, "--capacity", "10", "--evict")
+	if st := statsOf(t, ev); st["adder_lanes"] != 0.0 || st["adder_indices"] != 0.0 {
+		t.Errorf("stats --json of an evicting table: adder_lanes %v, adder_indices %v; want 0", st["adder_lanes"], st["adder_indices"])
+	}
+	if text := ok(t, "", "stats", ev); !strings.Contains(text, "no striped adders") {
+		t.Errorf("stats of an evicting table does not say it has no adders:\n%s", text)
+	}
+
+	// --adder-lanes is checked, and a table that evicts has none.
+	dir := t.TempDir()
+	fails(t, 2, "--adder-lanes must be in [1, 64]", "", "create", filepath.Join(dir, "x"), "--capacity", "10", "--adder-lanes", "65")
+	fails(t, 2, "--adder-lanes cannot be combined with --evict", "", "create", filepath.Join(dir, "y"), "--capacity", "10", "--adder-lanes", "4", "--evict")
+}
+
+func TestDumpLoadKeepsAdders(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "src.shm")
+	ok(t, "", "create", p, "--capacity", "100", "--adder-lanes", "8")
+	ok(t, "", "incr", p, "hits", "1234", "--adder")
+	ok(t, "", "incr", p, "neg", "--adder", "--", "-7")
+	ok(t, "", "incr", p, "zero", "0", "--adder")
+	ok(t, "", "incr", p, "plain", "99")
+	ok(t, "", "set", p, "text", "v")
+	dump := ok(t, "", "dump", p)
+	for _, want := range []string{
+		`"adder_lanes":8}`,
+		`{"key":"hits","counter":1234,"adder":true}`,
+		`{"key":"neg","counter":-7,"adder":true}`,
+		`{"key":"zero","counter":0,"adder":true}`,
+		`{"key":"plain","counter":99}`,
+	} {
+		if !strings.Contains(dump, want) {
+			t.Errorf("dump does not hold %s:\n%s", want, dump)
+		}
+	}
+
+	// Into a new table: the shape (adder lanes) and the kinds come back.
+	cp := filepath.Join(dir, "copy.shm")
+	ok(t, dump, "load", cp)
+	if st := statsOf(t, cp); st["adder_lanes"] != 8.0 {
+		t.Errorf("load made %v adder lanes, want the dump's 8", st["adder_lanes"])
+	}
+	want := map[string]table.Entry{
+		"hits":  {Key: []byte("hits"), Counter: 1234, IsCounter: true, IsAdder: true},
+		"neg":   {Key: []byte("neg"), Counter: -7, IsCounter: true, IsAdder: true},
+		"zero":  {Key: []byte("zero"), Counter: 0, IsCounter: true, IsAdder: true},
+		"plain": {Key: []byte("plain"), Counter: 99, IsCounter: true},
+		"text":  {Key: []byte("text"), Value: []byte("v")},
+	}
+	if d := cmp.Diff(want, entriesOf(t, cp)); d != "" {
+		t.Fatalf("loaded copy (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(dump, ok(t, "", "dump", cp)); d != "" {
+		t.Fatalf("dump of the loaded copy differs (-original +copy):\n%s", d)
+	}
+
+	// Into the original, changed: kinds and sums are restored both ways
+	// (an adder made a plain counter, a plain counter made an adder).
+	ok(t, "", "incr", p, "hits", "5")
+	ok(t, "", "del", p, "neg")
+	ok(t, "", "incr", p, "neg", "3")
+	ok(t, "", "del", p, "plain")
+	ok(t, "", "incr", p, "plain", "1", "--adder")
+	ok(t, "", "del", p, "zero")
+	ok(t, "", "set", p, "zero", "a value")
+	ok(t, dump, "load", p)
+	if d := cmp.Diff(want, entriesOf(t, p)); d != "" {
+		t.Fatalf("reloaded original (-want +got):\n%s", d)
+	}
+
+	// A table that evicts has no adders: the load fails before storing
+	// anything, and a table it created is removed.
+	ev := filepath.Join(dir, "ev.shm")
+	fails(t, 1, "no adders", dump, "load", ev, "--evict")
+	if _, err := os.Stat(ev); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused load left the evicting table it created: %v", err)
+	}
+	ok(t, "", "create", ev, "--capacity", "100", "--evict")
+	// (stderr also notes that the dump's table did not evict.)
+	if r := cli(t, dump, "load", ev); r.code != 1 || !strings.Contains(r.stderr, "(record 1, key hits, is one)") || !strings.Contains(r.stderr, "no adders") {
+		t.Fatalf("load of adders into an evicting table: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got := ok(t, "", "keys", ev); got != "" {
+		t.Fatalf("a refused load stored keys: %q", got)
+	}
+
+	// Older formats still load; "adder" needs a counter.
+	old := ok(t, "{\"shmdict_dump\":2}\n{\"key\":\"c\",\"counter\":3}\n", "load", filepath.Join(dir, "old.shm"), "--capacity", "10")
+	if !strings.Contains(old, "loaded 1 keys") {
+		t.Fatalf("load of a format 2 dump printed %q", old)
+	}
+	fails(t, 1, "\"adder\" without \"counter\"", "{\"shmdict_dump\":3}\n{\"key\":\"c\",\"value\":\"x\",\"adder\":true}\n", "load", filepath.Join(dir, "bad.shm"), "--capacity", "10")
+	fails(t, 1, "reads formats 1 to 3", "{\"shmdict_dump\":4}\n", "load", filepath.Join(dir, "new.shm"), "--capacity", "10")
 }

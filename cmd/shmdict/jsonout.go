@@ -13,25 +13,32 @@ import (
 
 // statsOut is 'stats --json'.
 type statsOut struct {
-	Name          string       `json:"name"`
-	Path          string       `json:"path"`
-	FormatVersion int          `json:"format_version"`
-	Created       string       `json:"created"`
-	Capacity      int          `json:"capacity"`
-	Slots         int          `json:"slots"`
-	Keys          int          `json:"keys"`
-	ClaimedSlots  int          `json:"claimed_slots"`
-	Tombstones    int          `json:"tombstones"`
-	FillPercent   float64      `json:"fill_percent"`
-	ArenaBytes    int64        `json:"arena_bytes"`
-	ArenaUsed     int64        `json:"arena_used"`
-	ArenaFree     int64        `json:"arena_free"`
-	FileBytes     int64        `json:"file_bytes"`
-	Expired       int64        `json:"expired"`
-	Evicted       int64        `json:"evicted"`
-	Eviction      string       `json:"eviction"` // "none" or "clock"
-	Replaced      bool         `json:"replaced"` // a forced compact put a new table under the name
-	Processes     []processOut `json:"processes"`
+	Name          string  `json:"name"`
+	Path          string  `json:"path"`
+	FormatVersion int     `json:"format_version"`
+	Created       string  `json:"created"`
+	Capacity      int     `json:"capacity"`
+	Slots         int     `json:"slots"`
+	Keys          int     `json:"keys"`
+	ClaimedSlots  int     `json:"claimed_slots"`
+	Tombstones    int     `json:"tombstones"`
+	FillPercent   float64 `json:"fill_percent"`
+	ArenaBytes    int64   `json:"arena_bytes"`
+	ArenaUsed     int64   `json:"arena_used"`
+	ArenaFree     int64   `json:"arena_free"`
+	FileBytes     int64   `json:"file_bytes"`
+	Expired       int64   `json:"expired"`
+	Evicted       int64   `json:"evicted"`
+	Eviction      string  `json:"eviction"` // "none" or "clock"
+	Replaced      bool    `json:"replaced"` // a forced compact put a new table under the name
+	// Striped adders: lanes (0 in a table that evicts) and those processes
+	// added through; indices the table can hand out before a compact and
+	// those it did.
+	AdderLanes       int          `json:"adder_lanes"`
+	LanesUsed        int          `json:"lanes_used"`
+	AdderIndices     int64        `json:"adder_indices"`
+	AdderIndicesUsed int64        `json:"adder_indices_used"`
+	Processes        []processOut `json:"processes"`
 }
 
 type processOut struct {
@@ -46,7 +53,9 @@ func statsJSON(st table.Stats) statsOut {
 		Keys: st.Keys, ClaimedSlots: st.ClaimedSlots, Tombstones: st.Tombstones,
 		ArenaBytes: st.ArenaBytes, ArenaUsed: st.ArenaUsed, ArenaFree: st.ArenaFree,
 		FileBytes: st.FileBytes, Expired: st.Expired, Evicted: st.Evicted,
-		Eviction: policyName(st.Eviction), Replaced: st.Replaced, Processes: []processOut{},
+		Eviction: policyName(st.Eviction), Replaced: st.Replaced,
+		AdderLanes: st.AdderLanes, LanesUsed: st.LanesUsed, AdderIndices: st.AdderIndices, AdderIndicesUsed: st.AdderIndicesUsed,
+		Processes: []processOut{},
 	}
 	if st.Capacity > 0 {
 		out.FillPercent = float64(st.ClaimedSlots) * 100 / float64(st.Capacity)

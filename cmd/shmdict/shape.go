@@ -13,7 +13,7 @@ import (
 )
 
 // A table's shape is what is chosen once, when it is created: capacity,
-// arena, registry size, event ring and eviction policy. create takes it
+// arena, registry size, event ring, eviction policy and adder lanes. create takes it
 // from flags; load takes it from flags and, for what they leave out, from
 // the dump's header, so that a dump reloads as the table it came from.
 
@@ -24,6 +24,10 @@ type Shape struct {
 	MaxProcs   int    `json:"max_procs"`
 	Events     int    `json:"events"`
 	Eviction   string `json:"eviction"` // "none" or "clock"
+	// AdderLanes is the table's striped-adder lanes (dump format 3; 0 in
+	// a table that evicts, which has no adders, and in older dumps, where
+	// it means the default).
+	AdderLanes int `json:"adder_lanes,omitempty"`
 }
 
 const (
@@ -41,7 +45,7 @@ func policyName(p table.EvictionPolicy) string {
 // shapeOf reads the shape of an existing segment.
 func shapeOf(l segment.Layout) Shape {
 	s := Shape{Capacity: int(l.ClaimBudget), ArenaBytes: int64(l.ArenaSize),
-		MaxProcs: int(l.MaxProcs), Events: int(l.RingEntries), Eviction: evictNone}
+		MaxProcs: int(l.MaxProcs), Events: int(l.RingEntries), Eviction: evictNone, AdderLanes: int(l.Lanes)}
 	if l.Evicts() {
 		s.Eviction = evictClock
 	}
@@ -54,6 +58,8 @@ func (s Shape) validate() error {
 		return fmt.Errorf("capacity, arena_bytes and max_procs must be positive and events not negative")
 	case s.Eviction != evictNone && s.Eviction != evictClock:
 		return fmt.Errorf("eviction %q: want %q or %q", s.Eviction, evictNone, evictClock)
+	case s.AdderLanes < 0 || s.AdderLanes > segment.MaxLanes:
+		return fmt.Errorf("adder_lanes %d: want 1 to %d (or none)", s.AdderLanes, segment.MaxLanes)
 	}
 	return nil
 }
@@ -73,6 +79,7 @@ func defaultArena(capacity int) int64 {
 // shapeFlags are the flags that shape a new table.
 type shapeFlags struct {
 	capacity, events, maxProcs *int
+	adderLanes                 *int
 	arena, mode, group         *string
 	evict                      *bool
 	given                      map[string]bool // flags on the command line, after parsing
@@ -85,7 +92,8 @@ func (f *shapeFlags) register(fs *flag.FlagSet, capacityHelp string) {
 	f.maxProcs = fs.Int("max-procs", 0, "processes that can attach at once (default 1024)")
 	f.mode = fs.String("mode", "", "file permission bits, octal: 0600 (default), or 0660 with --group")
 	f.group = fs.String("group", os.Getenv("SHMDICT_GROUP"), "share the table with this group's members (mode 0660; default $SHMDICT_GROUP, whom other commands then trust too)")
-	f.evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events")
+	f.evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events or --adder-lanes")
+	f.adderLanes = fs.Int("adder-lanes", 0, fmt.Sprintf("lanes of striped adders ('incr --adder'), 1 to %d: up to this many processes add without sharing a cache line (default %d; a table with --evict has none)", segment.MaxLanes, segment.DefaultLanes))
 }
 
 // parsed records which flags the command line gave.
@@ -97,7 +105,7 @@ func (f *shapeFlags) parsed(fs *flag.FlagSet) {
 // shaping reports whether any flag other than --mode asks for a shape.
 func (f *shapeFlags) shaping() []string {
 	var names []string
-	for _, n := range []string{"capacity", "arena", "events", "max-procs", "evict"} {
+	for _, n := range []string{"capacity", "arena", "events", "max-procs", "evict", "adder-lanes"} {
 		if f.given[n] {
 			names = append(names, "--"+n)
 		}
@@ -113,7 +121,7 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 	arenaFrom := "" // where a too-large arena came from, for the message
 	if base != nil {
 		o = table.Options{Capacity: base.Capacity, ArenaBytes: base.ArenaBytes,
-			MaxProcesses: base.MaxProcs, EventRing: base.Events}
+			MaxProcesses: base.MaxProcs, EventRing: base.Events, AdderLanes: base.AdderLanes}
 		if base.Eviction == evictClock {
 			o.Eviction = table.EvictCLOCK
 		}
@@ -160,6 +168,21 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 		if *f.evict {
 			o.Eviction = table.EvictCLOCK
 		}
+	}
+	if f.given["adder-lanes"] {
+		if *f.adderLanes < 1 || *f.adderLanes > segment.MaxLanes {
+			return o, usagef("--adder-lanes must be in [1, %d] (got %d)", segment.MaxLanes, *f.adderLanes)
+		}
+		o.AdderLanes = *f.adderLanes
+	}
+	if o.Eviction == table.EvictCLOCK {
+		switch {
+		case f.given["adder-lanes"] && !f.given["evict"]:
+			return o, usagef("the dump comes from an evicting table, which has no striped adders: pass --evict=false with --adder-lanes, or drop --adder-lanes")
+		case f.given["adder-lanes"]:
+			return o, usagef("--adder-lanes cannot be combined with --evict: a table that evicts has no striped adders (an adder needs a slot that keeps its key)")
+		}
+		o.AdderLanes = 0 // a dump's lanes, loaded into a table that evicts: it has none
 	}
 	if o.Eviction == table.EvictCLOCK && o.EventRing > 0 {
 		if !f.given["evict"] {
@@ -216,6 +239,9 @@ func (f *shapeFlags) checkShape(name string, have Shape, opts table.Options) err
 	if f.given["evict"] && want.Eviction != have.Eviction {
 		diffs = append(diffs, fmt.Sprintf("eviction %s, not %s", have.Eviction, want.Eviction))
 	}
+	if f.given["adder-lanes"] && want.AdderLanes != have.AdderLanes {
+		diffs = append(diffs, fmt.Sprintf("%d adder lanes, not %d", have.AdderLanes, want.AdderLanes))
+	}
 	if len(diffs) == 0 {
 		return nil
 	}
@@ -246,6 +272,9 @@ func wantShape(opts table.Options) (Shape, error) {
 	l, err := segment.NewLayout(opts.Capacity, arena, procs)
 	if err == nil {
 		l, err = l.WithRing(opts.EventRing)
+	}
+	if err == nil && opts.AdderLanes != 0 {
+		l, err = l.WithAdders(opts.AdderLanes, l.Adders)
 	}
 	if err != nil {
 		return Shape{}, usageError{explain(err, "")}

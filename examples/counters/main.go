@@ -1,18 +1,41 @@
 // Command counters hammers shared counters from several OS processes and
-// checks that not one increment is lost.
+// checks that not one increment is lost, with both kinds of counter a
+// table has: plain counters and striped adders.
 //
 //	go run ./examples/counters -procs 4 -n 100000
+//	go run ./examples/counters -kinds adder -procs 8 -keys 10
 //
-// The parent creates a table and starts -procs copies of itself as worker
+// For each kind in -kinds (default "counter,adder": one round each), the
+// parent creates a table and starts -procs copies of itself as worker
 // processes. Each worker attaches to the table by name and performs -n
-// Add(key, 1) calls spread over -keys counters, in a random order of its
-// own. With -handles, each worker first makes a table.Counter handle per
-// counter and adds through it: the key's slot is found once, so each Add
-// is the compare-and-swap alone, without hashing or comparing the key.
+// increments spread over -keys counters, in a random order of its own.
 // All workers start together (they wait on a pipe barrier, which costs no
-// CPU), so their increments really race on the same counters. Add is a
-// single compare-and-swap on the counter's slot, with no lock and no
-// allocation.
+// CPU), so their increments really race on the same counters.
+//
+// Which kind to use:
+//
+//   - A plain counter (Table.Add, Table.Counter) is one 8-byte word in the
+//     key's slot: Add is a single compare-and-swap, with no lock and no
+//     allocation, and returns the new value at no extra cost; the value is
+//     exact at every instant, can be compared-and-swapped like any value,
+//     and works in every table, evicting ones included. Use it for
+//     counters that few processes write at once, or whose new value the
+//     writer needs (sequence numbers, quotas, "am I the first?").
+//     Processes that increment the same counter contend for its cache
+//     line, which moves from core to core on every Add. In the "counter"
+//     round, workers call Add(key, 1); with -handles they first make a
+//     table.Counter handle per counter and add through it: the key's slot
+//     is found once, so each Add is the compare-and-swap alone, without
+//     hashing or comparing the key.
+//   - A striped adder (Table.Adder) spreads its value over lanes, one per
+//     process: Adder.Add is one atomic add on a cache line of the calling
+//     process's own, so many processes incrementing hot counters do not
+//     slow each other down. Reading it (Adder.Sum, or Get and Add(key, 0),
+//     which see it as a counter) adds up every lane in use, so a read costs
+//     more and Add returns nothing. Use it for statistics many processes
+//     bump (requests, bytes, errors) and read now and then. In the "adder"
+//     round, each worker makes a table.Adder handle per counter (the first
+//     to come makes the key an adder) and calls Adder.Add(1).
 //
 // Once every worker has attached, the parent removes the table's name
 // from /dev/shm. Like shm_unlink, that does not disturb the processes
@@ -38,9 +61,15 @@ import (
 	"github.com/shmdict/shmdict/table"
 )
 
-// workerEnv carries "name index n keys" to a worker; its presence is what
-// makes a process a worker.
+// workerEnv carries "name index n keys kind handles" to a worker; its
+// presence is what makes a process a worker.
 const workerEnv = "SHMDICT_COUNTERS_WORKER"
+
+// The kinds of counter, one round each.
+const (
+	kindCounter = "counter" // plain counters: Table.Add or Counter.Add
+	kindAdder   = "adder"   // striped adders: Adder.Add
+)
 
 func main() {
 	var err error
@@ -50,9 +79,18 @@ func main() {
 		procs := flag.Int("procs", 4, "number of worker processes")
 		n := flag.Int("n", 100000, "Add(key, 1) calls per worker")
 		keys := flag.Int("keys", 1000, "number of counters the workers share")
-		handles := flag.Bool("handles", false, "add through table.Counter handles instead of Add(key, 1)")
+		handles := flag.Bool("handles", false, "in the counter round, add through table.Counter handles instead of Add(key, 1)")
+		kinds := flag.String("kinds", "counter,adder", "comma-separated rounds to run: counter (plain counters), adder (striped adders)")
 		flag.Parse()
-		err = parent(*procs, *n, *keys, *handles)
+		for _, kind := range strings.Split(*kinds, ",") {
+			if kind != kindCounter && kind != kindAdder {
+				err = fmt.Errorf("-kinds: no kind %q (want %s or %s)", kind, kindCounter, kindAdder)
+				break
+			}
+			if err = parent(*procs, *n, *keys, kind, *handles); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "counters (pid %d): %v\n", os.Getpid(), err)
@@ -81,14 +119,14 @@ func (s *keySeq) next(keys int) int {
 // worker runs in a child process.
 func worker(spec string) (err error) {
 	f := strings.Fields(spec)
-	if len(f) != 5 {
+	if len(f) != 6 {
 		return fmt.Errorf("bad %s=%q", workerEnv, spec)
 	}
-	name := f[0]
+	name, kind := f[0], f[4]
 	w, err1 := strconv.Atoi(f[1])
 	n, err2 := strconv.Atoi(f[2])
 	keys, err3 := strconv.Atoi(f[3])
-	handles, err4 := strconv.ParseBool(f[4])
+	handles, err4 := strconv.ParseBool(f[5])
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return fmt.Errorf("bad %s=%q: %w", workerEnv, spec, err)
 	}
@@ -100,9 +138,19 @@ func worker(spec string) (err error) {
 	defer func() { err = errors.Join(err, t.Close()) }()
 	names := make([][]byte, keys)
 	var ctrs []*table.Counter
+	var adders []*table.Adder
 	for k := range names {
 		names[k] = counterKey(k)
-		if handles {
+		switch {
+		case kind == kindAdder:
+			// The first worker here makes the key an adder at 0; the
+			// others get a handle on it.
+			a, err := t.Adder(names[k])
+			if err != nil {
+				return err
+			}
+			adders = append(adders, a)
+		case handles:
 			c, err := t.Counter(names[k])
 			if err != nil {
 				return err
@@ -111,8 +159,11 @@ func worker(spec string) (err error) {
 		}
 	}
 	add := func(k int) error {
-		if handles {
-			_, err := ctrs[k].Add(1)
+		switch {
+		case kind == kindAdder:
+			return adders[k].Add(1) // this process's lane: no shared cache line
+		case handles:
+			_, err := ctrs[k].Add(1) // returns the new value, exact
 			return err
 		}
 		_, err := t.Add(names[k], 1)
@@ -156,11 +207,13 @@ func (p *proc) line() (string, error) {
 	return "", fmt.Errorf("worker pid %d ended its output early: %v", p.cmd.Process.Pid, p.cmd.Wait())
 }
 
-func parent(procs, n, keys int, handles bool) (err error) {
+// parent runs one round: a table of keys counters of one kind, procs
+// workers, and the check.
+func parent(procs, n, keys int, kind string, handles bool) (err error) {
 	if procs < 1 || n < 0 || keys < 1 {
 		return fmt.Errorf("need -procs >= 1, -n >= 0, -keys >= 1")
 	}
-	name := fmt.Sprintf("shmdict-counters-%d", os.Getpid())
+	name := fmt.Sprintf("shmdict-counters-%d-%s", os.Getpid(), kind)
 	t, err := table.Create(name, table.Options{Capacity: keys})
 	if err != nil {
 		return err
@@ -172,9 +225,12 @@ func parent(procs, n, keys int, handles bool) (err error) {
 			err = errors.Join(err, table.Remove(name))
 		}
 	}()
-	how := "Add(key, 1)"
-	if handles {
-		how = "Counter.Add(1)"
+	how := "Add(key, 1) on plain counters"
+	switch {
+	case kind == kindAdder:
+		how = "Adder.Add(1) on striped adders"
+	case handles:
+		how = "Counter.Add(1) on plain counters"
 	}
 	fmt.Printf("table %q: %d counters, %d worker processes x %d %s\n", name, keys, procs, n, how)
 
@@ -193,7 +249,7 @@ func parent(procs, n, keys int, handles bool) (err error) {
 	}()
 	for w := range ps {
 		cmd := exec.Command(exe)
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %t", workerEnv, name, w, n, keys, handles))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %d %s %t", workerEnv, name, w, n, keys, kind, handles))
 		cmd.Stderr = os.Stderr
 		// A worker dies with the parent, so an interrupted run leaves no
 		// process behind.
@@ -257,7 +313,7 @@ func parent(procs, n, keys int, handles bool) (err error) {
 	}
 	var total, wrong int64
 	for k := range keys {
-		got, err := t.Add(counterKey(k), 0) // Add(key, 0) reads a counter
+		got, err := read(t, counterKey(k), kind)
 		if err != nil {
 			return err
 		}
@@ -276,9 +332,37 @@ func parent(procs, n, keys int, handles bool) (err error) {
 		return fmt.Errorf("%d of %d counters are wrong; %d increments lost", wrong, keys, expected-total)
 	}
 	fmt.Printf("exact (all %d counters match)\n", keys)
+	if kind == kindAdder {
+		st := t.Stats()
+		// Each process that made an Adder handle has a lane of its own: the
+		// workers, and this one for its reads.
+		fmt.Printf("adder lanes used: %d of %d (the workers' and this process's)\n", st.LanesUsed, st.AdderLanes)
+	}
 	fmt.Printf("throughput: %d increments in %v (slowest worker): %s in total\n",
 		expected, slowest.Round(time.Microsecond), rate(int(expected), slowest))
 	return nil
+}
+
+// read returns the value of counter key of the given kind.
+func read(t *table.Table, key []byte, kind string) (int64, error) {
+	if kind != kindAdder {
+		return t.Add(key, 0) // Add(key, 0) reads a counter
+	}
+	// An adder's Sum adds up the lanes of every process that added to
+	// it. Add(key, 0) reads the same sum: the rest of the API sees an
+	// adder as a counter.
+	a, err := t.Adder(key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := a.Sum()
+	if err != nil {
+		return 0, err
+	}
+	if m, err := t.Add(key, 0); err != nil || m != n {
+		return 0, fmt.Errorf("%s: Add(key, 0) = %d (%v), Sum = %d", key, m, err, n)
+	}
+	return n, nil
 }
 
 // rate formats n operations over d as operations per second.
