@@ -90,6 +90,9 @@ func (m Mem) Word(off uint64) Word { return Word{m.p64(off)} }
 // Word is one 64-bit word of a Mem (see Mem.Word); the zero Word is none.
 type Word struct{ p *uint64 }
 
+// IsZero reports whether w is the zero Word (no word).
+func (w Word) IsZero() bool { return w.p == nil }
+
 // Load atomically loads the word.
 func (w Word) Load() uint64 { return atomic.LoadUint64(w.p) }
 

@@ -98,7 +98,7 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 	}
 	if err := allocate(fd, l); err != nil {
 		if errors.Is(err, unix.ENOSPC) {
-			need := min(l.ArenaOff+ReserveChunk, l.TotalSize)
+			need := min(l.ArenaOff+ReserveChunk, l.arenaEnd())
 			return nil, fmt.Errorf("%w: %s needs %d bytes (%s) to start, and up to %s as its records fill it; free space there, or choose a smaller Capacity: %v",
 				ErrNoSpace, path, need, humanBytes(need), humanBytes(l.TotalSize), err)
 		}
@@ -142,12 +142,13 @@ const ReserveChunk = 1 << 20
 
 // allocate gives fd the size of layout l and reserves everything before
 // the arena and the arena's first chunk (fallocate where supported;
-// elsewhere pages are allocated on first touch).
+// elsewhere pages are allocated on first touch). The adder lanes after
+// the arena are reserved page by page as processes first use them.
 func allocate(fd int, l Layout) error {
 	if err := unix.Ftruncate(fd, int64(l.TotalSize)); err != nil {
 		return err
 	}
-	return reserve(fd, 0, min(l.ArenaOff+ReserveChunk, l.TotalSize))
+	return reserve(fd, 0, min(l.ArenaOff+ReserveChunk, l.arenaEnd()))
 }
 
 func reserve(fd int, off, n uint64) error {
@@ -167,7 +168,7 @@ func (s *Segment) Reserve(off, n uint64) error {
 	}
 	err := reserve(int(s.file.Fd()), off, min(n, s.Layout.TotalSize-min(off, s.Layout.TotalSize)))
 	if errors.Is(err, unix.ENOSPC) {
-		return fmt.Errorf("%w: reserving %s more of %s's arena: %v; free space on that file system (for /dev/shm: other segments, `df /dev/shm`)",
+		return fmt.Errorf("%w: reserving %s more of %s: %v; free space on that file system (for /dev/shm: other segments, `df /dev/shm`)",
 			ErrNoSpace, humanBytes(n), s.Path, err)
 	}
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// Segment layout, format versions 1 and 3 (3: a segment with eviction,
+// Segment layout, format versions 5 and 3 (3: a segment with eviction,
 // which adds the RefOff and DispOff regions and a claim generation in its
-// key words; version 2 is refused). docs/FORMAT.md mirrors this file and
+// key words, and has no adder lanes; versions 1, 2 and 4 are refused). docs/FORMAT.md mirrors this file and
 // layout_test.go pins every number; change all three together, and bump
 // Version for any change an older reader would misread.
 //
@@ -40,7 +40,7 @@ import (
 //
 //	+0   [8]  magic "SHMDICT\x00"
 //	+8   u32  format version: 5, or 3 for a segment with eviction (flags != 0),
-//	          whose slots are reused under a protocol a version-1 build lacks
+//	          whose slots are reused under a protocol the plain format lacks
 //	+12  u32  header size (256)
 //	+16  u32  byte-order mark 0x01020304, written little-endian and checked
 //	          in native order, so a big-endian host refuses the segment
@@ -397,6 +397,14 @@ func (l *Layout) derive() {
 		l.LaneBytes = alignUp(l.Adders*8, PageAlign)
 		l.TotalSize = l.LaneOff + uint64(l.Lanes)*l.LaneBytes
 	}
+}
+
+// arenaEnd is the end of the arena's pages: the lanes start there.
+func (l Layout) arenaEnd() uint64 {
+	if l.LaneOff != 0 {
+		return l.LaneOff
+	}
+	return l.TotalSize
 }
 
 // LaneCell returns the byte offset of adder index i's cell in lane lane.

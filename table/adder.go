@@ -76,7 +76,7 @@ type Adder struct {
 // adderState is what an Adder knows of its key's current adder.
 type adderState struct {
 	word uint64       // the adder's value word
-	cell atomicx.Word // this process's lane cell of it
+	cell atomicx.Word // this process's lane cell of it (zero before the first Add)
 }
 
 // lanes is a process's use of the segment's adder lanes.
@@ -121,7 +121,7 @@ func (t *Table) Adder(key []byte) (a *Adder, err error) {
 	}
 	h := hash64(key, t.seed)
 	a = &Adder{t: t, key: append([]byte(nil), key...), h: h, bell: doorbellOff(h)}
-	slot, st, err := t.adderOf(a.key, h)
+	slot, st, err := t.adderOf(a.key, h, false)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (a *Adder) addFast(delta int64) bool {
 		}
 	}()
 	st := a.st.Load()
-	if t.replaced.Load() != 0 || a.wp.Load() != st.word {
+	if st.cell.IsZero() || t.replaced.Load() != 0 || a.wp.Load() != st.word {
 		return false
 	}
 	st.cell.Add(delta)
@@ -194,7 +194,7 @@ func (a *Adder) addSlow(delta int64) (err error) {
 	if err := t.notReplaced(); err != nil {
 		return err
 	}
-	_, st, err := t.adderOf(a.key, a.h)
+	_, st, err := t.adderOf(a.key, a.h, true)
 	if err != nil {
 		return err
 	}
@@ -238,8 +238,10 @@ func (a *Adder) sumFast() (n int64, ok bool, err error) {
 
 // adderOf returns key's slot and adder, making key an adder if it is
 // absent (or its value expired). It fails with ErrNotCounter if key holds
-// anything else. It runs under a fault guard.
-func (t *Table) adderOf(key []byte, h uint64) (slot uint64, st *adderState, err error) {
+// anything else. The adder comes with this process's lane cell if lane is
+// set (a handle takes its lane at its first Add: one that only reads the
+// sum takes none). It runs under a fault guard.
+func (t *Table) adderOf(key []byte, h uint64, lane bool) (slot uint64, st *adderState, err error) {
 	slot, kw, err := t.findOrClaim(key, h)
 	if err != nil {
 		return 0, nil, err
@@ -250,11 +252,13 @@ func (t *Table) adderOf(key []byte, h uint64) (slot uint64, st *adderState, err 
 		w := t.mem.Load64(woff)
 		switch {
 		case isAdder(w):
-			cell, err := t.laneCell(adderIndex(w))
-			if err != nil {
-				return 0, nil, err
+			st := &adderState{word: w}
+			if lane {
+				if st.cell, err = t.laneCell(adderIndex(w)); err != nil {
+					return 0, nil, err
+				}
 			}
-			return slot, &adderState{word: w, cell: cell}, nil
+			return slot, st, nil
 		case isCounter(w):
 			return 0, nil, fmt.Errorf("%w: %q holds a plain counter; delete it to make it an adder", ErrNotCounter, clip(key))
 		case holdsRecord(w):
@@ -277,6 +281,9 @@ func (t *Table) adderOf(key []byte, h uint64) (slot uint64, st *adderState, err 
 			segment.Failpoint(segment.FPAdderPublished)
 			t.retire(slot, kw, w) // absent: count the key; expired: free its record
 			t.notify(h, slot, w, nw, EventAdd)
+			// Published: a Delete before the reload below must not get
+			// the same index published again.
+			idx = ^uint64(0)
 		}
 	}
 }

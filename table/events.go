@@ -20,7 +20,8 @@ import (
 //	        writer that stalls for a whole lap loses its event, which
 //	        subscribers count as missed)
 //	+8  u64 value word before the change
-//	+16 u64 value word after the change (the key's new Version)
+//	+16 u64 value word after the change (the key's new Version; for an
+//	        adder, whose word an add does not change, its bare word)
 //	+24 u32 slot index
 //	+28 u8  kind (EventKind)
 //	+29 u24 lap: (pos / RingEntries) mod 2^24, written first, so that a
@@ -83,7 +84,10 @@ func (k EventKind) String() string {
 type Event struct {
 	Key     []byte
 	Kind    EventKind
-	Version Version // the key's Version after the change
+	// Version is the key's Version after the change; for an add to a
+	// striped adder, the adder's word without its sum (Lookup's Version
+	// of an adder includes the sum: compare Kinds, not Versions, there).
+	Version Version
 	// Missed counts events this subscriber lost just before this one: it
 	// fell more than the ring's size behind, or a writer died between its
 	// change and its event.

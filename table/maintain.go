@@ -100,6 +100,9 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		nl, err = nl.WithRing(int(l.RingEntries)) // subscribers keep working after a reopen
 		nl = nl.WithEviction(l.Evicts())
 	}
+	if err == nil && l.Lanes != 0 {
+		nl, err = nl.WithAdders(int(l.Lanes), nl.Adders) // the table's lane count stays
+	}
 	if err != nil {
 		return rep, err
 	}

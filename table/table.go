@@ -298,9 +298,15 @@ func AttachShared(name, group string) (*Table, error) {
 }
 
 // New returns a table in this process's own memory, shared by its
-// goroutines only. It behaves exactly like a segment table and is what
+// goroutines only (with one adder lane unless Options.AdderLanes says
+// otherwise). It behaves exactly like a segment table and is what
 // the race detector can check; it is also handy in tests.
 func New(opts Options) (*Table, error) {
+	if opts.AdderLanes == 0 {
+		// One process: one lane is all it can use, and a heap table's
+		// lanes take Go heap, not sparse file pages.
+		opts.AdderLanes = 1
+	}
 	l, err := opts.layout()
 	if err != nil {
 		return nil, err
