@@ -82,8 +82,8 @@ func (k EventKind) String() string {
 
 // Event is one change seen by a subscriber.
 type Event struct {
-	Key     []byte
-	Kind    EventKind
+	Key  []byte
+	Kind EventKind
 	// Version is the key's Version after the change; for an add to a
 	// striped adder, the adder's word without its sum (Lookup's Version
 	// of an adder includes the sum: compare Kinds, not Versions, there).
