@@ -567,8 +567,8 @@ func FuzzAttach(f *testing.F) {
 	big := largerArena(hdr)
 	f.Add(big[:headerSize], uint32(len(tp.file)+largerBy)) // a larger arena, empty
 	f.Add(big[:headerSize], total)                         // the file is too short for it
-	f.Add(reseal(hdr, 32, 64), total)                              // 64 slots
-	f.Add(reseal(hdr, 40, 1), total)                               // claim budget 1
+	f.Add(reseal(hdr, 32, 64), total)                      // 64 slots
+	f.Add(reseal(hdr, 40, 1), total)                       // claim budget 1
 	f.Fuzz(func(t *testing.T, data []byte, size uint32) {
 		if len(data) > maxAttachData {
 			t.Skip("longer than maxAttachData")

@@ -100,6 +100,11 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		nl, err = nl.WithRing(int(l.RingEntries)) // subscribers keep working after a reopen
 		nl = nl.WithEviction(l.Evicts())
 	}
+	if err == nil && l.Lanes != 0 {
+		// The lanes the table was created with (Options.AdderLanes);
+		// the indices follow the new capacity.
+		nl, err = nl.WithAdders(int(l.Lanes), nl.Adders)
+	}
 	if err != nil {
 		return rep, err
 	}
