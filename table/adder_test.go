@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/shmdict/shmdict/atomicx"
 	"github.com/shmdict/shmdict/table"
 )
 
@@ -565,13 +565,15 @@ func TestAdderAllocs(t *testing.T) {
 func TestAdderRace(t *testing.T) {
 	tb := newHeap(t, table.Options{Capacity: 100})
 	const writers, perWriter, minReads = 6, 2000, 200
-	var reads atomic.Int64 // Sums read, by all readers
+	// Counts the goroutines share (sync/atomic is atomicx's alone).
+	mem := atomicx.FromBytes(atomicx.HeapBytes(64))
+	reads := mem.Word(0) // Sums read, by all readers
 	keys := []string{"a", "b"}
 	shared := map[string]*table.Adder{}
 	for _, k := range keys {
 		shared[k] = mustAdder(t, tb, k)
 	}
-	var added [2]atomic.Int64 // adds made, per key: an upper bound for Sum
+	added := [2]atomicx.Word{mem.Word(8), mem.Word(16)} // adds made, per key: an upper bound for Sum
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	errs := make(chan error, 64)
@@ -634,7 +636,7 @@ func TestAdderRace(t *testing.T) {
 					errs <- err
 					return
 				}
-				if max := added[ki].Load(); n < last || n > max {
+				if max := int64(added[ki].Load()); n < last || n > max {
 					errs <- fmt.Errorf("%s: Sum = %d after %d, with %d added so far", k, n, last, max)
 					return
 				}
@@ -650,7 +652,7 @@ func TestAdderRace(t *testing.T) {
 		t.Error(err)
 	}
 	for ki, k := range keys {
-		wantSum(t, shared[k], added[ki].Load())
+		wantSum(t, shared[k], int64(added[ki].Load()))
 	}
 	if rep, err := tb.Verify(); err != nil || rep.Adders != 2 {
 		t.Fatalf("Verify: %v, %d adders\n%s", err, rep.Adders, rep)

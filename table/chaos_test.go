@@ -45,6 +45,11 @@ const (
 	// most two blocks (a key record and a value record), each at most 256
 	// bytes for this test's keys and values.
 	maxLeakPerKill = 2 * 256
+	// chaosAdderIndicesPerRound bounds the adder indices a round takes:
+	// 3 writers x 1000 ops, 4% of them owned adders' Deletes (each
+	// followed, mostly, by an Add that makes the adder again), 120 on
+	// average; the bound leaves room for far more.
+	chaosAdderIndicesPerRound = 400
 )
 
 func init() {
@@ -237,6 +242,7 @@ func readChaosLog(t *testing.T, path string) []*chaosOp {
 type chaosFigures struct {
 	rounds, lives, randomKills, failpointKills int
 	acked, inFlight                            int
+	compactions                                int
 	maxStall                                   time.Duration
 	leaked                                     uint64
 }
@@ -332,6 +338,18 @@ func TestChaosKill(t *testing.T) {
 				}
 			}
 			t.Fatalf("round %d writer %d (failpoint %q): %v\n%s", round, w, lf.fp, err, lf.stderr.String())
+		}
+		// Every adder made, again after each Delete, takes an index
+		// until Compact renumbers the live ones: compact (no writer is
+		// attached between rounds) before a round could run out.
+		if left := adderIndicesLeft(t, name); left < chaosAdderIndicesPerRound {
+			if _, err := table.Compact(name, table.CompactOptions{}); err != nil {
+				t.Fatalf("round %d: Compact with %d adder indices left: %v", round, left, err)
+			}
+			fig.compactions++
+			if left := adderIndicesLeft(t, name); left < chaosAdderIndicesPerRound {
+				t.Fatalf("round %d: %d adder indices left after Compact", round, left)
+			}
 		}
 	}
 
@@ -534,13 +552,25 @@ func TestChaosKill(t *testing.T) {
 	if kills == 0 || fig.acked == 0 {
 		t.Fatalf("nothing was killed or acknowledged; the test proved nothing: %+v", fig)
 	}
-	t.Logf("kills per failpoint: %v", fpKills)
+	t.Logf("kills per failpoint: %v; %d compactions (adder indices)", fpKills, fig.compactions)
 	summary := fmt.Sprintf("chaos: %d rounds, %d writer lives, %d kills (%d random, %d at failpoints), %d acknowledged ops, %d in flight at a kill, max stall %v, %d bytes leaked (bound %d), failpoints built: %v",
 		fig.rounds, fig.lives, kills, fig.randomKills, fig.failpointKills, fig.acked, fig.inFlight, fig.maxStall, fig.leaked, kills*maxLeakPerKill, segment.FailpointsEnabled)
 	t.Log(summary)
 	if path := os.Getenv("SHMDICT_CHAOS_REPORT"); path != "" {
 		os.WriteFile(path, []byte(summary+"\n"), 0o644)
 	}
+}
+
+// adderIndicesLeft is the adder indices the table called name has left.
+func adderIndicesLeft(t *testing.T, name string) int64 {
+	t.Helper()
+	tb, err := table.Attach(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	st := tb.Stats()
+	return st.AdderIndices - st.AdderIndicesUsed
 }
 
 // adderBounds reports whether n is a possible final sum of an owned
