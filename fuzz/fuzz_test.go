@@ -594,7 +594,7 @@ func layoutVariants(tp template) [][]byte {
 		tp.file,
 		reseal(tp.file, 32, 64), // 64 slots: keys out of place
 		reseal(tp.file, 48, 1|uint64(tp.file[52])<<32), // probe limit 1
-		reseal(tp.file, 40, 1),                         // claim budget 1, 19 claimed
+		reseal(tp.file, 40, 1),                         // claim budget 1, 20 claimed
 		reseal(tp.file, hdrSeed, 12345),                // another seed: every key's hash changes
 		largerArena(tp.file),                           // a larger arena
 	}
