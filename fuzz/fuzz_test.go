@@ -42,6 +42,13 @@ const (
 	// the same slots every time and a corpus entry flips the same bytes
 	// of the same records on every machine.
 	templateSeed = 0x5eed_f00d_cafe_d00d
+	// hdrArenaSize, hdrTotal and hdrLaneOff are the header fields a
+	// larger arena changes together (segment/layout.go decodeHeader).
+	hdrArenaSize = 80
+	hdrTotal     = 88
+	hdrLaneOff   = 120
+	// adderKey is the template's striped adder (Table.Adder).
+	adderKey = "adder-0"
 )
 
 // opErrors are the errors an operation on an attached, possibly damaged
@@ -154,7 +161,8 @@ var (
 
 // getTemplate builds (once per process) a small file-backed segment with
 // byte values of many sizes, counters, deleted keys and free blocks:
-// Capacity 24 (32 slots), a 4 KiB arena, 4 registry entries, 28 KiB in all.
+// Capacity 24 (32 slots), a 4 KiB arena, 4 registry entries, one adder
+// lane of 4 KiB holding one adder: 32 KiB in all.
 func getTemplate(tb testing.TB) template {
 	tb.Helper()
 	tmplOnce.Do(func() { tmpl, tmplErr = buildTemplate() })
@@ -171,7 +179,9 @@ func buildTemplate() (template, error) {
 	}
 	defer os.RemoveAll(dir)
 	p := filepath.Join(dir, "seg")
-	tb, err := table.Create(p, table.Options{Capacity: 24, ArenaBytes: 4096, MaxProcesses: 4})
+	// One adder lane: the lanes region is one 4096-byte page (512
+	// indices), so the image stays small.
+	tb, err := table.Create(p, table.Options{Capacity: 24, ArenaBytes: 4096, MaxProcesses: 4, AdderLanes: 1})
 	if err != nil {
 		return template{}, err
 	}
@@ -218,6 +228,19 @@ func buildTemplate() (template, error) {
 		}
 		m.values[k] = v
 	}
+	// A striped adder, made last so that the records and slots above sit
+	// where the corpus expects them; it reads as a counter (Get, Add).
+	a, err := tb.Adder([]byte(adderKey))
+	if err != nil {
+		return template{}, fmt.Errorf("Adder(%s): %w", adderKey, err)
+	}
+	for _, d := range []int64{40, -3, 5} {
+		if err := a.Add(d); err != nil {
+			return template{}, fmt.Errorf("Adder(%s).Add: %w", adderKey, err)
+		}
+	}
+	m.counters[adderKey] = 42
+	keys = append(keys, []byte(adderKey))
 	st := tb.Stats()
 	if err := tb.Close(); err != nil {
 		return template{}, err
@@ -226,7 +249,7 @@ func buildTemplate() (template, error) {
 	if err != nil {
 		return template{}, err
 	}
-	if st.ClaimedSlots != len(keys) || st.Keys != len(m.values)+len(m.counters) {
+	if st.ClaimedSlots != len(keys) || st.Keys != len(m.values)+len(m.counters) || st.LanesUsed != 1 || st.AdderIndicesUsed != 1 {
 		return template{}, fmt.Errorf("template stats unexpected: %+v", st)
 	}
 	le := binary.LittleEndian
@@ -412,6 +435,10 @@ func exercise(t testing.TB, tb *table.Table, tp template, c checker) {
 			}
 			_, err = tb.Add(k, 0)
 			c.check("Add(%s, 0)", k, err)
+			exerciseAdder(t, tb, k, ks == adderKey, n+5, c)
+			if ks == adderKey && c.clean {
+				want[ks] = string(binary.LittleEndian.AppendUint64(nil, uint64(n+5)))
+			}
 			continue
 		}
 		_, err := tb.Add(k, 1)
@@ -453,7 +480,7 @@ func exercise(t testing.TB, tb *table.Table, tp template, c checker) {
 			delete(want, ks)
 		}
 	}
-	// New keys: the template has 19 of 24 slots claimed.
+	// New keys: the template has 20 of 24 slots claimed.
 	const newKeys = 4
 	for i := range newKeys {
 		k := fmt.Appendf(nil, "new-%d", i)
@@ -492,6 +519,31 @@ func exercise(t testing.TB, tb *table.Table, tp template, c checker) {
 	c.check("Set after Clear", nil, tb.Set(tp.keys[0], []byte("again")))
 }
 
+// exerciseAdder makes k an adder handle and adds 5 through it. On an
+// undamaged table, k must be an adder (isAdder, whose sum is then sum) or
+// a plain counter (ErrNotCounter).
+func exerciseAdder(t testing.TB, tb *table.Table, k []byte, isAdder bool, sum int64, c checker) {
+	t.Helper()
+	a, err := tb.Adder(k)
+	if isAdder {
+		c.check("Adder(%s)", k, err)
+	} else {
+		c.check("Adder(%s) on a counter", k, err, table.ErrNotCounter)
+		if c.clean && !errors.Is(err, table.ErrNotCounter) {
+			t.Fatalf("Adder(%s) on a plain counter of an undamaged table: %v", k, err)
+		}
+	}
+	if err != nil {
+		return
+	}
+	c.check("Adder(%s).Add", k, a.Add(5))
+	n, err := a.Sum()
+	c.check("Adder(%s).Sum", k, err)
+	if c.clean && n != sum {
+		t.Fatalf("Adder(%s).Sum on an undamaged table = %d, want %d", k, n, sum)
+	}
+}
+
 // FuzzAttach attaches arbitrary bytes as a segment image (zero-extended
 // to size mod 2^20+1 when that is longer; see extend): the result must be
 // a typed error (ErrCorrupt or ErrVersion) or a table on which operations
@@ -512,10 +564,11 @@ func FuzzAttach(f *testing.F) {
 	total := uint32(len(tp.file))
 	hdr := tp.file[:headerSize]
 	f.Add(bytes.Clone(hdr), total)
-	f.Add(reseal(reseal(hdr, 80, 8192), 88, 32768), uint32(32768)) // a larger arena, empty
-	f.Add(reseal(reseal(hdr, 80, 8192), 88, 32768), total)         // the file is too short for it
-	f.Add(reseal(hdr, 32, 64), total)                              // 64 slots
-	f.Add(reseal(hdr, 40, 1), total)                               // claim budget 1
+	big := largerArena(hdr)
+	f.Add(big[:headerSize], uint32(len(tp.file)+largerBy)) // a larger arena, empty
+	f.Add(big[:headerSize], total)                         // the file is too short for it
+	f.Add(reseal(hdr, 32, 64), total)                      // 64 slots
+	f.Add(reseal(hdr, 40, 1), total)                       // claim budget 1
 	f.Fuzz(func(t *testing.T, data []byte, size uint32) {
 		if len(data) > maxAttachData {
 			t.Skip("longer than maxAttachData")
@@ -537,15 +590,35 @@ func reseal(src []byte, off int, v uint64) []byte {
 // each a populated segment whose layout disagrees with its contents in
 // one way: FuzzFlipLayout's bases.
 func layoutVariants(tp template) [][]byte {
-	larger := append(bytes.Clone(tp.file), make([]byte, 32768-len(tp.file))...)
 	return [][]byte{
 		tp.file,
 		reseal(tp.file, 32, 64), // 64 slots: keys out of place
 		reseal(tp.file, 48, 1|uint64(tp.file[52])<<32), // probe limit 1
-		reseal(tp.file, 40, 1),                         // claim budget 1, 19 claimed
+		reseal(tp.file, 40, 1),                         // claim budget 1, 20 claimed
 		reseal(tp.file, hdrSeed, 12345),                // another seed: every key's hash changes
-		reseal(reseal(larger, 80, 8192), 88, 32768),    // a larger arena
+		largerArena(tp.file),                           // a larger arena
 	}
+}
+
+// largerBy is what largerArena adds to the arena.
+const largerBy = 4096
+
+// largerArena returns src (a header, or a whole image) with an arena
+// largerBy bytes larger: the header's arena size, lanes offset and total
+// size move together, as decodeHeader requires, and in a whole image the
+// lanes region moves up past the new (zero) arena bytes, so the adders
+// keep their sums.
+func largerArena(src []byte) []byte {
+	le := binary.LittleEndian
+	laneOff := le.Uint64(src[hdrLaneOff:])
+	h := reseal(src, hdrArenaSize, le.Uint64(src[hdrArenaSize:])+largerBy)
+	h = reseal(h, hdrLaneOff, laneOff+largerBy)
+	h = reseal(h, hdrTotal, le.Uint64(src[hdrTotal:])+largerBy)
+	if len(src) == headerSize {
+		return h
+	}
+	out := append(h[:laneOff:laneOff], make([]byte, largerBy)...)
+	return append(out, src[laneOff:]...)
 }
 
 // FuzzFlipLayout runs FuzzAttach's checks on a populated segment under one
@@ -607,6 +680,15 @@ func runAttach(t testing.TB, be backend, tp template, data []byte, size uint32) 
 		c.check("CompareAndSwap(%s)", k, err)
 		_, _, err = tb.GetOrSet(k, []byte("v3"))
 		c.check("GetOrSet(%s)", k, err)
+		_, err = tb.Delete(k)
+		c.check("Delete(%s) before Adder", k, err)
+		if a, err := tb.Adder(k); err == nil {
+			c.check("Adder(%s).Add", k, a.Add(7))
+			_, err = a.Sum()
+			c.check("Adder(%s).Sum", k, err)
+		} else {
+			c.check("Adder(%s)", k, err)
+		}
 	}
 	c.check("AllErr", nil, tb.AllErr(func(k, v []byte) bool { return true }))
 	if rep, err := tb.Verify(); err != nil && !errors.Is(err, table.ErrCorrupt) || (err == nil) != rep.OK() {
@@ -639,8 +721,8 @@ func extend(data []byte, size uint32) []byte {
 // that the corpus means what it says.
 func TestFuzzTemplateClean(t *testing.T) {
 	tp := getTemplate(t)
-	if tp.slots != 20480 || tp.arena != 24576 || len(tp.file) != 28672 {
-		t.Fatalf("template layout: slots at %d, arena at %d, %d bytes; the corpus assumes 20480, 24576, 28672",
+	if tp.slots != 20480 || tp.arena != 24576 || len(tp.file) != 32768 {
+		t.Fatalf("template layout: slots at %d, arena at %d, %d bytes; the corpus assumes 20480, 24576, 32768",
 			tp.slots, tp.arena, len(tp.file))
 	}
 	if file, slots := evictTemplate(t); len(file) != 32768 || slots != 28160 {
@@ -651,11 +733,11 @@ func TestFuzzTemplateClean(t *testing.T) {
 		0, 0, 0, 0, 0xFF, // slots+0
 		0x10, 0x10, 0, 0, 1, // slots+0x1010 = arena+16
 		0, 1, 0, 0x80, 2, // control 256+256 = 512
-		0xFF, 0xFF, 0xFF, 0x7F, 3, // slots + (2^31-1) mod 8192
+		0xFF, 0xFF, 0xFF, 0x7F, 3, // slots + (2^31-1) mod 12288
 		9, 9, // partial tail, ignored
 	}
 	offs, masks := flipsOf(in, tp.slots, size)
-	wantOffs := []uint64{20480, 24576 + 16, 512, 20480 + (1<<31-1)%8192}
+	wantOffs := []uint64{20480, 24576 + 16, 512, 20480 + (1<<31-1)%12288}
 	if diff := cmp.Diff(wantOffs, offs); diff != "" || !bytes.Equal(masks, []byte{0xFF, 1, 2, 3}) {
 		t.Errorf("flipsOf: offsets (-want +got):\n%s masks %v", diff, masks)
 	}
@@ -669,6 +751,28 @@ func TestFuzzTemplateClean(t *testing.T) {
 			}
 		}
 	}
+
+	// The larger-arena variant is a consistent segment: it attaches,
+	// passes Verify and keeps the template's contents, the adder's sum
+	// included.
+	tb, err := table.AttachImage(largerArena(tp.file))
+	if err != nil {
+		t.Fatalf("AttachImage(largerArena): %v", err)
+	}
+	if rep, err := tb.Verify(); err != nil || rep.Adders != 1 {
+		t.Fatalf("Verify(largerArena): %v, %d adders\n%s", err, rep.Adders, rep)
+	}
+	got := map[string]string{}
+	for k, v := range tb.All() {
+		got[string(k)] = string(v)
+	}
+	if diff := cmp.Diff(tp.want, got); diff != "" {
+		t.Fatalf("largerArena contents (-want +got):\n%s", diff)
+	}
+	if st := tb.Stats(); st.ArenaBytes != int64(4096+largerBy) {
+		t.Fatalf("largerArena: ArenaBytes = %d, want %d", st.ArenaBytes, 4096+largerBy)
+	}
+	tb.Close()
 
 	for _, be := range []backend{heapBackend{}, newFileBackend(t)} {
 		tb, err := be.attach(t, tp.file)

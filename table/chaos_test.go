@@ -10,6 +10,7 @@ package table_test
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,8 +33,10 @@ const (
 	roleChaos     = "chaos"
 	roleStopWrite = "stopwriter"
 
-	chaosOwnedKeys = 24 // keys each writer owns: w<i>-k<j>
-	chaosCounters  = 8  // counters all writers add to: ctr<j>
+	chaosOwnedKeys   = 24 // keys each writer owns: w<i>-k<j>
+	chaosCounters    = 8  // counters all writers add to: ctr<j>
+	chaosOwnedAdders = 4  // striped adders each writer owns, adds to and deletes: a<i>-k<j>
+	chaosAdders      = 4  // striped adders all writers add to (never deleted): add<j>
 	// maxStall bounds how long any acknowledged operation of a surviving
 	// process may take, however its peers die or stop. Operations take
 	// microseconds; the bound is generous for a loaded 2-core machine.
@@ -41,6 +45,11 @@ const (
 	// most two blocks (a key record and a value record), each at most 256
 	// bytes for this test's keys and values.
 	maxLeakPerKill = 2 * 256
+	// chaosAdderIndicesPerRound bounds the adder indices a round takes:
+	// 3 writers x 1000 ops, 4% of them owned adders' Deletes (each
+	// followed, mostly, by an Add that makes the adder again), 120 on
+	// average; the bound leaves room for far more.
+	chaosAdderIndicesPerRound = 400
 )
 
 func init() {
@@ -86,12 +95,33 @@ func childChaos(args []string) error {
 		return err
 	}
 	r := rand.New(rand.NewPCG(seed, uint64(w)<<32|uint64(life)))
+	// Adder handles are made inside the logged operation that first
+	// uses them: Adder makes an absent key an adder (failpoint
+	// adder.published).
+	handles := map[string]*table.Adder{}
+	handle := func(key string) (*table.Adder, error) {
+		if a := handles[key]; a != nil {
+			return a, nil
+		}
+		a, err := tb.Adder([]byte(key))
+		if err == nil {
+			handles[key] = a
+		}
+		return a, err
+	}
+	adderAdd := func(key string, d int64) error {
+		a, err := handle(key)
+		if err == nil {
+			err = a.Add(d)
+		}
+		return err
+	}
 	for i := range nops {
 		seq := int64(life)*1_000_000 + int64(i)
 		var line string
 		var op func() error
 		switch p := r.IntN(100); {
-		case p < 45:
+		case p < 40:
 			key := fmt.Sprintf("w%d-k%02d", w, r.IntN(chaosOwnedKeys))
 			v := chaosValue(r, w, seq, key)
 			line = fmt.Sprintf("B %d S %s %s\n", seq, key, v)
@@ -102,7 +132,7 @@ func childChaos(args []string) error {
 			} else {
 				op = func() error { return tb.Set([]byte(key), []byte(v)) }
 			}
-		case p < 55:
+		case p < 50:
 			// Short-lived keys: they expire and are reclaimed (by sweeps,
 			// by writers replacing them) while writers get killed; only
 			// their integrity is checked, not their presence.
@@ -111,15 +141,36 @@ func childChaos(args []string) error {
 			ttl := time.Duration(1+r.IntN(3)) * time.Millisecond
 			line = fmt.Sprintf("B %d T %s %s\n", seq, key, v)
 			op = func() error { return tb.SetWithTTL([]byte(key), []byte(v), ttl) }
-		case p < 65:
+		case p < 58:
 			key := fmt.Sprintf("w%d-k%02d", w, r.IntN(chaosOwnedKeys))
 			line = fmt.Sprintf("B %d D %s -\n", seq, key)
 			op = func() error { _, err := tb.Delete([]byte(key)); return err }
-		default:
+		case p < 72:
 			key := fmt.Sprintf("ctr%d", r.IntN(chaosCounters))
 			d := 1 + r.IntN(5)
 			line = fmt.Sprintf("B %d A %s %d\n", seq, key, d)
 			op = func() error { _, err := tb.Add([]byte(key), int64(d)); return err }
+		case p < 84:
+			// An owned adder, through a handle: the Add after a Delete
+			// makes the key an adder again.
+			key := fmt.Sprintf("a%d-k%02d", w, r.IntN(chaosOwnedAdders))
+			d := 1 + r.IntN(5)
+			line = fmt.Sprintf("B %d N %s %d\n", seq, key, d)
+			op = func() error { return adderAdd(key, int64(d)) }
+		case p < 88:
+			key := fmt.Sprintf("a%d-k%02d", w, r.IntN(chaosOwnedAdders))
+			line = fmt.Sprintf("B %d X %s -\n", seq, key)
+			op = func() error { _, err := tb.Delete([]byte(key)); return err }
+		default:
+			// A shared adder, through a handle or Table.Add.
+			key := fmt.Sprintf("add%d", r.IntN(chaosAdders))
+			d := 1 + r.IntN(5)
+			line = fmt.Sprintf("B %d A %s %d\n", seq, key, d)
+			if r.IntN(2) == 0 {
+				op = func() error { return adderAdd(key, int64(d)) }
+			} else {
+				op = func() error { _, err := tb.Add([]byte(key), int64(d)); return err }
+			}
 		}
 		if _, err := logf.WriteString(line); err != nil {
 			return err
@@ -138,7 +189,7 @@ func childChaos(args []string) error {
 // chaosOp is one logged operation.
 type chaosOp struct {
 	seq    int64
-	kind   byte // S, D, A
+	kind   byte // S, T, D, A (a counter or shared adder), N (an owned adder), X (its delete)
 	key    string
 	arg    string
 	acked  bool
@@ -191,6 +242,7 @@ func readChaosLog(t *testing.T, path string) []*chaosOp {
 type chaosFigures struct {
 	rounds, lives, randomKills, failpointKills int
 	acked, inFlight                            int
+	compactions                                int
 	maxStall                                   time.Duration
 	leaked                                     uint64
 }
@@ -210,8 +262,15 @@ func TestChaosKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for j := range chaosAdders {
+		if _, err := tb.Adder(fmt.Appendf(nil, "add%d", j)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tb.Close()
 	dir := t.TempDir()
+	failpoints := append(slices.Clone(segment.Failpoints), segment.AdderFailpoints...)
+	fpKills := map[string]int{}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -229,8 +288,16 @@ func TestChaosKill(t *testing.T) {
 			lf.cmd = exec.Command(exe, name, filepath.Join(dir, fmt.Sprintf("w%d.log", w)),
 				itoa(w), itoa(round), utoa(seed), itoa(nops))
 			lf.cmd.Env = append(os.Environ(), childEnv+"="+roleChaos, childIndexEnv+"="+itoa(w))
-			if segment.FailpointsEnabled && r.IntN(3) > 0 {
-				lf.fp = fmt.Sprintf("%s:%d", segment.Failpoints[r.IntN(len(segment.Failpoints))], 1+r.IntN(40))
+			switch {
+			case segment.FailpointsEnabled && w == 0 && round < 2*len(segment.AdderFailpoints):
+				// Each adder failpoint, twice, whatever the draw: a life
+				// makes tens of adders (owned ones after their Deletes)
+				// and hundreds of adds.
+				lf.fp = fmt.Sprintf("%s:%d", segment.AdderFailpoints[round%len(segment.AdderFailpoints)], 1+r.IntN(10))
+			case segment.FailpointsEnabled && r.IntN(3) > 0:
+				lf.fp = fmt.Sprintf("%s:%d", failpoints[r.IntN(len(failpoints))], 1+r.IntN(40))
+			}
+			if lf.fp != "" {
 				lf.cmd.Env = append(lf.cmd.Env, "SHMDICT_FAILPOINT="+lf.fp)
 			}
 			lf.cmd.Stderr = &lf.stderr
@@ -263,6 +330,7 @@ func TestChaosKill(t *testing.T) {
 				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
 					if lf.fp != "" {
 						fig.failpointKills++
+						fpKills[strings.Split(lf.fp, ":")[0]]++
 					} else {
 						fig.randomKills++
 					}
@@ -270,6 +338,18 @@ func TestChaosKill(t *testing.T) {
 				}
 			}
 			t.Fatalf("round %d writer %d (failpoint %q): %v\n%s", round, w, lf.fp, err, lf.stderr.String())
+		}
+		// Every adder made, again after each Delete, takes an index
+		// until Compact renumbers the live ones: compact (no writer is
+		// attached between rounds) before a round could run out.
+		if left := adderIndicesLeft(t, name); left < chaosAdderIndicesPerRound {
+			if _, err := table.Compact(name, table.CompactOptions{}); err != nil {
+				t.Fatalf("round %d: Compact with %d adder indices left: %v", round, left, err)
+			}
+			fig.compactions++
+			if left := adderIndicesLeft(t, name); left < chaosAdderIndicesPerRound {
+				t.Fatalf("round %d: %d adder indices left after Compact", round, left)
+			}
 		}
 	}
 
@@ -283,6 +363,7 @@ func TestChaosKill(t *testing.T) {
 		got[string(k)] = string(v)
 	}
 	ctrMin, ctrMax := map[string]int64{}, map[string]int64{}
+	adderOps := map[string][]*chaosOp{} // owned adders' adds and deletes, in order
 	for w := range writers {
 		ops := readChaosLog(t, filepath.Join(dir, fmt.Sprintf("w%d.log", w)))
 		byKey := map[string][]*chaosOp{}
@@ -295,6 +376,10 @@ func TestChaosKill(t *testing.T) {
 			}
 			if op.kind == 'T' {
 				continue // short-lived: checked for integrity below, not presence
+			}
+			if op.kind == 'N' || op.kind == 'X' {
+				adderOps[op.key] = append(adderOps[op.key], op)
+				continue
 			}
 			if op.kind == 'A' {
 				d, _ := strconv.ParseInt(op.arg, 10, 64)
@@ -353,14 +438,46 @@ func TestChaosKill(t *testing.T) {
 			}
 		}
 	}
+	var ctrKeys []string
 	for j := range chaosCounters {
-		key := fmt.Sprintf("ctr%d", j)
+		ctrKeys = append(ctrKeys, fmt.Sprintf("ctr%d", j))
+	}
+	for j := range chaosAdders {
+		ctrKeys = append(ctrKeys, fmt.Sprintf("add%d", j))
+	}
+	for _, key := range ctrKeys {
 		n, err := tb.Add([]byte(key), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n < ctrMin[key] || n > ctrMax[key] {
 			t.Errorf("%s = %d; acknowledged adds sum to %d, with in-flight ones %d", key, n, ctrMin[key], ctrMax[key])
+		}
+	}
+	// Owned adders: absent reads as 0 (a kill at adder.published leaves
+	// an adder at 0 that no add reached). The sum counts the adds after
+	// the last Delete that happened: the last acknowledged one, or any
+	// unacknowledged one after it; of those adds, every acknowledged one
+	// and any of the unacknowledged ones.
+	for w := range writers {
+		for j := range chaosOwnedAdders {
+			key := fmt.Sprintf("a%d-k%02d", w, j)
+			var n int64
+			if v, ok := got[key]; ok {
+				if len(v) != 8 {
+					t.Errorf("%s holds %q, not an 8-byte sum", key, v)
+					continue
+				}
+				n = int64(binary.LittleEndian.Uint64([]byte(v)))
+			}
+			if lo, hi, ok := adderBounds(adderOps[key], n); !ok {
+				t.Errorf("%s = %d; the log allows %v..%v (one range per possible last Delete)", key, n, lo, hi)
+			}
+		}
+	}
+	for k := range got {
+		if k[0] == 'a' && !strings.HasPrefix(k, "add") && adderOps[k] == nil {
+			t.Errorf("%s is present but was never added to", k)
 		}
 	}
 	if fig.maxStall > maxStall {
@@ -390,8 +507,29 @@ func TestChaosKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tb.Close()
-	if rep, err := tb.Verify(); err != nil || rep.LeakedBytes != 0 {
+	rep, err = tb.Verify()
+	if err != nil || rep.LeakedBytes != 0 {
 		t.Fatalf("Verify after Repair: %v\n%s", err, rep)
+	}
+	var adders int
+	for e, err := range tb.Entries() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isA := e.Key[0] == 'a'; isA != e.IsAdder {
+			t.Errorf("after Repair: %s is an adder: %v", e.Key, e.IsAdder)
+		}
+		adders += b2i(e.IsAdder)
+	}
+	if rep.Adders != adders || adders < chaosAdders {
+		t.Errorf("Verify after Repair counts %d adders, Entries %d (at least the %d shared ones)", rep.Adders, adders, chaosAdders)
+	}
+	if segment.FailpointsEnabled {
+		for _, fp := range segment.AdderFailpoints {
+			if fpKills[fp] == 0 {
+				t.Errorf("no writer was killed at failpoint %s (kills per failpoint: %v)", fp, fpKills)
+			}
+		}
 	}
 	// Short-lived keys may expire between the two looks; the rest must
 	// be exactly as before.
@@ -414,12 +552,57 @@ func TestChaosKill(t *testing.T) {
 	if kills == 0 || fig.acked == 0 {
 		t.Fatalf("nothing was killed or acknowledged; the test proved nothing: %+v", fig)
 	}
+	t.Logf("kills per failpoint: %v; %d compactions (adder indices)", fpKills, fig.compactions)
 	summary := fmt.Sprintf("chaos: %d rounds, %d writer lives, %d kills (%d random, %d at failpoints), %d acknowledged ops, %d in flight at a kill, max stall %v, %d bytes leaked (bound %d), failpoints built: %v",
 		fig.rounds, fig.lives, kills, fig.randomKills, fig.failpointKills, fig.acked, fig.inFlight, fig.maxStall, fig.leaked, kills*maxLeakPerKill, segment.FailpointsEnabled)
 	t.Log(summary)
 	if path := os.Getenv("SHMDICT_CHAOS_REPORT"); path != "" {
 		os.WriteFile(path, []byte(summary+"\n"), 0o644)
 	}
+}
+
+// adderIndicesLeft is the adder indices the table called name has left.
+func adderIndicesLeft(t *testing.T, name string) int64 {
+	t.Helper()
+	tb, err := table.Attach(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	st := tb.Stats()
+	return st.AdderIndices - st.AdderIndicesUsed
+}
+
+// adderBounds reports whether n is a possible final sum of an owned
+// adder with the logged operations ops (adds N and deletes X, in order),
+// and the ranges it allows.
+func adderBounds(ops []*chaosOp, n int64) (lo, hi []int64, ok bool) {
+	// Candidate last Deletes: the last acknowledged one (or none, the
+	// start), and every unacknowledged one after it.
+	from := []int{0}
+	for i, op := range ops {
+		if op.kind == 'X' && op.acked {
+			from = []int{i + 1}
+		} else if op.kind == 'X' {
+			from = append(from, i+1)
+		}
+	}
+	for _, f := range from {
+		var l, h int64
+		for _, op := range ops[f:] {
+			if op.kind != 'N' {
+				continue
+			}
+			d, _ := strconv.ParseInt(op.arg, 10, 64)
+			h += d
+			if op.acked {
+				l += d
+			}
+		}
+		lo, hi = append(lo, l), append(hi, h)
+		ok = ok || l <= n && n <= h
+	}
+	return lo, hi, ok
 }
 
 // childStopWriter sets one key in a loop: args name n. Run with a "stop"

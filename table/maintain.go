@@ -101,7 +101,9 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		nl = nl.WithEviction(l.Evicts())
 	}
 	if err == nil && l.Lanes != 0 {
-		nl, err = nl.WithAdders(int(l.Lanes), nl.Adders) // the table's lane count stays
+		// The lanes the table was created with (Options.AdderLanes);
+		// the indices follow the new capacity.
+		nl, err = nl.WithAdders(int(l.Lanes), nl.Adders)
 	}
 	if err != nil {
 		return rep, err
