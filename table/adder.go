@@ -312,15 +312,24 @@ func (t *Table) myLanes() *lanes {
 	return ln
 }
 
+// cellOff is the offset of adder index i's cell in lane lane.
+func (t *Table) cellOff(lane uint32, i uint64) uint64 {
+	return t.laneOff + uint64(lane)*t.laneLen + i*8
+}
+
+// errBadIndex reports an adder word whose index is past the lanes.
+func (t *Table) errBadIndex(i uint64) error {
+	return fmt.Errorf("%w: adder index %d is past the table's %d (%s)", ErrCorrupt, i, t.adders, t.name)
+}
+
 // laneCell returns this process's cell of adder index i, its lane marked
 // in use and the cell's page allocated. It runs under a fault guard.
 func (t *Table) laneCell(i uint64) (atomicx.Word, error) {
-	l := &t.seg.Layout
-	if i >= l.Adders {
-		return atomicx.Word{}, fmt.Errorf("%w: adder index %d is past the table's %d (%s)", ErrCorrupt, i, l.Adders, t.name)
+	if i >= t.adders {
+		return atomicx.Word{}, t.errBadIndex(i)
 	}
 	ln := t.myLanes()
-	off := l.LaneCell(ln.lane, i)
+	off := t.cellOff(ln.lane, i)
 	p := i * 8 / segment.PageAlign
 	if ln.pages[p/64].Load()&(1<<(p%64)) == 0 {
 		if err := t.seg.Reserve(off&^(segment.PageAlign-1), segment.PageAlign); err != nil {
@@ -345,21 +354,21 @@ func (t *Table) laneCell(i uint64) (atomicx.Word, error) {
 // under a fault guard (a lane page no process allocated reads as zeros,
 // or faults on a full file system).
 func (t *Table) sumAt(i uint64) (int64, error) {
-	l := &t.seg.Layout
-	if i >= l.Adders {
-		return 0, fmt.Errorf("%w: adder index %d is past the table's %d (%s)", ErrCorrupt, i, l.Adders, t.name)
+	if i >= t.adders {
+		return 0, t.errBadIndex(i)
 	}
-	used := t.mem.Load64(segment.OffLanesUsed)
-	if l.Lanes < 64 {
-		used &= 1<<l.Lanes - 1
-	}
+	return t.sumLanes(t.mem.Load64(segment.OffLanesUsed)&t.laneMask, i), nil
+}
+
+// sumLanes is the sum of index i (checked) over the lanes in used.
+func (t *Table) sumLanes(used, i uint64) int64 {
 	var n int64
 	for used != 0 {
 		lane := uint32(bits.TrailingZeros64(used))
 		used &= used - 1
-		n += int64(t.mem.Load64(l.LaneCell(lane, i)))
+		n += int64(t.mem.Load64(t.cellOff(lane, i)))
 	}
-	return n, nil
+	return n
 }
 
 // adderBytes is an adder's sum as Get returns it.

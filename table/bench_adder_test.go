@@ -85,3 +85,57 @@ func BenchmarkAdderSum(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAdderKeyAdd is Table.Add(key, 1) in one goroutine on 1,000 keys
+// that are adders, with a second lane in use (another attach added to
+// every adder once): the lookup, the add and the sum over two lanes.
+func BenchmarkAdderKeyAdd(b *testing.B) {
+	name := segName(b, "")
+	tbl, err := table.Create(name, table.Options{Capacity: 4 * benchCounters})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tbl.Close()
+	other, err := table.Attach(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer other.Close()
+	var keys []byte
+	for i := range benchCounters {
+		k := benchCounterKey(i)
+		keys = append(keys, k...)
+		a, err := other.Adder(k)
+		if err == nil {
+			err = a.Add(1)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	klen := len(keys) / benchCounters
+	r := rand.NewPCG(benchSeed, 0)
+	seq := make([]uint16, 1<<16)
+	for i := range seq {
+		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		j := int(seq[i&(len(seq)-1)]) * klen
+		if _, err := tbl.Add(keys[j:j+klen:j+klen], 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	var sum int64
+	for i := range benchCounters {
+		n, err := tbl.Add(benchCounterKey(i), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum += n - 1
+	}
+	if sum != int64(b.N) {
+		b.Fatalf("adders sum to %d more, want %d", sum, b.N)
+	}
+}

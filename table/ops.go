@@ -578,12 +578,23 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 		return 0, false
 	}
 	j := uint64(bits.TrailingZeros64(match))
+	woff := t.valueWordOff(base + j)
 	// Key words and key records never change in a segment without reuse:
-	// one comparison settles whose slot this is.
-	if eq, err := t.keyMatches(t.mem.Load64(t.slotOff(base+j)), key); err != nil || !eq {
+	// one comparison settles whose slot this is. The key record's header
+	// is checked inline, as getFast does (a live record whose prefix is as
+	// long as the key and ends inside the arena); anything else takes the
+	// general path, which reports corruption.
+	u := uint64(unitOf(t.mem.Load64(t.slotOff(base + j))))
+	kl := uint64(len(key))
+	if u-1 >= t.units-1 { // u is 0 or past the arena
 		return 0, false
 	}
-	woff := t.valueWordOff(base + j)
+	roff := t.arenaOff + u*arena.Unit
+	hdr := t.mem.Load64(roff)
+	if hdr>>56 != arena.LiveMagic || hdr>>32&0xFFFF != kl || u*arena.Unit+arena.HeaderBytes+kl > t.units*arena.Unit ||
+		!t.mem.Equal(roff+arena.HeaderBytes, key) {
+		return 0, false
+	}
 	for range 4 {
 		w := t.mem.Load64(woff)
 		if !isCounter(w) {
@@ -614,17 +625,20 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 // runs under a fault guard.
 func (t *Table) addAdder(slot, h, w uint64, delta int64, committed *bool) (int64, error) {
 	i := adderIndex(w)
-	if delta != 0 {
-		cell, err := t.laneCell(i)
-		if err != nil {
-			return 0, err
-		}
-		cell.Add(delta)
-		*committed = true
-		segment.Failpoint(segment.FPAdderAdded)
-		t.notify(h, slot, w, w, EventAdd)
+	if delta == 0 {
+		return t.sumAt(i)
 	}
-	return t.sumAt(i)
+	cell, err := t.laneCell(i)
+	if err != nil {
+		return 0, err
+	}
+	own := int64(cell.Add(delta))
+	*committed = true
+	segment.Failpoint(segment.FPAdderAdded)
+	t.notify(h, slot, w, w, EventAdd)
+	// This lane's part is the add's own result; laneCell marked the lane.
+	used := t.mem.Load64(segment.OffLanesUsed) & t.laneMask &^ (1 << t.lanes.lane)
+	return own + t.sumLanes(used, i), nil
 }
 
 // addCounter returns cur + delta and whether it stays in [MinCounter,

@@ -172,6 +172,10 @@ type Table struct {
 	units    uint64          // arena units (getFast)
 	lanes    lanes           // this process's adder lane (adder.go)
 	replaced atomicx.Word    // the OffReplaced word (Adder.Add)
+	laneOff  uint64          // offset of lane 0 (adder.go)
+	laneLen  uint64          // bytes per lane
+	adders   uint64          // adder indices per lane
+	laneMask uint64          // a bit per lane
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -198,6 +202,11 @@ func newTable(seg *segment.Segment, name string) *Table {
 		t.ar.SetReserve(seg.Reserve)
 	}
 	t.replaced = seg.Mem.Word(segment.OffReplaced)
+	t.laneOff, t.laneLen, t.adders = l.LaneOff, l.LaneBytes, l.Adders
+	t.laneMask = 1<<l.Lanes - 1
+	if l.Lanes == 64 {
+		t.laneMask = ^uint64(0)
+	}
 	t.tagKeep, t.hiKeep = tagMask, 1<<32-1
 	if t.reuse {
 		t.tagKeep &^= genMask
