@@ -2,6 +2,7 @@ package table_test
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/shmdict/shmdict/table"
@@ -47,42 +48,50 @@ func BenchmarkAdderAdd(b *testing.B) {
 	}
 }
 
-// BenchmarkAdderSum is Sum of an adder with 2 lanes in use.
+// BenchmarkAdderSum is Sum of an adder with 2 and with 64 lanes in use
+// (each lane a separate attach of the table in this process, so the
+// cells are in this core's cache: the cost of the loads and the loop).
 func BenchmarkAdderSum(b *testing.B) {
-	name := segName(b, "")
-	tbl, err := table.Create(name, table.Options{Capacity: 4 * benchCounters})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tbl.Close()
-	a, err := tbl.Adder([]byte("sum"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// A second attach takes another registry entry, so another lane.
-	other, err := table.Attach(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer other.Close()
-	o, err := other.Adder([]byte("sum"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := o.Add(2); err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Add(1); err != nil {
-		b.Fatal(err)
-	}
-	if st := tbl.Stats(); st.LanesUsed != 2 {
-		b.Fatalf("%d lanes in use, want 2", st.LanesUsed)
-	}
-	b.ResetTimer()
-	for range b.N {
-		if n, err := a.Sum(); err != nil || n != 3 {
-			b.Fatalf("Sum = %d, %v; want 3", n, err)
-		}
+	for _, lanes := range []int{2, 64} {
+		b.Run("lanes="+strconv.Itoa(lanes), func(b *testing.B) {
+			name := segName(b, "")
+			tbl, err := table.Create(name, table.Options{Capacity: 4 * benchCounters})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tbl.Close()
+			a, err := tbl.Adder([]byte("sum"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := a.Add(1); err != nil {
+				b.Fatal(err)
+			}
+			// Each attach takes another registry entry, so another lane.
+			for range lanes - 1 {
+				other, err := table.Attach(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer other.Close()
+				o, err := other.Adder([]byte("sum"))
+				if err == nil {
+					err = o.Add(1)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if st := tbl.Stats(); st.LanesUsed != lanes {
+				b.Fatalf("%d lanes in use, want %d", st.LanesUsed, lanes)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if n, err := a.Sum(); err != nil || n != int64(lanes) {
+					b.Fatalf("Sum = %d, %v; want %d", n, err, lanes)
+				}
+			}
+		})
 	}
 }
 

@@ -334,9 +334,10 @@ func parent(procs, n, keys int, kind string, handles bool) (err error) {
 	fmt.Printf("exact (all %d counters match)\n", keys)
 	if kind == kindAdder {
 		st := t.Stats()
-		// Each process that made an Adder handle has a lane of its own: the
-		// workers, and this one for its reads.
-		fmt.Printf("adder lanes used: %d of %d (the workers' and this process's)\n", st.LanesUsed, st.AdderLanes)
+		// Each process that added has a lane of its own: the workers. A
+		// handle takes its lane at its first Add, so this one's reads
+		// took none.
+		fmt.Printf("adder lanes used: %d of %d (one per worker; reading takes none)\n", st.LanesUsed, st.AdderLanes)
 	}
 	fmt.Printf("throughput: %d increments in %v (slowest worker): %s in total\n",
 		expected, slowest.Round(time.Microsecond), rate(int(expected), slowest))
