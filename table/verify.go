@@ -50,8 +50,8 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 // String formats the report for people, one fact per line.
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "slots %d, claimed %d (dead %d), keys %d (counters %d), tombstones %d\n",
-		r.Slots, r.ClaimedSlots, r.DeadSlots, r.Keys, r.Counters, r.Tombstones)
+	fmt.Fprintf(&b, "slots %d, claimed %d (dead %d), keys %d (counters %d, of them adders %d), tombstones %d\n",
+		r.Slots, r.ClaimedSlots, r.DeadSlots, r.Keys, r.Counters, r.Adders, r.Tombstones)
 	if r.PendingSlots > 0 {
 		fmt.Fprintf(&b, "pending claims: %d\n", r.PendingSlots)
 	}
