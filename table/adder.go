@@ -158,13 +158,7 @@ func (a *Adder) addFast(delta int64) bool {
 	if t.seg.Closed() {
 		return false
 	}
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			t.seg.FaultError(r) // re-panics anything but a memory fault
-		}
-	}()
+	defer t.fastDone(debug.SetPanicOnFault(true))
 	st := a.st.Load()
 	if st.cell.IsZero() || t.replaced.Load() != 0 || a.wp.Load() != st.word {
 		return false

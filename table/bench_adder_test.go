@@ -24,10 +24,7 @@ func BenchmarkAdderAdd(b *testing.B) {
 		}
 	}
 	r := rand.NewPCG(benchSeed, 0)
-	seq := make([]uint16, 1<<16)
-	for i := range seq {
-		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
-	}
+	seq := benchCounterSeq(r)
 	b.ResetTimer()
 	for i := range b.N {
 		if err := handles[seq[i&(len(seq)-1)]].Add(1); err != nil {
@@ -124,10 +121,7 @@ func BenchmarkAdderKeyAdd(b *testing.B) {
 	}
 	klen := len(keys) / benchCounters
 	r := rand.NewPCG(benchSeed, 0)
-	seq := make([]uint16, 1<<16)
-	for i := range seq {
-		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
-	}
+	seq := benchCounterSeq(r)
 	b.ResetTimer()
 	for i := range b.N {
 		j := int(seq[i&(len(seq)-1)]) * klen

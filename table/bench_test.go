@@ -429,6 +429,18 @@ func childOps(args []string) int {
 	return childShare(atoi(args[len(args)-2]), atoi(args[len(args)-1]), childIndex())
 }
 
+// benchCounterSeq draws the counters a counter benchmark increments, in
+// the order it cycles through them: drawn before the clock, so that the
+// loop measures the increment, not the generator.
+func benchCounterSeq(r *rand.PCG) []uint16 {
+	seq := make([]uint16, 1<<16)
+	for i := range seq {
+		// Lemire's multiply-shift: a uniform index below benchCounters.
+		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
+	}
+	return seq
+}
+
 // BenchmarkAddProcs: Add(key, 1) on 1,000 shared counters from 1 and 2
 // processes; the parent checks the exact sum afterwards.
 func BenchmarkAddProcs(b *testing.B) { benchAddProcs(b, "key") }
@@ -522,11 +534,7 @@ func childBenchAdd(args []string) error {
 		buf = append(buf, benchCounterKey(i)...)
 	}
 	klen := len(buf) / benchCounters
-	seq := make([]uint16, 1<<16)
-	for i := range seq {
-		// Lemire's multiply-shift: a uniform index below benchCounters.
-		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
-	}
+	seq := benchCounterSeq(r)
 	if _, err := childSync("ready"); err != nil {
 		return err
 	}
@@ -586,10 +594,7 @@ func childBenchAdder(tbl *table.Table, n int, r *rand.PCG) error {
 			return err
 		}
 	}
-	seq := make([]uint16, 1<<16)
-	for i := range seq {
-		seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
-	}
+	seq := benchCounterSeq(r)
 	if _, err := childSync("ready"); err != nil {
 		return err
 	}
@@ -624,10 +629,7 @@ func BenchmarkSyncMapAdd(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					r := rand.NewPCG(benchSeed, uint64(g))
-					seq := make([]uint16, 1<<16)
-					for i := range seq {
-						seq[i] = uint16((r.Uint64() >> 32 * benchCounters) >> 32)
-					}
+					seq := benchCounterSeq(r)
 					for i := range childShare(b.N, procs, g) {
 						v, _ := m.Load(keys[seq[i&(len(seq)-1)]])
 						v.(*atomicx.Counter).Add(1)

@@ -252,6 +252,15 @@ func readChaosLog(t *testing.T, path string) []*chaosOp {
 	return ops
 }
 
+// adderKills counts the kills at the adder failpoints.
+func adderKills(fpKills map[string]int) int {
+	n := 0
+	for _, fp := range segment.AdderFailpoints {
+		n += fpKills[fp]
+	}
+	return n
+}
+
 // chaosFigures are the numbers a chaos run reports.
 type chaosFigures struct {
 	rounds, lives, randomKills, failpointKills int
@@ -567,8 +576,8 @@ func TestChaosKill(t *testing.T) {
 		t.Fatalf("nothing was killed or acknowledged; the test proved nothing: %+v", fig)
 	}
 	t.Logf("kills per failpoint: %v; %d compactions (adder indices)", fpKills, fig.compactions)
-	summary := fmt.Sprintf("chaos: %d rounds, %d writer lives, %d kills (%d random, %d at failpoints), %d acknowledged ops, %d in flight at a kill, max stall %v, %d bytes leaked (bound %d), failpoints built: %v",
-		fig.rounds, fig.lives, kills, fig.randomKills, fig.failpointKills, fig.acked, fig.inFlight, fig.maxStall, fig.leaked, kills*maxLeakPerKill, segment.FailpointsEnabled)
+	summary := fmt.Sprintf("chaos: %d rounds, %d writer lives, %d kills (%d random, %d at failpoints, %d at adder failpoints), %d acknowledged ops, %d in flight at a kill, max stall %v, %d bytes leaked since the last of %d compactions (bound %d), failpoints built: %v",
+		fig.rounds, fig.lives, kills, fig.randomKills, fig.failpointKills, adderKills(fpKills), fig.acked, fig.inFlight, fig.maxStall, fig.leaked, fig.compactions, kills*maxLeakPerKill, segment.FailpointsEnabled)
 	t.Log(summary)
 	if path := os.Getenv("SHMDICT_CHAOS_REPORT"); path != "" {
 		os.WriteFile(path, []byte(summary+"\n"), 0o644)

@@ -92,13 +92,7 @@ func (c *Counter) Load() (int64, error) { return c.t.Add(c.key, 0) }
 // after a fault that came after the CAS, and then that path fails too (see
 // addFast). Its fault guard sets no results, as addFast's.
 func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			t.seg.FaultError(r) // re-panics anything but a memory fault
-		}
-	}()
+	defer t.fastDone(debug.SetPanicOnFault(true))
 	if t.replaced.Load() != 0 {
 		return 0, false
 	}

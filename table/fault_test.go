@@ -29,6 +29,16 @@ func TestTruncatedUnderUs(t *testing.T) {
 	if _, err := hot.Add(1); err != nil {
 		t.Fatal(err)
 	}
+	hits, err := tb.Adder([]byte("hits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hits.Add(1); err != nil { // its lane page is allocated now
+		t.Fatal(err)
+	}
+	if _, err := tb.Add([]byte("hits"), 1); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Truncate(path, 4096); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +60,10 @@ func TestTruncatedUnderUs(t *testing.T) {
 		"Verify":     func() error { _, err := tb.Verify(); return err },
 		"Counter":    func() error { _, err := tb.Counter([]byte("k14")); return err },
 		"CounterAdd": func() error { _, err := hot.Add(1); return err },
+		"AdderAdd":   func() error { return hits.Add(1) },
+		"AdderSum":   func() error { _, err := hits.Sum(); return err },
+		"AddAdder":   func() error { _, err := tb.Add([]byte("hits"), 1); return err },
+		"Adder":      func() error { _, err := tb.Adder([]byte("k15")); return err },
 	}
 	for name, op := range ops {
 		if err := op(); !errors.Is(err, ErrFault) {
@@ -73,7 +87,7 @@ func TestCloseUnderOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Remove(name)
-	done := make(chan error, 5)
+	done := make(chan error, 7)
 	hot, err := tb.Counter([]byte("hot"))
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +95,26 @@ func TestCloseUnderOperations(t *testing.T) {
 	go func() {
 		for {
 			if _, err := hot.Add(1); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	hits, err := tb.Adder([]byte("hits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if err := hits.Add(1); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			if _, err := tb.Add([]byte("hits"), 1); err != nil {
 				done <- err
 				return
 			}
@@ -106,7 +140,7 @@ func TestCloseUnderOperations(t *testing.T) {
 	if err := tb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for range 5 {
+	for range 7 {
 		if err := <-done; !errors.Is(err, ErrClosed) {
 			t.Errorf("operation during Close: %v, want ErrClosed", err)
 		}

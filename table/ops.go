@@ -256,6 +256,20 @@ func (t *Table) getFast(dst, key []byte, h uint64) ([]byte, bool) {
 	return out, true
 }
 
+// fastDone ends the fault guard of a write's fast path (addFast, addAt,
+// Adder.addFast), started by `defer t.fastDone(debug.SetPanicOnFault(true))`:
+// it restores the goroutine's setting and swallows a memory fault without
+// setting the caller's results (it re-panics anything else), so that the
+// fast path reports "not done" and its caller takes the guarded slow path,
+// which faults again and reports it. getFast has the same guard written
+// out (a closure), as measured for the Get path.
+func (t *Table) fastDone(old bool) {
+	debug.SetPanicOnFault(old)
+	if r := recover(); r != nil {
+		t.seg.FaultError(r) // re-panics anything but a memory fault
+	}
+}
+
 func orNotFound(err error) error {
 	if err != nil {
 		return err
@@ -563,13 +577,7 @@ retry:
 // function sets no results, and exists to cut instructions: counters are
 // the hot loop of many users.
 func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			t.seg.FaultError(r) // re-panics anything but a memory fault
-		}
-	}()
+	defer t.fastDone(debug.SetPanicOnFault(true))
 	if t.replaced.Load() != 0 {
 		return 0, false
 	}
