@@ -177,6 +177,19 @@ func (s *Segment) Reserve(off, n uint64) error {
 	return nil
 }
 
+// Allocated returns how many bytes of the segment's file take memory (or
+// disk): its allocated blocks. A heap segment's whole size is allocated.
+func (s *Segment) Allocated() (int64, error) {
+	if s.file == nil {
+		return int64(s.Layout.TotalSize), nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(s.file.Fd()), &st); err != nil {
+		return 0, fmt.Errorf("shmdict: stat %s: %w", s.Path, err)
+	}
+	return st.Blocks * 512, nil
+}
+
 // Attach maps the existing segment at path after validating its owner,
 // mode, header and size. It fails with ErrNotExist if there is none,
 // ErrCorrupt or ErrVersion if the file is not a valid segment of this

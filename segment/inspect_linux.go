@@ -18,12 +18,16 @@ import (
 // it: Inspect reads it with pread and probes its registry locks, so it
 // never counts itself as a user.
 type Info struct {
-	Path    string
-	Size    int64
-	Layout  Layout
-	Keys    int64     // the Len counters' sum (a snapshot)
-	Claimed uint64    // the claimed-slot counter
-	Live    []Process // live attached processes
+	Path string
+	Size int64 // the file's size: its layout's TotalSize, most of it sparse
+	// Allocated is how much of the file takes memory (or disk): its
+	// allocated blocks. The arena's unused chunks and the adder lanes'
+	// unused pages take none.
+	Allocated int64
+	Layout    Layout
+	Keys      int64     // the Len counters' sum (a snapshot)
+	Claimed   uint64    // the claimed-slot counter
+	Live      []Process // live attached processes
 	// Crashed counts registry entries of processes that died with the
 	// segment open. They never closed it, so Modified (their attach, or an
 	// earlier use) may be long before their last use: the segment's last
@@ -102,6 +106,7 @@ func Inspect(path string) (Info, error) {
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	info.Size = st.Size
+	info.Allocated = st.Blocks * 512
 	info.Modified = time.Unix(st.Mtim.Unix())
 	info.UID = int(st.Uid)
 	head := make([]byte, len(Magic))

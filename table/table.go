@@ -454,9 +454,14 @@ type Stats struct {
 	ArenaBytes   int64 // size of the record arena
 	ArenaUsed    int64 // bytes in live records (including lost-in-crash leaks)
 	ArenaFree    int64 // bytes free: never handed out, or on free lists
-	FileBytes    int64 // size of the segment file
-	Expired      int64 // expired values reclaimed so far (by any process)
-	Evicted      int64 // keys evicted so far (EvictCLOCK tables)
+	FileBytes    int64 // size of the segment file (most of it sparse: see MemoryBytes)
+	// MemoryBytes is how much of the file takes memory (disk, for a file
+	// on disk): its allocated blocks. The arena is allocated 1 MiB at a
+	// time as records fill it, and the adder lanes a page at a time as
+	// processes add, so this follows the data, not Capacity.
+	MemoryBytes int64
+	Expired     int64 // expired values reclaimed so far (by any process)
+	Evicted     int64 // keys evicted so far (EvictCLOCK tables)
 	// Replaced: a forced Compact put a new generation under the name;
 	// this Table reads the old copy and should be reopened (ErrReplaced).
 	Replaced bool
@@ -510,6 +515,9 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 	st.ArenaFree = min(free, st.ArenaBytes)
 	st.ArenaUsed = st.ArenaBytes - st.ArenaFree
 	st.FileBytes = int64(l.TotalSize)
+	if n, err := t.seg.Allocated(); err == nil {
+		st.MemoryBytes = n
+	}
 	st.Expired = int64(t.mem.Load64(segment.OffExpired))
 	if l.Lanes != 0 {
 		st.AdderLanes, st.AdderIndices = int(l.Lanes), int64(l.Adders)

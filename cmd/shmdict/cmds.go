@@ -111,9 +111,9 @@ Examples:
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSIZE\tKEYS\tCAPACITY\tFILL\tPROCS\tLAST USE\tSTATE")
+			fmt.Fprintln(tw, "NAME\tSIZE\tMEMORY\tKEYS\tCAPACITY\tFILL\tPROCS\tLAST USE\tSTATE")
 			for i, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\t%s\n", r.Name, humanBytes(r.Bytes), r.Keys, r.Capacity, r.Fill, r.Procs,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\t%s\n", r.Name, humanBytes(r.Bytes), humanBytes(r.MemoryBytes), r.Keys, r.Capacity, r.Fill, r.Procs,
 					infos[i].Modified.Format("2006-01-02 15:04"), lsText(r))
 			}
 			return tw.Flush()
@@ -154,8 +154,8 @@ Examples:
 			}
 			defer t.Close()
 			st := t.Stats()
-			fmt.Fprintf(e.stdout, "created %s: capacity %d keys, %d slots, arena %s, file %s\n",
-				st.Path, st.Capacity, st.Slots, humanBytes(st.ArenaBytes), humanBytes(st.FileBytes))
+			fmt.Fprintf(e.stdout, "created %s: capacity %d keys, %d slots, arena %s, file %s (%s in memory now; it grows as records and adders fill it)\n",
+				st.Path, st.Capacity, st.Slots, humanBytes(st.ArenaBytes), humanBytes(st.FileBytes), humanBytes(st.MemoryBytes))
 			return nil
 		},
 	})
@@ -324,7 +324,7 @@ evicts).`,
 				fmt.Fprintf(tw, "capacity\t%d keys (%d slots)\n", st.Capacity, st.Slots)
 				fmt.Fprintf(tw, "claimed slots\t%d (%.1f%% of capacity; %d held by deleted keys)\n", st.ClaimedSlots, fill, st.Tombstones)
 				fmt.Fprintf(tw, "arena\t%s used, %s free of %s\n", humanBytes(st.ArenaUsed), humanBytes(st.ArenaFree), humanBytes(st.ArenaBytes))
-				fmt.Fprintf(tw, "file\t%s\n", humanBytes(st.FileBytes))
+				fmt.Fprintf(tw, "file\t%s (%s in memory)\n", humanBytes(st.FileBytes), humanBytes(st.MemoryBytes))
 				fmt.Fprintf(tw, "expired\t%d values reclaimed\n", st.Expired)
 				if st.Eviction == table.EvictCLOCK {
 					fmt.Fprintf(tw, "eviction\tCLOCK, %d keys evicted\n", st.Evicted)

@@ -27,6 +27,7 @@ type statsOut struct {
 	ArenaUsed     int64   `json:"arena_used"`
 	ArenaFree     int64   `json:"arena_free"`
 	FileBytes     int64   `json:"file_bytes"`
+	MemoryBytes   int64   `json:"memory_bytes"`
 	Expired       int64   `json:"expired"`
 	Evicted       int64   `json:"evicted"`
 	Eviction      string  `json:"eviction"` // "none" or "clock"
@@ -52,7 +53,7 @@ func statsJSON(st table.Stats) statsOut {
 		Created: st.Created.UTC().Format(time.RFC3339Nano), Capacity: st.Capacity, Slots: st.Slots,
 		Keys: st.Keys, ClaimedSlots: st.ClaimedSlots, Tombstones: st.Tombstones,
 		ArenaBytes: st.ArenaBytes, ArenaUsed: st.ArenaUsed, ArenaFree: st.ArenaFree,
-		FileBytes: st.FileBytes, Expired: st.Expired, Evicted: st.Evicted,
+		FileBytes: st.FileBytes, MemoryBytes: st.MemoryBytes, Expired: st.Expired, Evicted: st.Evicted,
 		Eviction: policyName(st.Eviction), Replaced: st.Replaced,
 		AdderLanes: st.AdderLanes, LanesUsed: st.LanesUsed, AdderIndices: st.AdderIndices, AdderIndicesUsed: st.AdderIndicesUsed,
 		Processes: []processOut{},
@@ -70,13 +71,15 @@ func statsJSON(st table.Stats) statsOut {
 // words, so that scripts can compare it; what the text output says in
 // words is in separate fields (CrashedProcesses, Error).
 type lsOut struct {
-	Name     string  `json:"name"`
-	Path     string  `json:"path"`
-	Bytes    int64   `json:"bytes"`
-	Keys     int64   `json:"keys"`
-	Capacity uint64  `json:"capacity"`
-	Fill     float64 `json:"fill_percent"`
-	Procs    int     `json:"processes"`
+	Name  string `json:"name"`
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+	// MemoryBytes is the file's allocated part (the rest is sparse).
+	MemoryBytes int64   `json:"memory_bytes"`
+	Keys        int64   `json:"keys"`
+	Capacity    uint64  `json:"capacity"`
+	Fill        float64 `json:"fill_percent"`
+	Procs       int     `json:"processes"`
 	// State: "ok" (live processes have it open), "unused" (no live
 	// process), "orphan" (a temp file whose creator died), "temp_in_use"
 	// (a create or compaction at work), or "unusable" (not a usable
@@ -99,7 +102,7 @@ const (
 )
 
 func lsJSON(in table.SegmentInfo) lsOut {
-	out := lsOut{Name: filepath.Base(in.Path), Path: in.Path, Bytes: in.Size, Keys: in.Keys,
+	out := lsOut{Name: filepath.Base(in.Path), Path: in.Path, Bytes: in.Size, MemoryBytes: in.Allocated, Keys: in.Keys,
 		Capacity: in.Layout.ClaimBudget, Procs: len(in.Live), State: stateOK,
 		CrashedProcesses: in.Crashed, LastUse: in.Modified.UTC().Format(time.RFC3339)}
 	if out.Capacity > 0 {
