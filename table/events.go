@@ -387,9 +387,12 @@ func (s *subscriber) drain(slot uint64, yield func(Event, error) bool) bool {
 
 // resync forgets per-key chains after events were lost from the ring
 // (already counted in missed): a lost event may have been any key's link,
-// so held events are delivered as they are, and chains restart.
+// so held events are delivered as they are, and chains restart. The
+// chains are forgotten after the held events are delivered (which sets
+// their keys' last words): a key's next event must start its chain again
+// (startChains), not wait as a gap for a predecessor that was lost, which
+// would hold it for holdFor and count the loss a second time.
 func (s *subscriber) resync(yield func(Event, error) bool) bool {
-	clear(s.last)
 	clear(s.starts)
 	for slot, hs := range s.holds {
 		delete(s.holds, slot)
@@ -399,6 +402,7 @@ func (s *subscriber) resync(yield func(Event, error) bool) bool {
 			}
 		}
 	}
+	clear(s.last)
 	return true
 }
 
