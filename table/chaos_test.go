@@ -94,9 +94,9 @@ func childChaos(args []string) error {
 	if err != nil {
 		return err
 	}
-	// An empty line starts each life: it ends a line the previous life's
-	// kill may have cut short (see readChaosLog).
-	if _, err := logf.WriteString("\n"); err != nil {
+	// A mark line starts each life, after a newline that ends a line the
+	// previous life's kill may have cut short (see readChaosLog).
+	if _, err := fmt.Fprintf(logf, "\nL %d\n", life); err != nil {
 		return err
 	}
 	r := rand.New(rand.NewPCG(seed, uint64(w)<<32|uint64(life)))
@@ -217,14 +217,17 @@ func readChaosLog(t *testing.T, path string) []*chaosOp {
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	torn := "" // a malformed line, allowed only as a life's last
 	for sc.Scan() {
-		if sc.Text() == "" {
+		fs := strings.Fields(sc.Text())
+		if len(fs) == 0 {
+			continue // the newline before a life's mark
+		}
+		if fs[0] == "L" {
 			torn = "" // a new life: the line before it was cut by a kill
 			continue
 		}
 		if torn != "" {
 			t.Fatalf("%s: malformed line %q", path, torn)
 		}
-		fs := strings.Fields(sc.Text())
 		switch {
 		case len(fs) == 5 && fs[0] == "B":
 			seq, _ := strconv.ParseInt(fs[1], 10, 64)
