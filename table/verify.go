@@ -108,7 +108,6 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		return err
 	}
 	defer t.exit(fo, &err)
-	l := t.seg.Layout
 	if repair && t.mem.Load64(segment.OffReplaced) != 0 {
 		// Repair reaches a segment by its name (or owns a heap copy), and
 		// Compact marks only the copy it took the name from: a mark here is
@@ -125,227 +124,293 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 			rep.OtherProcess++
 		}
 	}
-	problem := func(format string, args ...any) {
-		if len(rep.Problems) < maxListedProblems {
-			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
-		} else if len(rep.Problems) == maxListedProblems {
-			rep.Problems = append(rep.Problems, "more problems not listed")
-		}
+	c := &checker{
+		t:         t,
+		rep:       rep,
+		used:      arena.NewUnitSet(t.ar.Units()),
+		firstSlot: map[uint64][]uint64{},
+		adderSlot: map[uint64]uint64{},
+		adderNext: t.mem.Load64(segment.OffAdderNext),
+		stripes:   make([]int64, segment.LenStripes),
 	}
-	used := arena.NewUnitSet(t.ar.Units()) // blocks that slots reference
-	firstSlot := map[uint64][]uint64{}     // key hash -> slots holding a key with that hash
-	adderSlot := map[uint64]uint64{}       // adder index -> the slot holding it
-	adderNext := t.mem.Load64(segment.OffAdderNext)
-	var fixes []slotFix
-	stripes := make([]int64, segment.LenStripes)
-
-	rep.Slots = int(l.Slots)
+	rep.Slots = int(t.seg.Layout.Slots)
 	rep.LenCounter = t.Len()
 	rep.ClaimedCounter = int(t.mem.Load64(segment.OffClaimed))
-	var liveEnd uint64 // end (in units) of the highest live block
-	markLive := func(u uint32) string {
-		msg := t.ar.MarkLive(u, used)
-		if msg == "" {
-			liveEnd = max(liveEnd, uint64(u)+blockBytes(t.ar, u)/arena.Unit)
-		}
-		return msg
+	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+		c.slot(slot)
 	}
-	for slot := uint64(0); slot < l.Slots; slot++ {
-		w0 := t.mem.Load64(t.slotOff(slot))
-		if w0 == 0 {
-			if w1 := t.mem.Load64(t.valueWordOff(slot)); w1 != 0 {
-				problem("slot %d is empty but its value word is %#x", slot, w1)
-				fixes = append(fixes, slotFix{slot: slot, dropVal: true})
-			}
-			continue
-		}
-		if t.reuse && (w0 == t.deadFor(w0) || isPending(w0)) {
-			// Dead and pending slots hold no value: retiring makes it
-			// absent, and a claim stores one only once promoted. One that
-			// names a record is a trap (the next claim of a dead slot takes
-			// it over with the key word alone, and its writer would free
-			// that record, perhaps another key's, as its old value).
-			if w1 := t.mem.Load64(t.valueWordOff(slot)); !isAbsent(w1) {
-				problem("slot %d is free or a pending claim (key word %#x) but its value word is %#x", slot, w0, w1)
-				if !isPending(w0) {
-					fixes = append(fixes, slotFix{slot: slot, dropVal: true})
-				}
-			}
-		}
-		if t.reuse && w0 == t.deadFor(w0) {
-			// With slot reuse, dead slots are free for claims and hold no
-			// reservation (their value word is checked above).
-			rep.DeadSlots++
-			continue
-		}
-		if t.reuse && isPending(w0) {
-			// A claim in flight, or one a killed process left: it holds a
-			// reservation and its key record until Repair kills it.
-			rep.PendingSlots++
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		if t.reuse && live(w0) && isAbsent(t.mem.Load64(t.valueWordOff(slot))) {
-			// A claim whose writer has not stored a value yet, or was
-			// killed before it did: Repair retires it (and frees its key
-			// record, reported as leaked until then).
-			rep.Tombstones++
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		rep.ClaimedSlots++
-		if w0 == deadWord {
-			rep.DeadSlots++
-			continue
-		}
-		if !live(w0) {
-			problem("slot %d: key word %#x has an invalid state", slot, w0)
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		ku := unitOf(w0)
-		koff, n, ok := t.keyAt(ku)
-		// In a segment that reuses slots, other processes may retire this
-		// slot (and recycle its key record) while Verify reads it: a slot
-		// whose key word changed is skipped, not reported.
-		stale := func() bool {
-			if t.reuse && t.mem.Load64(t.slotOff(slot)) != w0 {
-				rep.ClaimedSlots--
-				return true
-			}
-			return false
-		}
-		if !ok {
-			if stale() {
-				continue
-			}
-			problem("slot %d: key record at unit %d is malformed", slot, ku)
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		key := t.mem.CopyOut(make([]byte, 0, n), koff, n)
-		if stale() {
-			continue
-		}
-		h := hash64(key, t.seed)
-		if !t.tagIs(w0, tagOf(h)) {
-			problem("slot %d: key %q has tag %#x, its hash says %#x", slot, clip(key), wordTag(w0), tagOf(h))
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		if !t.onProbePath(h, slot) {
-			problem("slot %d: key %q is not on its probe path before an empty slot (lookups cannot find it)", slot, clip(key))
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		dup := false
-		for _, other := range firstSlot[h] {
-			ou := unitOf(t.mem.Load64(t.slotOff(other)))
-			if ooff, on, _ := t.keyAt(ou); on == n && bytes.Equal(t.mem.Bytes(ooff, n), key) {
-				problem("slot %d: key %q is also in slot %d", slot, clip(key), other)
-				dup = true
-			}
-		}
-		if dup {
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		// Mark the key record only now: a slot retired above must leave
-		// its record unmarked, so that Repair reclaims it at once.
-		if msg := markLive(ku); msg != "" {
-			problem("slot %d: key %s", slot, msg)
-			fixes = append(fixes, slotFix{slot: slot, kill: true})
-			continue
-		}
-		rep.LiveBlocks++
-		rep.LiveBytes += blockBytes(t.ar, ku)
-		firstSlot[h] = append(firstSlot[h], slot)
-
-		w1 := t.mem.Load64(t.valueWordOff(slot))
-		switch {
-		case isCounter(w1):
-			rep.Keys++
-			rep.Counters++
-			stripes[slot%segment.LenStripes]++
-		case isAdder(w1):
-			i := adderIndex(w1)
-			other, dup := adderSlot[i]
-			switch {
-			case i >= l.Adders || i >= adderNext:
-				problem("slot %d: key %q is an adder of index %d, which was never handed out (%d of %d were)", slot, clip(key), i, min(adderNext, l.Adders), l.Adders)
-			case dup:
-				problem("slot %d: key %q is an adder of index %d, which slot %d's adder has too", slot, clip(key), i, other)
-			default:
-				adderSlot[i] = slot
-				rep.Keys++
-				rep.Counters++
-				rep.Adders++
-				stripes[slot%segment.LenStripes]++
-				continue
-			}
-			fixes = append(fixes, t.dropValueFix(slot, rep))
-			rep.Tombstones++
-		case unitOf(w1) == 0:
-			rep.Tombstones++
-		default:
-			vu := unitOf(w1)
-			_, vp, vn, ok := t.ar.ReadPrefixed(vu)
-			if !ok || vp != n || !t.mem.Equal(t.ar.Off(vu)+arena.HeaderBytes, key) || (expires(w1) && vn < 8) {
-				problem("slot %d: value record at unit %d of key %q is malformed or carries another key", slot, vu, clip(key))
-				fixes = append(fixes, t.dropValueFix(slot, rep))
-				rep.Tombstones++
-				continue
-			}
-			// In version 4 the key's first value record is also its key
-			// record, marked above.
-			if vu != ku || t.reuse {
-				if msg := markLive(vu); msg != "" {
-					problem("slot %d: value %s", slot, msg)
-					fixes = append(fixes, t.dropValueFix(slot, rep))
-					rep.Tombstones++
-					continue
-				}
-				rep.LiveBlocks++
-				rep.LiveBytes += blockBytes(t.ar, vu)
-			}
-			rep.Keys++
-			stripes[slot%segment.LenStripes]++
-		}
-	}
-	if rep.LenCounter != rep.Keys {
-		problem("Len counters say %d keys, the slots hold %d", rep.LenCounter, rep.Keys)
-	}
-	if rep.ClaimedCounter != rep.ClaimedSlots {
-		problem("claimed-slot counter says %d, %d slots are claimed", rep.ClaimedCounter, rep.ClaimedSlots)
-	}
-	// More claimed slots than the budget only comes from corruption; the
-	// table works (new keys get ErrFull), and only Compact can shrink it.
-	rep.OverBudget = rep.ClaimedSlots > int(l.ClaimBudget)
-	bump := t.ar.Bump()
-	if bump == 0 || bump > t.ar.Units() {
-		problem("arena bump pointer %d is outside [1, %d]", bump, t.ar.Units())
-	} else if liveEnd > bump {
-		problem("arena bump pointer %d is below live records (which end at unit %d): new records would overwrite them", bump, liveEnd)
-	}
-	covered := used.Clone() // live blocks, then free ones too
-	fs, freeProblems := t.ar.WalkFree(covered)
-	for _, p := range freeProblems {
-		problem("%s", p)
-	}
-	rep.FreeBlocks, rep.FreeBytes, rep.FreeCounter = int(fs.Blocks), fs.Bytes, fs.Counted
-	if len(freeProblems) == 0 && fs.Bytes != fs.Counted {
-		problem("free-byte counters say %d, the free lists hold %d", fs.Counted, fs.Bytes)
-	}
-	rep.LeakedBytes = t.ar.Leaked(covered) * arena.Unit
-	rep.UnusedBytes = (t.ar.Units() - min(bump, t.ar.Units())) * arena.Unit
-
+	c.totals()
 	if repair {
-		t.applyRepair(rep, fixes, used, stripes, liveEnd)
+		t.applyRepair(rep, c.fixes, c.used, c.stripes, c.liveEnd)
 	}
 	if len(rep.Problems) > 0 && !repair {
 		return fmt.Errorf("%w: %s: %d problems, first: %s", ErrCorrupt, t.name, len(rep.Problems), rep.Problems[0])
 	}
 	return nil
+}
+
+// checker is one run of check: what it has seen of the slots so far.
+type checker struct {
+	t         *Table
+	rep       *Report
+	used      *arena.UnitSet      // blocks that slots reference
+	firstSlot map[uint64][]uint64 // key hash -> slots holding a key with that hash
+	adderSlot map[uint64]uint64   // adder index -> the slot holding it
+	adderNext uint64              // adder indices handed out
+	fixes     []slotFix
+	stripes   []int64 // Len per stripe, as the slots say
+	liveEnd   uint64  // end (in units) of the highest live block
+}
+
+func (c *checker) problem(format string, args ...any) {
+	if len(c.rep.Problems) < maxListedProblems {
+		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf(format, args...))
+	} else if len(c.rep.Problems) == maxListedProblems {
+		c.rep.Problems = append(c.rep.Problems, "more problems not listed")
+	}
+}
+
+// markLive marks the block at u live, or says what is wrong with it.
+func (c *checker) markLive(u uint32) string {
+	msg := c.t.ar.MarkLive(u, c.used)
+	if msg == "" {
+		c.liveEnd = max(c.liveEnd, uint64(u)+blockBytes(c.t.ar, u)/arena.Unit)
+	}
+	return msg
+}
+
+func (c *checker) fix(f slotFix) { c.fixes = append(c.fixes, f) }
+
+// slot checks one slot: its key word, its key, and then its value.
+func (c *checker) slot(slot uint64) {
+	t, rep := c.t, c.rep
+	w0 := t.mem.Load64(t.slotOff(slot))
+	if w0 == 0 {
+		if w1 := t.mem.Load64(t.valueWordOff(slot)); w1 != 0 {
+			c.problem("slot %d is empty but its value word is %#x", slot, w1)
+			c.fix(slotFix{slot: slot, dropVal: true})
+		}
+		return
+	}
+	if t.reuse && !c.reuseSlot(slot, w0) {
+		return
+	}
+	rep.ClaimedSlots++
+	if w0 == deadWord {
+		rep.DeadSlots++
+		return
+	}
+	if !live(w0) {
+		c.problem("slot %d: key word %#x has an invalid state", slot, w0)
+		c.fix(slotFix{slot: slot, kill: true})
+		return
+	}
+	key, ok := c.key(slot, w0)
+	if !ok {
+		return
+	}
+	c.value(slot, unitOf(w0), key)
+}
+
+// reuseSlot checks the states only a segment that reuses slots has (dead
+// slots free for claims, pending claims, claims without a value), and
+// reports whether the slot is a live key's, to check further.
+func (c *checker) reuseSlot(slot, w0 uint64) bool {
+	t, rep := c.t, c.rep
+	if w0 == t.deadFor(w0) || isPending(w0) {
+		// Dead and pending slots hold no value: retiring makes it
+		// absent, and a claim stores one only once promoted. One that
+		// names a record is a trap (the next claim of a dead slot takes
+		// it over with the key word alone, and its writer would free
+		// that record, perhaps another key's, as its old value).
+		if w1 := t.mem.Load64(t.valueWordOff(slot)); !isAbsent(w1) {
+			c.problem("slot %d is free or a pending claim (key word %#x) but its value word is %#x", slot, w0, w1)
+			if !isPending(w0) {
+				c.fix(slotFix{slot: slot, dropVal: true})
+			}
+		}
+	}
+	switch {
+	case w0 == t.deadFor(w0):
+		// With slot reuse, dead slots are free for claims and hold no
+		// reservation (their value word is checked above).
+		rep.DeadSlots++
+		return false
+	case isPending(w0):
+		// A claim in flight, or one a killed process left: it holds a
+		// reservation and its key record until Repair kills it.
+		rep.PendingSlots++
+		c.fix(slotFix{slot: slot, kill: true})
+		return false
+	case live(w0) && isAbsent(t.mem.Load64(t.valueWordOff(slot))):
+		// A claim whose writer has not stored a value yet, or was
+		// killed before it did: Repair retires it (and frees its key
+		// record, reported as leaked until then).
+		rep.Tombstones++
+		c.fix(slotFix{slot: slot, kill: true})
+		return false
+	}
+	return true
+}
+
+// key checks a live slot's key: its record, its tag, its place on its
+// probe path, that no other slot holds it. It marks the key record live
+// and returns the key, or ok false if the slot is done with (retired by a
+// fix, or changed under the check).
+func (c *checker) key(slot, w0 uint64) (key []byte, ok bool) {
+	t, rep := c.t, c.rep
+	ku := unitOf(w0)
+	koff, n, ok := t.keyAt(ku)
+	// In a segment that reuses slots, other processes may retire this
+	// slot (and recycle its key record) while Verify reads it: a slot
+	// whose key word changed is skipped, not reported.
+	stale := func() bool {
+		if t.reuse && t.mem.Load64(t.slotOff(slot)) != w0 {
+			rep.ClaimedSlots--
+			return true
+		}
+		return false
+	}
+	if !ok {
+		if !stale() {
+			c.problem("slot %d: key record at unit %d is malformed", slot, ku)
+			c.fix(slotFix{slot: slot, kill: true})
+		}
+		return nil, false
+	}
+	key = t.mem.CopyOut(make([]byte, 0, n), koff, n)
+	if stale() {
+		return nil, false
+	}
+	h := hash64(key, t.seed)
+	msg := ""
+	switch {
+	case !t.tagIs(w0, tagOf(h)):
+		msg = fmt.Sprintf("key %q has tag %#x, its hash says %#x", clip(key), wordTag(w0), tagOf(h))
+	case !t.onProbePath(h, slot):
+		msg = fmt.Sprintf("key %q is not on its probe path before an empty slot (lookups cannot find it)", clip(key))
+	}
+	if msg != "" {
+		c.problem("slot %d: %s", slot, msg)
+		c.fix(slotFix{slot: slot, kill: true})
+		return nil, false
+	}
+	dup := false
+	for _, other := range c.firstSlot[h] {
+		ou := unitOf(t.mem.Load64(t.slotOff(other)))
+		if ooff, on, _ := t.keyAt(ou); on == n && bytes.Equal(t.mem.Bytes(ooff, n), key) {
+			c.problem("slot %d: key %q is also in slot %d", slot, clip(key), other)
+			dup = true
+		}
+	}
+	if dup {
+		c.fix(slotFix{slot: slot, kill: true})
+		return nil, false
+	}
+	// Mark the key record only now: a slot retired above must leave
+	// its record unmarked, so that Repair reclaims it at once.
+	if msg := c.markLive(ku); msg != "" {
+		c.problem("slot %d: key %s", slot, msg)
+		c.fix(slotFix{slot: slot, kill: true})
+		return nil, false
+	}
+	rep.LiveBlocks++
+	rep.LiveBytes += blockBytes(t.ar, ku)
+	c.firstSlot[h] = append(c.firstSlot[h], slot)
+	return key, true
+}
+
+// value checks the value word of a slot whose key (record at ku) checked.
+func (c *checker) value(slot uint64, ku uint32, key []byte) {
+	t, rep := c.t, c.rep
+	w1 := t.mem.Load64(t.valueWordOff(slot))
+	switch {
+	case isCounter(w1):
+		rep.Counters++
+	case isAdder(w1):
+		if msg := c.adder(slot, adderIndex(w1)); msg != "" {
+			c.problem("slot %d: key %q %s", slot, clip(key), msg)
+			c.drop(slot)
+			return
+		}
+		rep.Counters++
+		rep.Adders++
+	case unitOf(w1) == 0:
+		rep.Tombstones++
+		return
+	default:
+		vu := unitOf(w1)
+		_, vp, vn, ok := t.ar.ReadPrefixed(vu)
+		if !ok || vp != uint64(len(key)) || !t.mem.Equal(t.ar.Off(vu)+arena.HeaderBytes, key) || (expires(w1) && vn < 8) {
+			c.problem("slot %d: value record at unit %d of key %q is malformed or carries another key", slot, vu, clip(key))
+			c.drop(slot)
+			return
+		}
+		// In version 5 the key's first value record may also be its key
+		// record, marked already.
+		if vu != ku || t.reuse {
+			if msg := c.markLive(vu); msg != "" {
+				c.problem("slot %d: value %s", slot, msg)
+				c.drop(slot)
+				return
+			}
+			rep.LiveBlocks++
+			rep.LiveBytes += blockBytes(t.ar, vu)
+		}
+	}
+	rep.Keys++
+	c.stripes[slot%segment.LenStripes]++
+}
+
+// adder checks an adder's index i: handed out, and held by no other
+// slot. It returns what is wrong, or "".
+func (c *checker) adder(slot, i uint64) string {
+	l := &c.t.seg.Layout
+	if i >= l.Adders || i >= c.adderNext {
+		return fmt.Sprintf("is an adder of index %d, which was never handed out (%d of %d were)", i, min(c.adderNext, l.Adders), l.Adders)
+	}
+	if other, dup := c.adderSlot[i]; dup {
+		return fmt.Sprintf("is an adder of index %d, which slot %d's adder has too", i, other)
+	}
+	c.adderSlot[i] = slot
+	return ""
+}
+
+// drop fixes a slot whose value is bad (see dropValueFix).
+func (c *checker) drop(slot uint64) {
+	c.fix(c.t.dropValueFix(slot, c.rep))
+	c.rep.Tombstones++
+}
+
+// totals checks the shared counters and the arena against the slots.
+func (c *checker) totals() {
+	t, rep := c.t, c.rep
+	if rep.LenCounter != rep.Keys {
+		c.problem("Len counters say %d keys, the slots hold %d", rep.LenCounter, rep.Keys)
+	}
+	if rep.ClaimedCounter != rep.ClaimedSlots {
+		c.problem("claimed-slot counter says %d, %d slots are claimed", rep.ClaimedCounter, rep.ClaimedSlots)
+	}
+	// More claimed slots than the budget only comes from corruption; the
+	// table works (new keys get ErrFull), and only Compact can shrink it.
+	rep.OverBudget = rep.ClaimedSlots > int(t.seg.Layout.ClaimBudget)
+	bump := t.ar.Bump()
+	if bump == 0 || bump > t.ar.Units() {
+		c.problem("arena bump pointer %d is outside [1, %d]", bump, t.ar.Units())
+	} else if c.liveEnd > bump {
+		c.problem("arena bump pointer %d is below live records (which end at unit %d): new records would overwrite them", bump, c.liveEnd)
+	}
+	covered := c.used.Clone() // live blocks, then free ones too
+	fs, freeProblems := t.ar.WalkFree(covered)
+	for _, p := range freeProblems {
+		c.problem("%s", p)
+	}
+	rep.FreeBlocks, rep.FreeBytes, rep.FreeCounter = int(fs.Blocks), fs.Bytes, fs.Counted
+	if len(freeProblems) == 0 && fs.Bytes != fs.Counted {
+		c.problem("free-byte counters say %d, the free lists hold %d", fs.Counted, fs.Bytes)
+	}
+	rep.LeakedBytes = t.ar.Leaked(covered) * arena.Unit
+	rep.UnusedBytes = (t.ar.Units() - min(bump, t.ar.Units())) * arena.Unit
 }
 
 // blockBytes is the size of the live block at u (already validated).
