@@ -324,58 +324,18 @@ func (t *Table) liveMatch(slot, w0 uint64, key []byte) (bool, error) {
 // claimReuse is findOrClaim's slow path in a segment that reuses slots:
 // the pending-claim protocol described at the top of this file.
 func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
-	tag := tagOf(h)
-	g0 := h & (t.groups - 1)
-	c := claimRes{t: t, h: h}
-	// A scan that meets a live copy of the key records it (or the error
-	// comparing it) and stops.
-	var found, foundWord uint64
-	var haveFound bool
-	var scanErr error
-	liveCopy := func(s, w0 uint64) (stop bool) {
-		if !live(w0) || !t.tagIs(w0, tag) {
-			return false
-		}
-		eq, err := t.liveMatch(s, w0, key)
-		if err != nil {
-			scanErr = err
-			return true
-		}
-		if eq {
-			found, foundWord, haveFound = s, w0, true
-		}
-		return eq
-	}
+	rc := &reuseClaim{t: t, key: key, h: h, tag: tagOf(h), g0: h & (t.groups - 1), c: claimRes{t: t, h: h}}
 	for round := 0; ; {
 		// 1. Find a live copy of the key (within the probe bound), and the
 		// first dead or empty slot.
-		var cand, candWord, candDist uint64
-		haveCand := false
-		bound := t.probeBound(g0)
-		t.walkPath(h, t.maxProbe, func(s, w0, dist uint64) bool {
-			switch {
-			case haveCand && dist >= bound:
-				return false
-			case w0 == 0:
-				if !haveCand {
-					cand, candWord, candDist, haveCand = s, 0, dist, true
-				}
-				return false
-			case isDead(w0):
-				if !haveCand {
-					cand, candWord, candDist, haveCand = s, w0, dist, true
-				}
-				return true
-			}
-			return dist >= bound || !liveCopy(s, w0)
-		})
+		cand, candWord, candDist, haveCand := rc.scan()
 		switch {
-		case scanErr != nil:
-			c.release()
-			return 0, 0, scanErr
-		case haveFound:
-			c.release()
-			return found, foundWord, nil
+		case rc.err != nil:
+			rc.c.release()
+			return 0, 0, rc.err
+		case rc.haveFound:
+			rc.c.release()
+			return rc.found, rc.foundWord, nil
 		case !haveCand:
 			// Every slot on the path is taken (only an over-full table,
 			// left so by corruption, gets here): evict and look again.
@@ -383,40 +343,23 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 				round++
 				continue
 			}
-			c.release()
+			rc.c.release()
 			return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s); compact the table or create it with a larger Capacity",
 				ErrFull, t.maxProbe, t.name)
 		}
-		if !c.reserved {
-			if !t.tryReserve() {
-				// At the budget: make room and look again, and fail only
-				// when nothing could be freed. The error is built by a
-				// function that takes nothing: every return of a slot
-				// below is of one this claim holds.
-				if round < evictRounds && t.makeRoom() {
-					round++
-					continue
-				}
-				c.release()
-				if testHookClaimFull != nil {
-					testHookClaimFull()
-				}
-				return 0, 0, t.errBudgetFull()
+		if again, err := rc.reserve(&round); err != nil || again {
+			if err != nil {
+				return 0, 0, err
 			}
-			c.reserved = true
-			segment.Failpoint(segment.FPClaimReserved)
-		}
-		if err := c.writeKey(key); err != nil {
-			c.release()
-			return 0, 0, err
+			continue
 		}
 		if testHookClaimScanned != nil {
 			testHookClaimScanned()
 		}
-		t.raiseBound(g0, candDist)
+		t.raiseBound(rc.g0, candDist)
 		t.clearRef(cand)
-		ctag := t.claimTag(tag, candWord)
-		pw := pendingWord(ctag, c.keyUnit)
+		ctag := t.claimTag(rc.tag, candWord)
+		pw := pendingWord(ctag, rc.c.keyUnit)
 		if !t.takeSlot(cand, candWord, pw) {
 			continue // taken under us: look again
 		}
@@ -424,41 +367,19 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 
 		// 2. The full-path check: kill other pending claims of the key,
 		// give way to a live copy.
-		t.walkPath(h, t.probeBound(g0), func(s, w0, _ uint64) bool {
-			switch {
-			case s == cand:
-				return true
-			case w0 == 0:
-				return false
-			case isPending(w0) && t.tagIs(w0, tag):
-				if eq, err := t.keyMatchesAt(s, w0, key); err != nil || !eq {
-					return true
-				}
-				if testHookBeforeKill != nil {
-					testHookBeforeKill()
-				}
-				if t.mem.CAS64(t.slotOff(s), w0, t.deadFor(w0)) {
-					return true
-				}
-				// The kill failed: the other claim changed meanwhile. If
-				// it was promoted, it is a live copy of the key that our
-				// scan has not seen yet: give way to it.
-				return !liveCopy(s, t.mem.Load64(t.slotOff(s)))
-			}
-			return !liveCopy(s, w0)
-		})
-		if scanErr != nil || haveFound {
+		rc.checkPath(cand)
+		if rc.err != nil || rc.haveFound {
 			// Our pending claim goes back to dead (unless killed already).
 			t.mem.CAS64(t.slotOff(cand), pw, t.deadFor(pw))
-			c.release()
-			if scanErr != nil {
-				return 0, 0, scanErr
+			rc.c.release()
+			if rc.err != nil {
+				return 0, 0, rc.err
 			}
-			return found, foundWord, nil
+			return rc.found, rc.foundWord, nil
 		}
 
 		// 3. Promote; a killed claim starts over with the same record.
-		lw := keyWord(ctag, c.keyUnit)
+		lw := keyWord(ctag, rc.c.keyUnit)
 		if testHookBeforePromote != nil {
 			testHookBeforePromote()
 		}
@@ -467,6 +388,120 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			return cand, lw, nil
 		}
 	}
+}
+
+// reuseClaim is one claimReuse: the key, and what its scans found.
+type reuseClaim struct {
+	t         *Table
+	key       []byte
+	h, tag    uint64
+	g0        uint64 // the key's home group
+	c         claimRes
+	found     uint64 // a live copy of the key, if haveFound
+	foundWord uint64
+	haveFound bool
+	err       error // comparing a key failed
+}
+
+// liveCopy records s if it holds a live copy of the key (or the error
+// comparing it), and reports whether a scan should stop there.
+func (rc *reuseClaim) liveCopy(s, w0 uint64) (stop bool) {
+	if !live(w0) || !rc.t.tagIs(w0, rc.tag) {
+		return false
+	}
+	eq, err := rc.t.liveMatch(s, w0, rc.key)
+	if err != nil {
+		rc.err = err
+		return true
+	}
+	if eq {
+		rc.found, rc.foundWord, rc.haveFound = s, w0, true
+	}
+	return eq
+}
+
+// scan walks the key's path up to its probe bound for a live copy of the
+// key, and returns the first dead or empty slot (haveCand) with its word
+// and its distance from the home group.
+func (rc *reuseClaim) scan() (cand, candWord, candDist uint64, haveCand bool) {
+	bound := rc.t.probeBound(rc.g0)
+	rc.t.walkPath(rc.h, rc.t.maxProbe, func(s, w0, dist uint64) bool {
+		switch {
+		case haveCand && dist >= bound:
+			return false
+		case w0 == 0:
+			if !haveCand {
+				cand, candWord, candDist, haveCand = s, 0, dist, true
+			}
+			return false
+		case isDead(w0):
+			if !haveCand {
+				cand, candWord, candDist, haveCand = s, w0, dist, true
+			}
+			return true
+		}
+		return dist >= bound || !rc.liveCopy(s, w0)
+	})
+	return cand, candWord, candDist, haveCand
+}
+
+// reserve takes the claim's budget unit (once) and writes its key record:
+// again reports that room was made and the scan should run again.
+func (rc *reuseClaim) reserve(round *int) (again bool, err error) {
+	t, c := rc.t, &rc.c
+	if !c.reserved {
+		if !t.tryReserve() {
+			// At the budget: make room and look again, and fail only
+			// when nothing could be freed. The error is built by a
+			// function that takes nothing: every return of a slot
+			// below is of one this claim holds.
+			if *round < evictRounds && t.makeRoom() {
+				*round++
+				return true, nil
+			}
+			c.release()
+			if testHookClaimFull != nil {
+				testHookClaimFull()
+			}
+			return false, t.errBudgetFull()
+		}
+		c.reserved = true
+		segment.Failpoint(segment.FPClaimReserved)
+	}
+	if err := c.writeKey(rc.key); err != nil {
+		c.release()
+		return false, err
+	}
+	return false, nil
+}
+
+// checkPath is the full-path check after taking cand as pending: it kills
+// other pending claims of the key and records a live copy to give way to.
+func (rc *reuseClaim) checkPath(cand uint64) {
+	t := rc.t
+	t.walkPath(rc.h, t.probeBound(rc.g0), func(s, w0, _ uint64) bool {
+		switch {
+		case s == cand:
+			return true
+		case w0 == 0:
+			return false
+		case isPending(w0) && t.tagIs(w0, rc.tag):
+			if eq, err := t.keyMatchesAt(s, w0, rc.key); err != nil || !eq {
+				return true
+			}
+			if testHookBeforeKill != nil {
+				testHookBeforeKill()
+			}
+			if t.mem.CAS64(t.slotOff(s), w0, t.deadFor(w0)) {
+				return true
+			}
+			// The kill failed: the other claim changed meanwhile. If
+			// it was promoted, it is a live copy of the key that our
+			// scan has not seen yet: give way to it.
+			return !rc.liveCopy(s, t.mem.Load64(t.slotOff(s)))
+		}
+		return !rc.liveCopy(s, w0)
+	})
 }
 
 // takeSlot CASes slot's key word from cand (empty or dead) to pending
