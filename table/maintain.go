@@ -79,32 +79,11 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 			rep.OtherProcesses++
 		}
 	}
-	l := old.seg.Layout
-	capacity := opts.Capacity
-	if capacity == 0 {
-		capacity = int(l.ClaimBudget)
-	}
-	arenaBytes := opts.ArenaBytes
-	if arenaBytes == 0 {
-		arenaBytes = grownArena(int64(l.ArenaSize), int(l.ClaimBudget), capacity)
-	}
-	if capacity < ost.Keys {
-		return rep, fmt.Errorf("%w: Capacity %d cannot hold the table's %d keys", ErrInvalid, capacity, ost.Keys)
-	}
-	access, err := old.seg.Access() // a group-shared table stays shared
+	nl, err := compactLayout(old.seg.Layout, opts, ost.Keys)
 	if err != nil {
 		return rep, err
 	}
-	nl, err := segment.NewLayout(capacity, arenaBytes, int(l.MaxProcs))
-	if err == nil {
-		nl, err = nl.WithRing(int(l.RingEntries)) // subscribers keep working after a reopen
-		nl = nl.WithEviction(l.Evicts())
-	}
-	if err == nil && l.Lanes != 0 {
-		// The lanes the table was created with (Options.AdderLanes);
-		// the indices follow the new capacity.
-		nl, err = nl.WithAdders(int(l.Lanes), nl.Adders)
-	}
+	access, err := old.seg.Access() // a group-shared table stays shared
 	if err != nil {
 		return rep, err
 	}
@@ -124,34 +103,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 			os.Remove(tmp)
 		}
 	}()
-	err = old.rawEntries(func(key []byte, w1 uint64, deadline int64, value []byte) error {
-		if deadline != 0 {
-			return nt.set(key, value, deadline) // keeps its deadline
-		}
-		if isAdder(w1) {
-			if nt.reuse {
-				return nt.errNoAdders()
-			}
-			a, err := nt.Adder(key)
-			if err == nil {
-				err = a.Add(int64(binary.LittleEndian.Uint64(value)))
-			}
-			return err
-		}
-		if isCounter(w1) {
-			_, err := nt.Add(key, counterOf(w1))
-			if err == nil && counterOf(w1) == 0 {
-				// Add(key, 0) creates nothing; a zero counter must survive.
-				_, err = nt.Add(key, 1)
-				if err == nil {
-					_, err = nt.Add(key, -1)
-				}
-			}
-			return err
-		}
-		return nt.Set(key, value)
-	})
-	if err != nil {
+	if err := old.rawEntries(nt.copyEntry); err != nil {
 		return rep, fmt.Errorf("shmdict: compact %s: copying: %w (the table is unchanged)", name, err)
 	}
 	nst := nt.Stats()
@@ -184,6 +136,66 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 		OtherProcesses: rep.OtherProcesses,
 	}
 	return rep, nil
+}
+
+// compactLayout is the layout of the new generation Compact makes of a
+// table of layout l holding keys keys: the capacity and arena opts ask
+// for (by default the old capacity, and an arena that grows with it), and
+// the old registry size, event ring, eviction policy and adder lanes.
+func compactLayout(l segment.Layout, opts CompactOptions, keys int) (segment.Layout, error) {
+	capacity := opts.Capacity
+	if capacity == 0 {
+		capacity = int(l.ClaimBudget)
+	}
+	arenaBytes := opts.ArenaBytes
+	if arenaBytes == 0 {
+		arenaBytes = grownArena(int64(l.ArenaSize), int(l.ClaimBudget), capacity)
+	}
+	if capacity < keys {
+		return l, fmt.Errorf("%w: Capacity %d cannot hold the table's %d keys", ErrInvalid, capacity, keys)
+	}
+	nl, err := segment.NewLayout(capacity, arenaBytes, int(l.MaxProcs))
+	if err == nil {
+		nl, err = nl.WithRing(int(l.RingEntries)) // subscribers keep working after a reopen
+		nl = nl.WithEviction(l.Evicts())
+	}
+	if err == nil && l.Lanes != 0 {
+		// The lanes the table was created with (Options.AdderLanes);
+		// the indices follow the new capacity.
+		nl, err = nl.WithAdders(int(l.Lanes), nl.Adders)
+	}
+	return nl, err
+}
+
+// copyEntry stores one entry of an old generation (see rawEntries) in t,
+// a new one: a value with its deadline, a counter (one at 0 too), or an
+// adder with its sum in this process's lane.
+func (t *Table) copyEntry(key []byte, w1 uint64, deadline int64, value []byte) error {
+	if deadline != 0 {
+		return t.set(key, value, deadline) // keeps its deadline
+	}
+	if isAdder(w1) {
+		if t.reuse {
+			return t.errNoAdders()
+		}
+		a, err := t.Adder(key)
+		if err == nil {
+			err = a.Add(int64(binary.LittleEndian.Uint64(value)))
+		}
+		return err
+	}
+	if isCounter(w1) {
+		_, err := t.Add(key, counterOf(w1))
+		if err == nil && counterOf(w1) == 0 {
+			// Add(key, 0) creates nothing; a zero counter must survive.
+			_, err = t.Add(key, 1)
+			if err == nil {
+				_, err = t.Add(key, -1)
+			}
+		}
+		return err
+	}
+	return t.Set(key, value)
 }
 
 // testHookCompactCopied, when set by a test, runs between Compact's copy
