@@ -172,16 +172,16 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 
 func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
 	tag := tagOf(h)
-	g := h & (t.groups - 1)
 	if slot, sn, ok, done, err := t.findFirstGroup(key, h); done {
 		return slot, sn, ok, err
 	}
+	p := t.probeSeq(h)
 	limit := t.maxProbe
 	if t.reuse {
-		limit = t.probeBound(g) // no key homed at g lies beyond it
+		limit = t.probeBound(p.g) // no key homed here lies beyond it
 	}
-	for i := uint64(0); i < limit; i++ {
-		base := g * segment.GroupSlots
+	for ; p.dist < limit; p.next() {
+		base := p.base()
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			w0 := t.mem.Load64(t.slotOff(base + j))
 			if w0 == 0 {
@@ -199,7 +199,6 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 				return base + j, sn, true, nil
 			}
 		}
-		g = (g + i + 1) & (t.groups - 1)
 	}
 	return 0, seen{}, false, nil
 }
@@ -329,11 +328,10 @@ func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() (uint32
 // Otherwise the claim writes a key record of its own.
 func (t *Table) claim(key []byte, h uint64, rec uint32) (slot, kw uint64, err error) {
 	tag := tagOf(h)
-	g := h & (t.groups - 1)
 	c := claimRes{t: t, h: h, keyUnit: rec, borrowed: rec != 0}
 	release := c.release
-	for i := uint64(0); i < t.maxProbe; i++ {
-		base := g * segment.GroupSlots
+	for p := t.probeSeq(h); p.dist < t.maxProbe; p.next() {
+		base := p.base()
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			off := t.slotOff(base + j)
 			w0 := t.mem.Load64(off)
@@ -369,7 +367,6 @@ func (t *Table) claim(key []byte, h uint64, rec uint32) (slot, kw uint64, err er
 				return base + j, w0, nil
 			}
 		}
-		g = (g + i + 1) & (t.groups - 1)
 	}
 	release()
 	return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s: %d of %d slots claimed); compact the table or create it with a larger Capacity",

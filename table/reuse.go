@@ -299,15 +299,13 @@ func (t *Table) deleteReuse(slot, kw uint64, committed *bool) bool {
 // word and its group's probe distance, in probe order, until f returns
 // false or after limit groups.
 func (t *Table) walkPath(h, limit uint64, f func(slot, w0, dist uint64) bool) {
-	g := h & (t.groups - 1)
-	for i := uint64(0); i < limit; i++ {
-		base := g * segment.GroupSlots
+	for p := t.probeSeq(h); p.dist < limit; p.next() {
+		base := p.base()
 		for j := uint64(0); j < segment.GroupSlots; j++ {
-			if !f(base+j, t.mem.Load64(t.slotOff(base+j)), i) {
+			if !f(base+j, t.mem.Load64(t.slotOff(base+j)), p.dist) {
 				return
 			}
 		}
-		g = (g + i + 1) & (t.groups - 1)
 	}
 }
 
@@ -324,15 +322,15 @@ func (t *Table) liveMatch(slot, w0 uint64, key []byte) (bool, error) {
 // claimReuse is findOrClaim's slow path in a segment that reuses slots:
 // the pending-claim protocol described at the top of this file.
 func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
-	rc := &reuseClaim{t: t, key: key, h: h, tag: tagOf(h), g0: h & (t.groups - 1), c: claimRes{t: t, h: h}}
+	rc := reuseClaim{t: t, key: key, h: h, tag: tagOf(h), g0: h & (t.groups - 1), c: claimRes{t: t, h: h}}
 	for round := 0; ; {
 		// 1. Find a live copy of the key (within the probe bound), and the
 		// first dead or empty slot.
-		cand, candWord, candDist, haveCand := rc.scan()
+		cand, candWord, candDist, haveCand, err := rc.scan()
 		switch {
-		case rc.err != nil:
+		case err != nil:
 			rc.c.release()
-			return 0, 0, rc.err
+			return 0, 0, err
 		case rc.haveFound:
 			rc.c.release()
 			return rc.found, rc.foundWord, nil
@@ -367,13 +365,12 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 
 		// 2. The full-path check: kill other pending claims of the key,
 		// give way to a live copy.
-		rc.checkPath(cand)
-		if rc.err != nil || rc.haveFound {
+		if err := rc.checkPath(cand); err != nil || rc.haveFound {
 			// Our pending claim goes back to dead (unless killed already).
 			t.mem.CAS64(t.slotOff(cand), pw, t.deadFor(pw))
 			rc.c.release()
-			if rc.err != nil {
-				return 0, 0, rc.err
+			if err != nil {
+				return 0, 0, err
 			}
 			return rc.found, rc.foundWord, nil
 		}
@@ -390,7 +387,10 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 	}
 }
 
-// reuseClaim is one claimReuse: the key, and what its scans found.
+// reuseClaim is one claimReuse: the key, and what its scans found. It
+// lives on claimReuse's stack: nothing of it is kept (errors are
+// returned, not stored), so the key does not escape, and callers' keys
+// can stay on their stacks (Map.Set's, for one).
 type reuseClaim struct {
 	t         *Table
 	key       []byte
@@ -400,30 +400,28 @@ type reuseClaim struct {
 	found     uint64 // a live copy of the key, if haveFound
 	foundWord uint64
 	haveFound bool
-	err       error // comparing a key failed
 }
 
-// liveCopy records s if it holds a live copy of the key (or the error
-// comparing it), and reports whether a scan should stop there.
-func (rc *reuseClaim) liveCopy(s, w0 uint64) (stop bool) {
+// liveCopy records s if it holds a live copy of the key, and reports
+// whether a scan should stop there (a copy, or an error comparing it).
+func (rc *reuseClaim) liveCopy(s, w0 uint64) (stop bool, err error) {
 	if !live(w0) || !rc.t.tagIs(w0, rc.tag) {
-		return false
+		return false, nil
 	}
 	eq, err := rc.t.liveMatch(s, w0, rc.key)
 	if err != nil {
-		rc.err = err
-		return true
+		return true, err
 	}
 	if eq {
 		rc.found, rc.foundWord, rc.haveFound = s, w0, true
 	}
-	return eq
+	return eq, nil
 }
 
 // scan walks the key's path up to its probe bound for a live copy of the
 // key, and returns the first dead or empty slot (haveCand) with its word
 // and its distance from the home group.
-func (rc *reuseClaim) scan() (cand, candWord, candDist uint64, haveCand bool) {
+func (rc *reuseClaim) scan() (cand, candWord, candDist uint64, haveCand bool, err error) {
 	bound := rc.t.probeBound(rc.g0)
 	rc.t.walkPath(rc.h, rc.t.maxProbe, func(s, w0, dist uint64) bool {
 		switch {
@@ -440,9 +438,14 @@ func (rc *reuseClaim) scan() (cand, candWord, candDist uint64, haveCand bool) {
 			}
 			return true
 		}
-		return dist >= bound || !rc.liveCopy(s, w0)
+		if dist >= bound {
+			return true
+		}
+		var stop bool
+		stop, err = rc.liveCopy(s, w0)
+		return !stop
 	})
-	return cand, candWord, candDist, haveCand
+	return cand, candWord, candDist, haveCand, err
 }
 
 // reserve takes the claim's budget unit (once) and writes its key record:
@@ -477,7 +480,7 @@ func (rc *reuseClaim) reserve(round *int) (again bool, err error) {
 
 // checkPath is the full-path check after taking cand as pending: it kills
 // other pending claims of the key and records a live copy to give way to.
-func (rc *reuseClaim) checkPath(cand uint64) {
+func (rc *reuseClaim) checkPath(cand uint64) (err error) {
 	t := rc.t
 	t.walkPath(rc.h, t.probeBound(rc.g0), func(s, w0, _ uint64) bool {
 		switch {
@@ -498,10 +501,13 @@ func (rc *reuseClaim) checkPath(cand uint64) {
 			// The kill failed: the other claim changed meanwhile. If
 			// it was promoted, it is a live copy of the key that our
 			// scan has not seen yet: give way to it.
-			return !rc.liveCopy(s, t.mem.Load64(t.slotOff(s)))
+			w0 = t.mem.Load64(t.slotOff(s))
 		}
-		return !rc.liveCopy(s, w0)
+		var stop bool
+		stop, err = rc.liveCopy(s, w0)
+		return !stop
 	})
+	return err
 }
 
 // takeSlot CASes slot's key word from cand (empty or dead) to pending

@@ -422,24 +422,16 @@ func blockBytes(a *arena.Arena, u uint32) uint64 {
 // onProbePath reports whether slot is on the probe path of hash h with
 // every slot before it claimed, so that a lookup reaches it.
 func (t *Table) onProbePath(h, slot uint64) bool {
-	g := h & (t.groups - 1)
 	limit := t.maxProbe
 	if t.reuse {
-		limit = t.probeBound(g) // lookups stop there too
+		limit = t.probeBound(h & (t.groups - 1)) // lookups stop there too
 	}
-	for i := uint64(0); i < limit; i++ {
-		base := g * segment.GroupSlots
-		for j := uint64(0); j < segment.GroupSlots; j++ {
-			if base+j == slot {
-				return true
-			}
-			if t.mem.Load64(t.slotOff(base+j)) == 0 {
-				return false
-			}
-		}
-		g = (g + i + 1) & (t.groups - 1)
-	}
-	return false
+	found := false
+	t.walkPath(h, limit, func(s, w0, _ uint64) bool {
+		found = s == slot
+		return !found && w0 != 0
+	})
+	return found
 }
 
 // dropValueFix is the fix for a slot whose value is bad: empty its value
