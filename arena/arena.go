@@ -157,7 +157,7 @@ func (a *Arena) bump(n uint64, shard int) (uint32, error) {
 			}
 		}
 		if a.mem.CAS64(segment.OffBump, b, start+n) {
-			segment.Failpoint(segment.FPArenaBumped)
+			segment.Failpoint(FPBumped)
 			if gap := start - b; gap > 0 {
 				// Stamp the gap as a live block of its exact size, then free it.
 				a.mem.Put64(a.Off(uint32(b)), packHeader(magicLive, int(gap)-1, 0))
@@ -206,7 +206,7 @@ func (a *Arena) pop(shard, c int) (uint32, error) {
 			if hdr>>56 != magicFree || int(hdr>>48&0xFF) != c {
 				return 0, fmt.Errorf("%w: block at unit %d on free list of class %d has header %#x", segment.ErrCorrupt, u, c, hdr)
 			}
-			segment.Failpoint(segment.FPArenaPopped)
+			segment.Failpoint(FPPopped)
 			a.mem.Add64(freeBytesOff(shard), -int64(ClassUnits(c)*Unit))
 			return uint32(u), nil
 		}
@@ -226,13 +226,13 @@ func (a *Arena) Free(u uint32, shard int) error {
 		return fmt.Errorf("%w: free of unit %d with bad header %#x", segment.ErrCorrupt, u, hdr)
 	}
 	a.mem.Put64(off, packHeader(magicFree, c, 0))
-	segment.Failpoint(segment.FPArenaFreeMarked)
+	segment.Failpoint(FPFreeMarked)
 	ho := headOff(shard, c)
 	for {
 		h := a.mem.Load64(ho)
 		a.mem.Put64(off+8, h&0xFFFFFFFF)
 		if a.mem.CAS64(ho, h, (h>>32+1)<<32|uint64(u)) {
-			segment.Failpoint(segment.FPArenaPushed)
+			segment.Failpoint(FPPushed)
 			a.mem.Add64(freeBytesOff(shard), int64(ClassUnits(c)*Unit))
 			return nil
 		}
