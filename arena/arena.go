@@ -60,9 +60,11 @@ type Arena struct {
 	reserve func(off, n uint64) error
 }
 
-// New returns the arena of a segment with layout l mapped at mem.
-func New(mem atomicx.Mem, l segment.Layout) *Arena {
-	return &Arena{mem: mem, base: l.ArenaOff, units: l.ArenaSize / Unit}
+// New returns the arena of size bytes (a multiple of Unit) that starts at
+// byte offset base of the segment mapped at mem: a segment's
+// Layout.ArenaOff and Layout.ArenaSize.
+func New(mem atomicx.Mem, base, size uint64) *Arena {
+	return &Arena{mem: mem, base: base, units: size / Unit}
 }
 
 // Units is the arena's size in units.

@@ -131,7 +131,7 @@ func testArena(t *testing.T, arenaBytes int64) (*Arena, *segment.Segment) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { seg.Close() })
-	a := New(seg.Mem, seg.Layout)
+	a := New(seg.Mem, seg.Layout.ArenaOff, seg.Layout.ArenaSize)
 	if a.Units() != uint64(arenaBytes)/Unit || a.Bump() != 1 || a.FreeBytes() != 0 {
 		t.Fatalf("fresh arena: units %d bump %d free %d", a.Units(), a.Bump(), a.FreeBytes())
 	}

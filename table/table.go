@@ -183,7 +183,7 @@ func newTable(seg *segment.Segment, name string) *Table {
 	t := &Table{
 		seg:      seg,
 		mem:      seg.Mem,
-		ar:       arena.New(seg.Mem, l),
+		ar:       arena.New(seg.Mem, l.ArenaOff, l.ArenaSize),
 		name:     name,
 		seed:     l.Seed,
 		groups:   l.Groups(),
