@@ -29,9 +29,6 @@ func TestClassUnits(t *testing.T) {
 	if NumClasses > segment.MaxClasses {
 		t.Fatalf("NumClasses %d exceeds the %d free-list heads per shard", NumClasses, segment.MaxClasses)
 	}
-	if Unit != segment.Unit {
-		t.Fatalf("arena.Unit %d != segment.Unit %d", Unit, segment.Unit)
-	}
 	// Pinned: the classes are part of the segment format (a block's class
 	// is stored in its header).
 	want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64}
