@@ -49,8 +49,12 @@ const MaxPrefix = 1<<16 - 1
 // PrefixSpan is the space a p-byte prefix takes before the payload.
 func PrefixSpan(p uint64) uint64 { return (p + 7) &^ 7 }
 
-// ErrNoSpace reports that no block of the requested size is free.
-var ErrNoSpace = fmt.Errorf("shmdict: arena has no free block of the requested size")
+// ErrFull reports that no block of the requested size is free (the
+// table reports it as its ErrFull). It is not segment.ErrNoSpace, the
+// file system's lack of room, which Alloc returns when it cannot reserve
+// the next chunk of the arena: the table evicts for the one and not the
+// other.
+var ErrFull = fmt.Errorf("shmdict: arena has no free block of the requested size")
 
 // Arena allocates blocks inside a segment's arena region.
 type Arena struct {
@@ -118,7 +122,7 @@ func (a *Arena) alloc(c int, shard int) (uint32, int, error) {
 		return 0, 0, bumpErr // the file system has no room for more of the arena
 	}
 	return 0, 0, fmt.Errorf("%w (%d bytes; %d of %d arena bytes free, in blocks of other sizes)",
-		ErrNoSpace, ClassUnits(c)*Unit, a.FreeBytes()+(a.units-min(a.Bump(), a.units))*Unit, a.units*Unit)
+		ErrFull, ClassUnits(c)*Unit, a.FreeBytes()+(a.units-min(a.Bump(), a.units))*Unit, a.units*Unit)
 }
 
 // Bump returns the bump pointer in units (everything below it has been

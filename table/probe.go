@@ -482,7 +482,7 @@ func (t *Table) allocRecord(c, shard int) (uint32, error) {
 		if err == nil {
 			return u, nil
 		}
-		if !errors.Is(err, arena.ErrNoSpace) {
+		if !errors.Is(err, arena.ErrFull) {
 			return 0, fmt.Errorf("%w (%s)", err, t.name)
 		}
 		// A block larger than the whole arena is never there to evict for.
