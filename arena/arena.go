@@ -49,8 +49,12 @@ const MaxPrefix = 1<<16 - 1
 // PrefixSpan is the space a p-byte prefix takes before the payload.
 func PrefixSpan(p uint64) uint64 { return (p + 7) &^ 7 }
 
-// ErrNoSpace reports that no block of the requested size is free.
-var ErrNoSpace = fmt.Errorf("shmdict: arena has no free block of the requested size")
+// ErrFull reports that no block of the requested size is free (the
+// table reports it as its ErrFull). It is not segment.ErrNoSpace, the
+// file system's lack of room, which Alloc returns when it cannot reserve
+// the next chunk of the arena: the table evicts for the one and not the
+// other.
+var ErrFull = fmt.Errorf("shmdict: arena has no free block of the requested size")
 
 // Arena allocates blocks inside a segment's arena region.
 type Arena struct {
@@ -60,9 +64,11 @@ type Arena struct {
 	reserve func(off, n uint64) error
 }
 
-// New returns the arena of a segment with layout l mapped at mem.
-func New(mem atomicx.Mem, l segment.Layout) *Arena {
-	return &Arena{mem: mem, base: l.ArenaOff, units: l.ArenaSize / Unit}
+// New returns the arena of size bytes (a multiple of Unit) that starts at
+// byte offset base of the segment mapped at mem: a segment's
+// Layout.ArenaOff and Layout.ArenaSize.
+func New(mem atomicx.Mem, base, size uint64) *Arena {
+	return &Arena{mem: mem, base: base, units: size / Unit}
 }
 
 // Units is the arena's size in units.
@@ -116,7 +122,7 @@ func (a *Arena) alloc(c int, shard int) (uint32, int, error) {
 		return 0, 0, bumpErr // the file system has no room for more of the arena
 	}
 	return 0, 0, fmt.Errorf("%w (%d bytes; %d of %d arena bytes free, in blocks of other sizes)",
-		ErrNoSpace, ClassUnits(c)*Unit, a.FreeBytes()+(a.units-min(a.Bump(), a.units))*Unit, a.units*Unit)
+		ErrFull, ClassUnits(c)*Unit, a.FreeBytes()+(a.units-min(a.Bump(), a.units))*Unit, a.units*Unit)
 }
 
 // Bump returns the bump pointer in units (everything below it has been
@@ -157,7 +163,7 @@ func (a *Arena) bump(n uint64, shard int) (uint32, error) {
 			}
 		}
 		if a.mem.CAS64(segment.OffBump, b, start+n) {
-			segment.Failpoint(segment.FPArenaBumped)
+			segment.Failpoint(FPBumped)
 			if gap := start - b; gap > 0 {
 				// Stamp the gap as a live block of its exact size, then free it.
 				a.mem.Put64(a.Off(uint32(b)), packHeader(magicLive, int(gap)-1, 0))
@@ -206,7 +212,7 @@ func (a *Arena) pop(shard, c int) (uint32, error) {
 			if hdr>>56 != magicFree || int(hdr>>48&0xFF) != c {
 				return 0, fmt.Errorf("%w: block at unit %d on free list of class %d has header %#x", segment.ErrCorrupt, u, c, hdr)
 			}
-			segment.Failpoint(segment.FPArenaPopped)
+			segment.Failpoint(FPPopped)
 			a.mem.Add64(freeBytesOff(shard), -int64(ClassUnits(c)*Unit))
 			return uint32(u), nil
 		}
@@ -226,13 +232,13 @@ func (a *Arena) Free(u uint32, shard int) error {
 		return fmt.Errorf("%w: free of unit %d with bad header %#x", segment.ErrCorrupt, u, hdr)
 	}
 	a.mem.Put64(off, packHeader(magicFree, c, 0))
-	segment.Failpoint(segment.FPArenaFreeMarked)
+	segment.Failpoint(FPFreeMarked)
 	ho := headOff(shard, c)
 	for {
 		h := a.mem.Load64(ho)
 		a.mem.Put64(off+8, h&0xFFFFFFFF)
 		if a.mem.CAS64(ho, h, (h>>32+1)<<32|uint64(u)) {
-			segment.Failpoint(segment.FPArenaPushed)
+			segment.Failpoint(FPPushed)
 			a.mem.Add64(freeBytesOff(shard), int64(ClassUnits(c)*Unit))
 			return nil
 		}

@@ -29,9 +29,6 @@ func TestClassUnits(t *testing.T) {
 	if NumClasses > segment.MaxClasses {
 		t.Fatalf("NumClasses %d exceeds the %d free-list heads per shard", NumClasses, segment.MaxClasses)
 	}
-	if Unit != segment.Unit {
-		t.Fatalf("arena.Unit %d != segment.Unit %d", Unit, segment.Unit)
-	}
 	// Pinned: the classes are part of the segment format (a block's class
 	// is stored in its header).
 	want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64}
@@ -131,7 +128,7 @@ func testArena(t *testing.T, arenaBytes int64) (*Arena, *segment.Segment) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { seg.Close() })
-	a := New(seg.Mem, seg.Layout)
+	a := New(seg.Mem, seg.Layout.ArenaOff, seg.Layout.ArenaSize)
 	if a.Units() != uint64(arenaBytes)/Unit || a.Bump() != 1 || a.FreeBytes() != 0 {
 		t.Fatalf("fresh arena: units %d bump %d free %d", a.Units(), a.Bump(), a.FreeBytes())
 	}
@@ -240,7 +237,7 @@ func TestArenaAllocFreeReuse(t *testing.T) {
 }
 
 // TestArenaExhaustion fills the arena through the bump pointer, checks
-// ErrNoSpace, then frees everything and refills it from the free lists on
+// ErrFull, then frees everything and refills it from the free lists on
 // other shards.
 func TestArenaExhaustion(t *testing.T) {
 	const arenaBytes = 4096
@@ -251,8 +248,8 @@ func TestArenaExhaustion(t *testing.T) {
 			for {
 				u, err := a.Alloc(c, 0)
 				if err != nil {
-					if !errors.Is(err, ErrNoSpace) || !strings.HasPrefix(err.Error(), "shmdict: ") {
-						t.Fatalf("Alloc on a full arena: %v, want ErrNoSpace", err)
+					if !errors.Is(err, ErrFull) || !strings.HasPrefix(err.Error(), "shmdict: ") {
+						t.Fatalf("Alloc on a full arena: %v, want ErrFull", err)
 					}
 					break
 				}
@@ -270,7 +267,7 @@ func TestArenaExhaustion(t *testing.T) {
 			}
 			gap := a.FreeBytes() // skipped units, in blocks of smaller classes
 			if bump := a.Bump(); place(bump, n)+n <= a.Units() {
-				t.Fatalf("ErrNoSpace with the bump pointer at %d of %d", bump, a.Units())
+				t.Fatalf("ErrFull with the bump pointer at %d of %d", bump, a.Units())
 			}
 			for i, u := range units {
 				free(t, a, u, i%segment.FreeShards)
@@ -286,8 +283,8 @@ func TestArenaExhaustion(t *testing.T) {
 				}
 				seen[u] = true
 			}
-			if _, err := a.Alloc(c, 3); !errors.Is(err, ErrNoSpace) {
-				t.Fatalf("Alloc after refilling: %v, want ErrNoSpace", err)
+			if _, err := a.Alloc(c, 3); !errors.Is(err, ErrFull) {
+				t.Fatalf("Alloc after refilling: %v, want ErrFull", err)
 			}
 			if a.FreeBytes() != gap {
 				t.Fatalf("FreeBytes after refilling = %d, want the %d skipped bytes", a.FreeBytes(), gap)
@@ -310,12 +307,12 @@ func TestArenaFallback(t *testing.T) {
 			break
 		}
 	}
-	if _, err := a.Alloc(0, 4); !errors.Is(err, ErrNoSpace) {
+	if _, err := a.Alloc(0, 4); !errors.Is(err, ErrFull) {
 		t.Fatalf("Alloc on a full arena: %v", err)
 	}
 	free(t, a, small, 2)
-	if u, err := a.Alloc(1, 2); !errors.Is(err, ErrNoSpace) {
-		t.Errorf("Alloc(class 1) with only a class-0 block free = %d, %v, want ErrNoSpace", u, err)
+	if u, err := a.Alloc(1, 2); !errors.Is(err, ErrFull) {
+		t.Errorf("Alloc(class 1) with only a class-0 block free = %d, %v, want ErrFull", u, err)
 	}
 	if u := alloc(t, a, m, 0, 5); u != small {
 		t.Errorf("Alloc(class 0) = %d, want the freed class-0 block %d", u, small)
@@ -373,9 +370,9 @@ func TestArenaAccounting(t *testing.T) {
 		} else {
 			c := r.IntN(16)
 			u, err := a.Alloc(c, r.IntN(segment.FreeShards))
-			if errors.Is(err, ErrNoSpace) {
+			if errors.Is(err, ErrFull) {
 				if available(a) >= ClassUnits(c)*Unit && a.FreeBytes() == 0 {
-					t.Fatalf("step %d: ErrNoSpace for class %d with %d bytes above the bump", step, c, available(a))
+					t.Fatalf("step %d: ErrFull for class %d with %d bytes above the bump", step, c, available(a))
 				}
 				continue
 			}
@@ -416,7 +413,7 @@ func TestArenaConcurrent(t *testing.T) {
 		arenaBytes int64
 	}{
 		{"roomy", 4 << 20},  // never exhausted: accounting must be exact
-		{"tight", 16 << 10}, // exhausted often: ErrNoSpace and fallbacks
+		{"tight", 16 << 10}, // exhausted often: ErrFull and fallbacks
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testRand(t)
@@ -484,7 +481,7 @@ func TestArenaConcurrent(t *testing.T) {
 						}
 						c := r.IntN(12)
 						u, err := a.Alloc(c, r.IntN(segment.FreeShards))
-						if errors.Is(err, ErrNoSpace) {
+						if errors.Is(err, ErrFull) {
 							noSpace[w]++
 							continue
 						}
@@ -531,13 +528,13 @@ func TestArenaConcurrent(t *testing.T) {
 			for _, n := range noSpace {
 				ns += n
 			}
-			t.Logf("bump %d of %d units, %d free bytes, %d ErrNoSpace", a.Bump(), a.Units(), a.FreeBytes(), ns)
+			t.Logf("bump %d of %d units, %d free bytes, %d ErrFull", a.Bump(), a.Units(), a.FreeBytes(), ns)
 			// Every byte is back: fallbacks to larger classes lose nothing.
 			if total := (a.Units() - 1) * Unit; available(a) != total {
 				t.Errorf("after all frees: %d bytes available, want %d", available(a), total)
 			}
 			if tc.name == "roomy" && ns != 0 {
-				t.Errorf("%d ErrNoSpace in an arena that cannot fill", ns)
+				t.Errorf("%d ErrFull in an arena that cannot fill", ns)
 			}
 			// Every free block is reachable, once, from some list.
 			checkFreeLists(t, a, m)
@@ -573,7 +570,7 @@ func checkFreeLists(t *testing.T, a *Arena, m atomicx.Mem) {
 
 // TestArenaCorrupt damages free lists, headers and the bump pointer the
 // way a bad segment could, and checks that the arena reports
-// segment.ErrCorrupt (or ErrNoSpace) instead of panicking or handing out a
+// segment.ErrCorrupt (or ErrFull) instead of panicking or handing out a
 // block outside the arena.
 func TestArenaCorrupt(t *testing.T) {
 	const c = 3
@@ -665,8 +662,8 @@ func TestArenaCorrupt(t *testing.T) {
 			a, seg := testArena(t, 4096)
 			seg.Mem.Store64(segment.OffBump, bump)
 			u, err := a.Alloc(0, 0)
-			if !errors.Is(err, ErrNoSpace) {
-				t.Fatalf("Alloc with bump %d = %d, %v, want ErrNoSpace", bump, u, err)
+			if !errors.Is(err, ErrFull) {
+				t.Fatalf("Alloc with bump %d = %d, %v, want ErrFull", bump, u, err)
 			}
 		})
 	}
@@ -814,10 +811,10 @@ func TestReserveChunks(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("reserved %v inside the first chunk", got)
 	}
-	fail = errors.New("no space")
+	fail = fmt.Errorf("%w: test reservation", segment.ErrNoSpace)
 	bump := a.Bump()
-	if _, err := a.Alloc(c, 0); err != fail {
-		t.Fatalf("Alloc with a failing reservation: %v, want its error", err)
+	if _, err := a.Alloc(c, 0); err != fail || errors.Is(err, ErrFull) {
+		t.Fatalf("Alloc with a failing reservation: %v, want its error (segment.ErrNoSpace, not ErrFull)", err)
 	}
 	if a.Bump() != bump {
 		t.Fatalf("a failed reservation moved the bump pointer from %d to %d", bump, a.Bump())

@@ -1,6 +1,10 @@
 package arena
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/shmdict/shmdict/segment"
+)
 
 // Size classes, in units of 16 bytes. Classes 0..7 are 1..8 units (16 to
 // 128 bytes, exact for small records, which dominate). Above that each
@@ -15,8 +19,9 @@ const (
 	NumClasses = smallClasses + 4*(20-3)
 	// MaxPayload is the largest payload a block can carry.
 	MaxPayload = MaxUnits*Unit - HeaderBytes
-	// Unit is the allocation unit in bytes.
-	Unit = 16
+	// Unit is the allocation unit in bytes. The segment format defines it
+	// (record offsets in slots count units), so it is segment.Unit.
+	Unit = segment.Unit
 	// HeaderBytes is the size of a block's header word.
 	HeaderBytes = 8
 )

@@ -99,7 +99,7 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 	if err := allocate(fd, l); err != nil {
 		if errors.Is(err, unix.ENOSPC) {
 			need := min(l.ArenaOff+ReserveChunk, l.arenaEnd())
-			return nil, fmt.Errorf("%w: %s needs %d bytes (%s) to start, and up to %s as its records fill it; free space there, or choose a smaller Capacity: %v",
+			return nil, fmt.Errorf("%w: %s needs %d bytes (%s) to start, and up to %s as its records fill it: %v",
 				ErrNoSpace, path, need, humanBytes(need), humanBytes(l.TotalSize), err)
 		}
 		return nil, fmt.Errorf("shmdict: allocate %d bytes for %s: %w", l.TotalSize, path, err)

@@ -238,6 +238,7 @@ const (
 	// GroupSlots is the number of slots probed together (one cache line).
 	GroupSlots = 4
 	// Unit is the arena's allocation unit; record offsets count units.
+	// It is defined here, with the format, and arena.Unit refers to it.
 	Unit = 16
 	// MaxArenaUnits is the largest arena a 32-bit unit index can address (64 GiB).
 	MaxArenaUnits = 1<<32 - 1

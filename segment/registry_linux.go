@@ -59,7 +59,7 @@ func (s *Segment) claimEntry() error {
 		s.clearCrashed()
 		return nil
 	}
-	return fmt.Errorf("%w: %s: all %d process registry entries are held by live processes (create the table with a larger MaxProcesses)", ErrInUse, s.Path, s.Layout.MaxProcs)
+	return fmt.Errorf("%w: %s: all %d process registry entries are held by live processes", ErrInUse, s.Path, s.Layout.MaxProcs)
 }
 
 // clearCrashed clears the pid of every entry whose process died with the

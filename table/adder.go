@@ -164,7 +164,7 @@ func (a *Adder) addFast(delta int64) bool {
 		return false
 	}
 	st.cell.Add(delta)
-	segment.Failpoint(segment.FPAdderAdded)
+	segment.Failpoint(fpAdderAdded)
 	if t.ringMask != 0 {
 		t.appendEvent(a.slot, st.word, st.word, EventAdd)
 	}
@@ -195,7 +195,7 @@ func (a *Adder) addSlow(delta int64) (err error) {
 	a.st.Store(st)
 	st.cell.Add(delta)
 	committed = true
-	segment.Failpoint(segment.FPAdderAdded)
+	segment.Failpoint(fpAdderAdded)
 	t.notify(a.h, a.slot, st.word, st.word, EventAdd)
 	return nil
 }
@@ -272,7 +272,7 @@ func (t *Table) adderOf(key []byte, h uint64, lane bool) (slot uint64, st *adder
 		}
 		nw := adderWord(idx)
 		if t.mem.CAS64(woff, w, nw) {
-			segment.Failpoint(segment.FPAdderPublished)
+			segment.Failpoint(fpAdderPublished)
 			t.retire(slot, kw, w) // absent: count the key; expired: free its record
 			t.notify(h, slot, w, nw, EventAdd)
 			// Published: a Delete before the reload below must not get

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 	"github.com/shmdict/shmdict/table"
 )
@@ -258,7 +259,7 @@ func readChaosLog(t *testing.T, path string) []*chaosOp {
 // adderKills counts the kills at the adder failpoints.
 func adderKills(fpKills map[string]int) int {
 	n := 0
-	for _, fp := range segment.AdderFailpoints {
+	for _, fp := range table.AdderFailpoints {
 		n += fpKills[fp]
 	}
 	return n
@@ -295,7 +296,7 @@ func TestChaosKill(t *testing.T) {
 	}
 	tb.Close()
 	dir := t.TempDir()
-	failpoints := append(slices.Clone(segment.Failpoints), segment.AdderFailpoints...)
+	failpoints := append(slices.Clone(table.Failpoints), table.AdderFailpoints...)
 	fpKills := map[string]int{}
 	exe, err := os.Executable()
 	if err != nil {
@@ -315,11 +316,11 @@ func TestChaosKill(t *testing.T) {
 				itoa(w), itoa(round), utoa(seed), itoa(nops))
 			lf.cmd.Env = append(os.Environ(), childEnv+"="+roleChaos, childIndexEnv+"="+itoa(w))
 			switch {
-			case segment.FailpointsEnabled && w == 0 && round < 2*len(segment.AdderFailpoints):
+			case segment.FailpointsEnabled && w == 0 && round < 2*len(table.AdderFailpoints):
 				// Each adder failpoint, twice, whatever the draw: a life
 				// makes tens of adders (owned ones after their Deletes)
 				// and hundreds of adds.
-				lf.fp = fmt.Sprintf("%s:%d", segment.AdderFailpoints[round%len(segment.AdderFailpoints)], 1+r.IntN(10))
+				lf.fp = fmt.Sprintf("%s:%d", table.AdderFailpoints[round%len(table.AdderFailpoints)], 1+r.IntN(10))
 			case segment.FailpointsEnabled && r.IntN(3) > 0:
 				lf.fp = fmt.Sprintf("%s:%d", failpoints[r.IntN(len(failpoints))], 1+r.IntN(40))
 			}
@@ -551,7 +552,7 @@ func TestChaosKill(t *testing.T) {
 		t.Errorf("Verify after Repair counts %d adders, Entries %d (at least the %d shared ones)", rep.Adders, adders, chaosAdders)
 	}
 	if segment.FailpointsEnabled {
-		for _, fp := range segment.AdderFailpoints {
+		for _, fp := range table.AdderFailpoints {
 			if fpKills[fp] == 0 {
 				t.Errorf("no writer was killed at failpoint %s (kills per failpoint: %v)", fp, fpKills)
 			}
@@ -670,7 +671,7 @@ func TestChaosSigstop(t *testing.T) {
 	if !segment.FailpointsEnabled {
 		childOps = 200000
 	}
-	for _, fp := range []string{segment.FPValueWritten, segment.FPValuePublished, segment.FPArenaPopped, segment.FPArenaFreeMarked} {
+	for _, fp := range []string{table.FPValueWritten, table.FPValuePublished, arena.FPPopped, arena.FPFreeMarked} {
 		cmd := exec.Command(exe, name, itoa(childOps))
 		cmd.Env = append(os.Environ(), childEnv+"="+roleStopWrite, childIndexEnv+"=0",
 			"SHMDICT_FAILPOINT="+fp+":50:stop")

@@ -113,7 +113,7 @@ func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool) {
 		}
 		nw := counterWord(next)
 		if t.mem.CAS64(woff, w, nw) {
-			segment.Failpoint(segment.FPAddPublished)
+			segment.Failpoint(fpAddPublished)
 			// notify's two steps, inline and with the doorbell offset
 			// known: a call here cost a fifth of the path's throughput
 			// from 2 processes (BenchmarkCounterProcs).

@@ -2,6 +2,7 @@ package table
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/shmdict/shmdict/segment"
 )
@@ -55,3 +56,17 @@ var (
 	// (it can only come from damage there).
 	ErrReplaced = errors.New("shmdict: table was replaced by a compaction; close it and open the name again")
 )
+
+// withAdvice adds what to do, in the table's options, to an error from
+// segment.Create, Open or Attach: the segment says what ran out, the
+// table which option to change. There ErrNoSpace can only be the file
+// system's refusal of a new segment, and ErrInUse a full registry.
+func withAdvice(err error) error {
+	switch {
+	case errors.Is(err, ErrNoSpace):
+		return fmt.Errorf("%w; free space on that file system, or choose a smaller Capacity", err)
+	case errors.Is(err, ErrInUse):
+		return fmt.Errorf("%w (create the table with a larger MaxProcesses)", err)
+	}
+	return err
+}

@@ -715,3 +715,29 @@ func TestErrReplaced(t *testing.T) {
 	}
 	errsWant(t, "Set after a forced Compact", tb.Set([]byte("k"), []byte("v")), table.ErrReplaced)
 }
+
+// TestErrInUseRegistryFull: a table whose process registry is full
+// refuses another attach with ErrInUse, and the table's advice (the
+// segment says only that the registry is full).
+func TestErrInUseRegistryFull(t *testing.T) {
+	name := errsShmName(t)
+	tb, err := table.Create(name, table.Options{Capacity: 16, MaxProcesses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	for what, open := range map[string]func() (*table.Table, error){
+		"Attach": func() (*table.Table, error) { return table.Attach(name) },
+		"Open":   func() (*table.Table, error) { return table.Open(name, table.Options{Capacity: 16}) },
+	} {
+		other, err := open()
+		if err == nil {
+			other.Close()
+			t.Fatalf("%s of a table with its one registry entry held succeeded", what)
+		}
+		errsWant(t, what+" with a full registry", err, table.ErrInUse)
+		if !strings.Contains(err.Error(), "registry entries") || !strings.Contains(err.Error(), "larger MaxProcesses") {
+			t.Errorf("%s: message %q does not say the registry is full and what to do", what, err)
+		}
+	}
+}

@@ -152,7 +152,7 @@ func TestChaosEvict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fps := append(append([]string{}, segment.Failpoints...), segment.ReuseFailpoints...)
+	fps := append(append([]string{}, table.Failpoints...), table.ReuseFailpoints...)
 	kills := 0
 	for round := range rounds {
 		cmds := make([]*exec.Cmd, writers)

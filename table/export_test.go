@@ -13,3 +13,15 @@ func CounterWordOff(c *Counter) uint64 {
 
 // TableMem is t's memory, for the hardware-ceiling benchmark.
 func TableMem(t *Table) atomicx.Mem { return t.mem }
+
+// Failpoint names and lists, for the crash tests.
+var (
+	Failpoints      = failpoints
+	ReuseFailpoints = reuseFailpoints
+	AdderFailpoints = adderFailpoints
+)
+
+const (
+	FPValueWritten   = fpValueWritten
+	FPValuePublished = fpValuePublished
+)

@@ -93,7 +93,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 	tmp := filepath.Join(dir, "."+base+".compact."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(rand.Uint64()%1e9, 10))
 	seg, err := segment.Create(tmp, nl, access)
 	if err != nil {
-		return rep, err
+		return rep, withAdvice(err)
 	}
 	nt := newTable(seg, name)
 	ok := false

@@ -376,7 +376,7 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 			ok, moved := t.casValue(slot, kw, w, nw)
 			if ok {
 				committed = true
-				segment.Failpoint(segment.FPValuePublished)
+				segment.Failpoint(fpValuePublished)
 				t.retire(slot, kw, w)
 				if !isAbsent(w) {
 					t.touch(slot) // an overwrite is a use; an insert is not (CLOCK evicts new keys first)
@@ -444,7 +444,7 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 		nw := nextValueWord(w, 0)
 		if t.mem.CAS64(woff, w, nw) {
 			*committed = true
-			segment.Failpoint(segment.FPDeletePublished)
+			segment.Failpoint(fpDeletePublished)
 			// The key word of a slot that is never reused cannot change.
 			t.freeValue(slot, t.mem.Load64(t.slotOff(slot)), w)
 			t.addLen(slot, -1)
@@ -550,7 +550,7 @@ retry:
 			if ok {
 				committed = true
 				n = next
-				segment.Failpoint(segment.FPAddPublished)
+				segment.Failpoint(fpAddPublished)
 				t.retire(slot, kw, w) // absent: count the key; expired: free its record
 				if !isAbsent(w) {
 					t.touch(slot)
@@ -620,7 +620,7 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 		}
 		nw := counterWord(next)
 		if t.mem.CAS64(woff, w, nw) {
-			segment.Failpoint(segment.FPAddPublished)
+			segment.Failpoint(fpAddPublished)
 			t.notify(h, base+j, w, nw, EventAdd)
 			return next, true
 		}
@@ -642,7 +642,7 @@ func (t *Table) addAdder(slot, h, w uint64, delta int64, committed *bool) (int64
 	}
 	own := int64(cell.Add(delta))
 	*committed = true
-	segment.Failpoint(segment.FPAdderAdded)
+	segment.Failpoint(fpAdderAdded)
 	t.notify(h, slot, w, w, EventAdd)
 	// This lane's part is the add's own result; laneCell marked the lane.
 	used := t.mem.Load64(segment.OffLanesUsed) & t.laneMask &^ (1 << t.lanes.lane)
@@ -747,7 +747,7 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 		}
 		if swapped {
 			done = true // u is published now: the deferred free must not touch it
-			segment.Failpoint(segment.FPValuePublished)
+			segment.Failpoint(fpValuePublished)
 			t.freeValue(slot, kw, w)
 			kind := EventSet
 			if del {
@@ -898,7 +898,7 @@ retry:
 			ok, moved := t.casValue(slot, kw, w, nw)
 			if ok {
 				committed, actual = true, value
-				segment.Failpoint(segment.FPValuePublished)
+				segment.Failpoint(fpValuePublished)
 				t.retire(slot, kw, w) // absent: count the key; expired: free its record
 				t.notify(h, slot, w, nw, EventSet)
 				return value, false, nil

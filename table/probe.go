@@ -342,14 +342,14 @@ func (t *Table) claim(key []byte, h uint64, rec uint32) (slot, kw uint64, err er
 						return 0, 0, err
 					}
 					c.reserved = true
-					segment.Failpoint(segment.FPClaimReserved)
+					segment.Failpoint(fpClaimReserved)
 				}
 				if err := c.writeKey(key); err != nil {
 					release()
 					return 0, 0, err
 				}
 				if kw := keyWord(tag, c.keyUnit); t.mem.CAS64(off, 0, kw) {
-					segment.Failpoint(segment.FPClaimPublished)
+					segment.Failpoint(fpClaimPublished)
 					return base + j, kw, nil
 				}
 				w0 = t.mem.Load64(off) // another key took it; look at which
@@ -394,7 +394,7 @@ func (c *claimRes) writeKey(key []byte) error {
 		return err
 	}
 	c.keyUnit = u
-	segment.Failpoint(segment.FPClaimKeyWritten)
+	segment.Failpoint(fpClaimKeyWritten)
 	return nil
 }
 
@@ -466,7 +466,7 @@ func (t *Table) writeRecord(prefix []byte, deadline int64, payload []byte, shard
 		t.mem.Put64(off+arena.HeaderBytes+span, uint64(deadline))
 	}
 	t.mem.CopyIn(off+arena.HeaderBytes+span+head, payload)
-	segment.Failpoint(segment.FPValueWritten)
+	segment.Failpoint(fpValueWritten)
 	return u, nil
 }
 
@@ -479,7 +479,7 @@ func (t *Table) allocRecord(c, shard int) (uint32, error) {
 		if err == nil {
 			return u, nil
 		}
-		if !errors.Is(err, arena.ErrNoSpace) {
+		if !errors.Is(err, arena.ErrFull) {
 			return 0, fmt.Errorf("%w (%s)", err, t.name)
 		}
 		// A block larger than the whole arena is never there to evict for.

@@ -237,7 +237,7 @@ func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 	if !t.mem.CAS128(t.slotOff(slot), kw, w1, t.deadFor(kw), nw) {
 		return false
 	}
-	segment.Failpoint(segment.FPRetirePublished)
+	segment.Failpoint(fpRetirePublished)
 	var h uint64
 	var buf [64]byte
 	hashed := false
@@ -361,7 +361,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 		if !t.takeSlot(cand, candWord, pw) {
 			continue // taken under us: look again
 		}
-		segment.Failpoint(segment.FPClaimPending)
+		segment.Failpoint(fpClaimPending)
 
 		// 2. The full-path check: kill other pending claims of the key,
 		// give way to a live copy.
@@ -381,7 +381,7 @@ func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
 			testHookBeforePromote()
 		}
 		if t.mem.CAS64(t.slotOff(cand), pw, lw) {
-			segment.Failpoint(segment.FPClaimPublished)
+			segment.Failpoint(fpClaimPublished)
 			return cand, lw, nil
 		}
 	}
@@ -469,7 +469,7 @@ func (rc *reuseClaim) reserve(round *int) (again bool, err error) {
 			return false, t.errBudgetFull()
 		}
 		c.reserved = true
-		segment.Failpoint(segment.FPClaimReserved)
+		segment.Failpoint(fpClaimReserved)
 	}
 	if err := c.writeKey(rc.key); err != nil {
 		c.release()

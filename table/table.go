@@ -183,7 +183,7 @@ func newTable(seg *segment.Segment, name string) *Table {
 	t := &Table{
 		seg:      seg,
 		mem:      seg.Mem,
-		ar:       arena.New(seg.Mem, l),
+		ar:       arena.New(seg.Mem, l.ArenaOff, l.ArenaSize),
 		name:     name,
 		seed:     l.Seed,
 		groups:   l.Groups(),
@@ -248,7 +248,7 @@ func Open(name string, opts Options) (*Table, error) {
 		seg, _, err = segment.Open(path, l, opts.access())
 	}
 	if err != nil {
-		return nil, err
+		return nil, withAdvice(err)
 	}
 	return newTable(seg, name), nil
 }
@@ -269,7 +269,7 @@ func Create(name string, opts Options) (*Table, error) {
 	}
 	seg, err := segment.Create(path, l, opts.access())
 	if err != nil {
-		return nil, err
+		return nil, withAdvice(err)
 	}
 	return newTable(seg, name), nil
 }
@@ -301,7 +301,7 @@ func AttachShared(name, group string) (*Table, error) {
 	}
 	seg, err := segment.Attach(path, segment.Access{Group: group})
 	if err != nil {
-		return nil, err
+		return nil, withAdvice(err)
 	}
 	return newTable(seg, name), nil
 }
