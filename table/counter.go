@@ -2,8 +2,10 @@ package table
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime/debug"
 
+	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -131,3 +133,198 @@ func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool) {
 
 // String describes the counter for logs.
 func (c *Counter) String() string { return fmt.Sprintf("table.Counter(%q)", clip(c.key)) }
+
+// Add atomically adds delta to the counter at key and returns the new
+// value. An absent key starts at 0; Add(key, 0) reads a counter without
+// creating it. A key holding a byte value gives ErrNotCounter, and a
+// result outside [MinCounter, MaxCounter] gives ErrRange (the counter is
+// left unchanged). On a key that is a striped adder (Table.Adder), Add
+// adds delta to this process's lane and returns the adder's sum, which
+// includes every add that returned before Add was called (and may include
+// ones made meanwhile); an adder's sum is not range-checked.
+func (t *Table) Add(key []byte, delta int64) (int64, error) {
+	if len(key) <= MaxKeyLen && delta != 0 && delta <= MaxCounter && delta >= MinCounter && !t.reuse && !t.seg.Closed() {
+		if n, ok := t.addFast(key, hash64(key, t.seed), delta); ok {
+			return n, nil
+		}
+	}
+	return t.addSlow(key, delta)
+}
+
+// addSlow is Add for what addFast does not settle, under the full fault
+// guard: a fault here (which a fault in addFast leads to as well, see
+// addFast) becomes the operation's ErrFault or ErrClosed.
+func (t *Table) addSlow(key []byte, delta int64) (n int64, err error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	if delta > MaxCounter || delta < MinCounter {
+		return 0, fmt.Errorf("%w: delta %d leaves [%d, %d]", ErrRange, delta, int64(MinCounter), int64(MaxCounter))
+	}
+	old, err := t.enter()
+	if err != nil {
+		return 0, err
+	}
+	committed := false
+	defer t.exitWrite(old, &err, &committed)
+	if err := t.notReplaced(); err != nil {
+		return 0, err
+	}
+	h := hash64(key, t.seed)
+retry:
+	for {
+		var slot, kw uint64
+		if delta == 0 {
+			var sn seen
+			var ok bool
+			slot, sn, ok, err = t.find(key, h)
+			if err != nil || !ok {
+				return 0, err
+			}
+			kw = sn.w0
+		} else if slot, kw, err = t.findOrClaim(key, h); err != nil {
+			return 0, err
+		}
+		woff := t.valueWordOff(slot)
+		for {
+			w := t.mem.Load64(woff)
+			var cur int64
+			switch {
+			case isCounter(w):
+				cur = counterOf(w)
+			case isAdder(w):
+				return t.addAdder(slot, h, w, delta, &committed)
+			case unitOf(w) != 0:
+				exp, stable := t.expired(woff, w)
+				if !stable {
+					continue
+				}
+				if !exp {
+					ok, moved := t.confirm(t.slotOff(slot), kw, w)
+					switch {
+					case ok:
+						return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+					case moved:
+						continue retry
+					}
+					continue
+				}
+				// An expired value counts as absent: the counter starts at 0.
+			}
+			if delta == 0 {
+				ok, moved := t.confirm(t.slotOff(slot), kw, w)
+				switch {
+				case ok:
+					return cur, nil
+				case moved:
+					return 0, nil // retired: absent reads as 0
+				}
+				continue
+			}
+			next, inRange := addCounter(cur, delta)
+			if !inRange {
+				return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
+			}
+			nw := counterWord(next)
+			ok, moved := t.casValue(slot, kw, w, nw)
+			if ok {
+				committed = true
+				n = next
+				segment.Failpoint(fpAddPublished)
+				t.retire(slot, kw, w) // absent: count the key; expired: free its record
+				if !isAbsent(w) {
+					t.touch(slot)
+				}
+				t.notify(h, slot, w, nw, EventAdd)
+				return next, nil
+			}
+			if moved {
+				continue retry
+			}
+		}
+	}
+}
+
+// addFast is Add's common case in one pass: an existing counter or adder
+// in the key's first probe group, in a segment without slot reuse,
+// changed by one CAS (or one atomic add to this process's lane of an
+// adder) that nothing else has to follow (no Len change, no record to
+// free). ok is false for anything else, and Add then takes the general
+// path; nothing changed then, except after a fault that came after the
+// change (a Close under it, a file truncated under it), and then the
+// general path fails too (ErrClosed, ErrFault): a change is never made
+// twice. Like getFast, it has a fault guard of its own whose deferred
+// function sets no results, and exists to cut instructions: counters are
+// the hot loop of many users.
+func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
+	defer t.fastDone(debug.SetPanicOnFault(true))
+	if t.replaced.Load() != 0 {
+		return 0, false
+	}
+	base, match, _ := t.firstGroup(h)
+	if match == 0 {
+		return 0, false
+	}
+	j := uint64(bits.TrailingZeros64(match))
+	woff := t.valueWordOff(base + j)
+	// Key words and key records never change in a segment without reuse:
+	// one comparison settles whose slot this is. The key record's header
+	// is checked inline, as getFast does (a live record whose prefix is as
+	// long as the key and ends inside the arena); anything else takes the
+	// general path, which reports corruption.
+	u := uint64(unitOf(t.mem.Load64(t.slotOff(base + j))))
+	kl := uint64(len(key))
+	if u-1 >= t.units-1 { // u is 0 or past the arena
+		return 0, false
+	}
+	roff := t.arenaOff + u*arena.Unit
+	hdr := t.mem.Load64(roff)
+	if hdr>>56 != arena.LiveMagic || hdr>>32&0xFFFF != kl || u*arena.Unit+arena.HeaderBytes+kl > t.units*arena.Unit ||
+		!t.mem.Equal(roff+arena.HeaderBytes, key) {
+		return 0, false
+	}
+	for range 4 {
+		w := t.mem.Load64(woff)
+		if !isCounter(w) {
+			if !isAdder(w) {
+				return 0, false
+			}
+			committed := false
+			n, err := t.addAdder(base+j, h, w, delta, &committed)
+			return n, err == nil || committed
+		}
+		cur := counterOf(w)
+		next, inRange := addCounter(cur, delta)
+		if !inRange {
+			return 0, false // the general path reports ErrRange
+		}
+		nw := counterWord(next)
+		if t.mem.CAS64(woff, w, nw) {
+			segment.Failpoint(fpAddPublished)
+			t.notify(h, base+j, w, nw, EventAdd)
+			return next, true
+		}
+	}
+	return 0, false // heavy contention: the general path retries
+}
+
+// addAdder is Add on slot's adder, whose value word is w: it adds delta
+// to this process's lane (setting *committed) and returns the sum. It
+// runs under a fault guard.
+func (t *Table) addAdder(slot, h, w uint64, delta int64, committed *bool) (int64, error) {
+	i := adderIndex(w)
+	if delta == 0 {
+		return t.sumAt(i)
+	}
+	cell, err := t.laneCell(i)
+	if err != nil {
+		return 0, err
+	}
+	own := int64(cell.Add(delta))
+	*committed = true
+	segment.Failpoint(fpAdderAdded)
+	t.notify(h, slot, w, w, EventAdd)
+	// This lane's part is the add's own result; laneCell marked the lane.
+	used := t.mem.Load64(segment.OffLanesUsed) & t.laneMask &^ (1 << t.lanes.lane)
+	return own + t.sumLanes(used, i), nil
+}

@@ -70,3 +70,18 @@ func withAdvice(err error) error {
 	}
 	return err
 }
+
+func orNotFound(err error) error {
+	if err != nil {
+		return err
+	}
+	return ErrNotFound
+}
+
+// clip shortens a key for an error message.
+func clip(key []byte) []byte {
+	if len(key) > 64 {
+		return key[:64]
+	}
+	return key
+}

@@ -1,6 +1,8 @@
 package table
 
-import "github.com/shmdict/shmdict/arena"
+import (
+	"github.com/shmdict/shmdict/arena"
+)
 
 // Failpoint names, one per step of a write protocol at which a crash
 // leaves a distinct state (segment.Failpoint is the mechanism). Crash

@@ -1,6 +1,8 @@
 package table
 
-import "github.com/shmdict/shmdict/segment"
+import (
+	"github.com/shmdict/shmdict/segment"
+)
 
 // probeSeq is the probe path of a key hash, group by group: its home
 // group, then the group 1 further on, then 2 further than that, and so on
@@ -32,4 +34,89 @@ func (p *probeSeq) base() uint64 { return p.g * segment.GroupSlots }
 func (p *probeSeq) next() {
 	p.dist++
 	p.g = (p.g + p.dist) & p.mask
+}
+
+// valueWordOff is the offset of a slot's value word.
+func (t *Table) valueWordOff(slot uint64) uint64 { return t.slotOff(slot) + 8 }
+
+// walkPath calls f with each slot of key hash h's probe path, its key
+// word and its group's probe distance, in probe order, until f returns
+// false or after limit groups.
+func (t *Table) walkPath(h, limit uint64, f func(slot, w0, dist uint64) bool) {
+	for p := t.probeSeq(h); p.dist < limit; p.next() {
+		base := p.base()
+		for j := uint64(0); j < segment.GroupSlots; j++ {
+			if !f(base+j, t.mem.Load64(t.slotOff(base+j)), p.dist) {
+				return
+			}
+		}
+	}
+}
+
+// probeBound returns how many probe groups a lookup of a key homed at
+// group g must visit: one more than the farthest group a key homed there
+// was ever claimed in. Without it, lookups of absent keys would scan to the
+// probe limit once retired slots have filled every empty one (slots never
+// become empty again).
+func (t *Table) probeBound(g uint64) uint64 {
+	off, shift := t.dispOff+g/4*4, g%4*8
+	return min(uint64(t.mem.Load32(off)>>shift&0xFF)+1, t.maxProbe)
+}
+
+// raiseBound records that a key homed at group g is being claimed in the
+// group at probe distance d (0-based). It is raised before the claim is
+// visible, so a lookup or a claim scan that can meet the key reads a bound
+// that covers it.
+func (t *Table) raiseBound(g, d uint64) {
+	off, shift := t.dispOff+g/4*4, g%4*8
+	for {
+		w := t.mem.Load32(off)
+		if uint64(w>>shift&0xFF) >= d {
+			return
+		}
+		if t.mem.CAS32(off, w, w&^(0xFF<<shift)|uint32(d)<<shift) {
+			return
+		}
+	}
+}
+
+// slotOff returns the byte offset of slot i.
+func (t *Table) slotOff(i uint64) uint64 { return t.slotsOff + i*segment.SlotSize }
+
+// shardOf picks the free-list shard for a slot's records.
+func shardOf(slot uint64) int { return int(slot % segment.FreeShards) }
+
+// firstGroup loads the four key words of the first probe group of key
+// hash h and returns the group's first slot and two bit masks over its
+// slots: live ones whose tag is h's, and empty ones. Masks rather than a
+// branch per slot: a key's position in its group is random, so branching
+// on each word mispredicts about once per lookup, and a mispredict that
+// waits for the slot's cache miss discards the next lookup's overlapping
+// work. A caller that needs a matched key word loads it again and checks
+// it still matches (in a segment that reuses slots it can change).
+func (t *Table) firstGroup(h uint64) (base, match, empty uint64) {
+	base = h & (t.groups - 1) * segment.GroupSlots
+	off := t.slotOff(base)
+	want, keep := wantWord(h), t.hiKeep
+	w0 := t.mem.Load64(off)
+	w1 := t.mem.Load64(off + segment.SlotSize)
+	w2 := t.mem.Load64(off + 2*segment.SlotSize)
+	w3 := t.mem.Load64(off + 3*segment.SlotSize)
+	match = bit((w0>>32^want)&keep == 0) | bit((w1>>32^want)&keep == 0)<<1 |
+		bit((w2>>32^want)&keep == 0)<<2 | bit((w3>>32^want)&keep == 0)<<3
+	empty = bit(w0 == 0) | bit(w1 == 0)<<1 | bit(w2 == 0)<<2 | bit(w3 == 0)<<3
+	return base, match, empty
+}
+
+// wantWord is the high half of the key word of a live key with hash h
+// (in an eviction segment, with generation 0: compare it under hiKeep).
+func wantWord(h uint64) uint64 { return uint64(stateClaimed)<<(stateShift-32) | tagOf(h) }
+
+// bit is 1 for true and 0 for false, without a branch.
+func bit(b bool) uint64 {
+	var x uint64
+	if b {
+		x = 1
+	}
+	return x
 }

@@ -215,24 +215,6 @@ func (t *Table) markReplaced() {
 	})
 }
 
-// notReplaced returns ErrReplaced once a compaction replaced t's segment.
-// Writes call it under enter: one load of a line that nothing else writes,
-// so it stays in the cache.
-func (t *Table) notReplaced() error {
-	if t.mem.Load64(segment.OffReplaced) != 0 {
-		return fmt.Errorf("%w (%s)", ErrReplaced, t.name)
-	}
-	return nil
-}
-
-// checkReplaced is notReplaced with its own fault guard.
-func (t *Table) checkReplaced() (err error) {
-	if gerr := t.guarded(func() { err = t.notReplaced() }); gerr != nil {
-		return gerr
-	}
-	return err
-}
-
 // grownArena is the arena size Compact gives a table whose capacity
 // changes from oldCap (its claim budget) to newCap when no ArenaBytes is
 // asked for. Slots without arena space are of no use: a table created

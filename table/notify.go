@@ -2,8 +2,6 @@ package table
 
 import (
 	"context"
-	"math"
-	"sync"
 	"time"
 
 	"github.com/shmdict/shmdict/segment"
@@ -39,61 +37,6 @@ type Version uint64
 // hubPoll bounds how long the hub sleeps without a wake-up; it is a safety
 // net (and how the hub notices Close), not the wake-up path.
 const hubPoll = 2 * time.Second
-
-// waiter is one goroutine waiting, as the hub sees it.
-type waiter struct {
-	key   []byte
-	h     uint64
-	since uint64
-	ring  bool // a subscriber: wait for the ring tail to pass since
-	ch    chan struct{}
-}
-
-// hub fans one futex wait per process out to its waiting goroutines.
-type hub struct {
-	mu      sync.Mutex
-	waiters map[*waiter]struct{}
-	running bool
-}
-
-func doorbellOff(h uint64) uint64 { return segment.OffDoorbells + h%segment.Doorbells*4 }
-
-// arm sets the waiters bit of the doorbell word at off.
-func (t *Table) arm(off uint64) {
-	for {
-		v := t.mem.Load32(off)
-		if v&1 != 0 || t.mem.CAS32(off, v, v|1) {
-			return
-		}
-	}
-}
-
-// ringIfWaited rings the doorbell at off if some process armed it.
-func (t *Table) ringIfWaited(off uint64) {
-	for {
-		v := t.mem.Load32(off)
-		if v&1 == 0 {
-			return
-		}
-		if t.mem.CAS32(off, v, (v+2)&^1) {
-			break
-		}
-	}
-	t.mem.Add32(segment.OffWake, 1)
-	t.mem.FutexWake(segment.OffWake, math.MaxInt32)
-}
-
-// notify is called after a change of the key with hash h in slot from
-// value word old to new: it appends a change event if the segment keeps
-// them and rings the key's doorbell if anyone waits on it.
-func (t *Table) notify(h, slot, old, new uint64, kind EventKind) {
-	if t.ringMask != 0 {
-		t.appendEvent(slot, old, new, kind)
-	}
-	if d := doorbellOff(h); t.mem.Load32(d)&1 != 0 {
-		t.ringIfWaited(d)
-	}
-}
 
 // version returns the current Version of key.
 func (t *Table) version(key []byte, h uint64) (Version, error) {
@@ -213,17 +156,6 @@ func (t *Table) Wait(ctx context.Context, key []byte, since Version) (Version, e
 			return since, ErrClosed
 		}
 	}
-}
-
-// guarded runs f on the segment with faults turned into errors.
-func (t *Table) guarded(f func()) (err error) {
-	fo, err := t.enter()
-	if err != nil {
-		return err
-	}
-	defer t.exit(fo, &err)
-	f()
-	return nil
 }
 
 func (h *hub) add(t *Table, w *waiter) {

@@ -1,6 +1,8 @@
 package table
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+)
 
 // A slot is two 64-bit words, 16 bytes, four to a cache line (a probe
 // group). Every change to either word is one CAS, so a process killed at
@@ -156,3 +158,25 @@ func nextValueWord(old uint64, unit uint32) uint64 {
 	}
 	return ver<<32 | uint64(unit)
 }
+
+const (
+	statePending = 3
+	// evictBatch is how many keys a write that met ErrFull evicts before
+	// it tries again; evictRounds bounds its tries.
+	evictBatch  = 4
+	evictRounds = 64
+	// evictScanLimit is how many slots an eviction for arena space passes
+	// without meeting a key that holds a block of the wanted size class
+	// before it gives up: 32 words of reference bits, 16 KiB of slots.
+	// The hand keeps its position, so the next write that needs such a
+	// block looks at the next slots. Small enough that a write of a value
+	// that nothing can make room for fails in a few microseconds, large
+	// enough that a class that one key in a few hundred holds is found.
+	evictScanLimit = 1024
+)
+
+func pendingWord(tag uint64, unit uint32) uint64 {
+	return statePending<<stateShift | tag<<32 | uint64(unit)
+}
+
+func isPending(w0 uint64) bool { return w0>>stateShift == statePending }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/shmdict/shmdict/arena"
@@ -535,4 +536,71 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 // String names the table, for logs.
 func (t *Table) String() string {
 	return fmt.Sprintf("shmdict.Table(%q)", t.name)
+}
+
+// lanes is a process's use of the segment's adder lanes.
+type lanes struct {
+	once   sync.Once
+	lane   uint32         // this process's lane
+	marked atomicx.Flag   // lane's bit is set in OffLanesUsed
+	pages  []atomicx.Bits // bit p: page p of this lane is allocated
+}
+
+// waiter is one goroutine waiting, as the hub sees it.
+type waiter struct {
+	key   []byte
+	h     uint64
+	since uint64
+	ring  bool // a subscriber: wait for the ring tail to pass since
+	ch    chan struct{}
+}
+
+// hub fans one futex wait per process out to its waiting goroutines.
+type hub struct {
+	mu      sync.Mutex
+	waiters map[*waiter]struct{}
+	running bool
+}
+
+// fastDone ends the fault guard of a write's fast path (addFast, addAt,
+// Adder.addFast), started by `defer t.fastDone(debug.SetPanicOnFault(true))`:
+// it restores the goroutine's setting and swallows a memory fault without
+// setting the caller's results (it re-panics anything else), so that the
+// fast path reports "not done" and its caller takes the guarded slow path,
+// which faults again and reports it. getFast has the same guard written
+// out (a closure), as measured for the Get path.
+func (t *Table) fastDone(old bool) {
+	debug.SetPanicOnFault(old)
+	if r := recover(); r != nil {
+		t.seg.FaultError(r) // re-panics anything but a memory fault
+	}
+}
+
+// guarded runs f on the segment with faults turned into errors.
+func (t *Table) guarded(f func()) (err error) {
+	fo, err := t.enter()
+	if err != nil {
+		return err
+	}
+	defer t.exit(fo, &err)
+	f()
+	return nil
+}
+
+// notReplaced returns ErrReplaced once a compaction replaced t's segment.
+// Writes call it under enter: one load of a line that nothing else writes,
+// so it stays in the cache.
+func (t *Table) notReplaced() error {
+	if t.mem.Load64(segment.OffReplaced) != 0 {
+		return fmt.Errorf("%w (%s)", ErrReplaced, t.name)
+	}
+	return nil
+}
+
+// checkReplaced is notReplaced with its own fault guard.
+func (t *Table) checkReplaced() (err error) {
+	if gerr := t.guarded(func() { err = t.notReplaced() }); gerr != nil {
+		return gerr
+	}
+	return err
 }

@@ -1,7 +1,6 @@
 package table
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -36,25 +35,6 @@ func (t *Table) now() int64 {
 	return time.Now().UnixNano()
 }
 
-// SetWithTTL stores value under key until ttl from now, after which the
-// key reads as absent. ttl must be positive. A ttl that reaches past the
-// latest deadline the record can hold (math.MaxInt64 Unix nanoseconds, in
-// the year 2262), such as math.MaxInt64 for "forever", stores that latest
-// deadline: the value does not expire in practice.
-func (t *Table) SetWithTTL(key, value []byte, ttl time.Duration) error {
-	if ttl <= 0 {
-		return fmt.Errorf("%w: SetWithTTL needs a positive ttl (got %v)", ErrInvalid, ttl)
-	}
-	if err := t.guarded(func() {
-		if t.mem.Load64(segment.OffTTLUsed) == 0 {
-			t.mem.CAS64(segment.OffTTLUsed, 0, 1)
-		}
-	}); err != nil {
-		return err
-	}
-	return t.set(key, value, deadlineAfter(t.now(), ttl))
-}
-
 // deadlineAfter returns the deadline ttl (positive) after now, both in
 // Unix nanoseconds, saturated at math.MaxInt64: the sum wraps negative
 // for a huge ttl, and a value stored with a past deadline would read as
@@ -68,53 +48,6 @@ func deadlineAfter(now int64, ttl time.Duration) int64 {
 		return dl
 	}
 	return 1
-}
-
-// TTL returns how long key has left to live, or 0 if it has no TTL; an
-// absent or expired key gives ErrNotFound.
-func (t *Table) TTL(key []byte) (left time.Duration, err error) {
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	fo, err := t.enter()
-	if err != nil {
-		return 0, err
-	}
-	defer t.exit(fo, &err)
-	slot, sn, ok, err := t.find(key, hash64(key, t.seed))
-	if err != nil || !ok {
-		return 0, orNotFound(err)
-	}
-	woff := t.valueWordOff(slot)
-	for {
-		w := t.mem.Load64(woff)
-		var dl int64
-		ok := true
-		if expires(w) {
-			dl, ok = t.deadline(w)
-		}
-		if t.mem.Load64(woff) != w {
-			continue
-		}
-		if good, moved := t.confirm(t.slotOff(slot), sn.w0, w); moved {
-			return 0, ErrNotFound // retired: absent
-		} else if !good {
-			continue
-		}
-		if isAbsent(w) {
-			return 0, ErrNotFound
-		}
-		if !expires(w) {
-			return 0, nil
-		}
-		if !ok {
-			return 0, fmt.Errorf("%w: expiring value record of %q is malformed", ErrCorrupt, clip(key))
-		}
-		if left := time.Duration(dl - t.now()); left > 0 {
-			return left, nil
-		}
-		return 0, ErrNotFound
-	}
 }
 
 // deadline reads the deadline of expiring value word w1's record; the
@@ -201,20 +134,4 @@ func (t *Table) sweepSome(ttlUsed bool) {
 			t.reclaim(slot)
 		}
 	}
-}
-
-// Expire reclaims every expired value now and returns how many it
-// reclaimed: afterwards Len counts only live keys (until more expire).
-func (t *Table) Expire() (n int, err error) {
-	fo, err := t.enter()
-	if err != nil {
-		return 0, err
-	}
-	defer t.exit(fo, &err)
-	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
-		if expires(t.mem.Load64(t.valueWordOff(slot))) && t.reclaim(slot) {
-			n++
-		}
-	}
-	return n, nil
 }
