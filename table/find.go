@@ -155,3 +155,13 @@ var testHookMatchBefore, testHookMatchLoaded func()
 // matched, so that tests can retire and re-claim that slot before the
 // operation uses it.
 var testHookFound func()
+
+// liveMatch reports whether slot's live key word w0 (tag already checked)
+// names key, confirming against a recycled key record.
+func (t *Table) liveMatch(slot, w0 uint64, key []byte) (bool, error) {
+	eq, _, err := t.matches(slot, w0, key)
+	if err != nil || !eq {
+		return false, err
+	}
+	return t.mem.Load64(t.slotOff(slot)) == w0, nil
+}

@@ -120,3 +120,33 @@ func bit(b bool) uint64 {
 	}
 	return x
 }
+
+// tagIs reports whether key word w0 carries tag (a key hash's tagOf),
+// comparing the bits that the segment's key words keep of it.
+func (t *Table) tagIs(w0, tag uint64) bool { return (wordTag(w0)^tag)&t.tagKeep == 0 }
+
+// deadFor returns the dead word that ends the claim whose key word is w0:
+// with its generation in an eviction segment, exactly deadWord otherwise.
+func (t *Table) deadFor(w0 uint64) uint64 {
+	if !t.reuse {
+		return deadWord
+	}
+	return deadWord | w0&genField
+}
+
+// claimTag returns the tag field of a claim of key tag tag over key word
+// cand (empty or dead): in an eviction segment, the next generation.
+func (t *Table) claimTag(tag, cand uint64) uint64 {
+	if !t.reuse {
+		return tag
+	}
+	return tag&^genMask | (genOf(cand)+1)&genMask
+}
+
+// keyStill reports whether slot still holds the key whose key word was
+// kw; always true in a segment that does not reuse slots. A reader calls
+// it after validating the value word: if the key word is unchanged, the
+// value word it read belonged to its key.
+func (t *Table) keyStill(slot, kw uint64) bool {
+	return !t.reuse || t.mem.Load64(t.slotOff(slot)) == kw
+}

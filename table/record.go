@@ -1,11 +1,11 @@
 package table
 
 import (
-	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/shmdict/shmdict/arena"
-	"github.com/shmdict/shmdict/segment"
 )
 
 func checkKey(key []byte) error {
@@ -39,16 +39,6 @@ func (t *Table) recordKey(dst []byte, u uint32) ([]byte, error) {
 		return dst, errCorruptKey(t, u)
 	}
 	return t.mem.CopyOut(dst, off, n), nil
-}
-
-// liveMatch reports whether slot's live key word w0 (tag already checked)
-// names key, confirming against a recycled key record.
-func (t *Table) liveMatch(slot, w0 uint64, key []byte) (bool, error) {
-	eq, _, err := t.matches(slot, w0, key)
-	if err != nil || !eq {
-		return false, err
-	}
-	return t.mem.Load64(t.slotOff(slot)) == w0, nil
 }
 
 // rereads bounds how often a reader rereads a key record that reads
@@ -137,97 +127,68 @@ func (t *Table) keyAt(u uint32) (off, n uint64, ok bool) {
 	return t.ar.Off(u) + arena.HeaderBytes, n, true
 }
 
-// pinClass is the largest size class of a first value record that a
-// claim keeps as the key record (see keyAt): 64 bytes, one cache line. A
-// key whose value is overwritten keeps its first record until Compact, so
-// a larger first record (or an expiring one, which is soon dead) gets a
-// key record of its own instead.
-const pinClass = 3
-
-// pinnable reports whether the first value record of key, holding value,
-// may serve as its key record.
-func (t *Table) pinnable(key, value []byte) bool {
-	c := arena.ClassFor(arena.PrefixSpan(uint64(len(key))) + uint64(len(value)))
-	return !t.reuse && c >= 0 && c <= pinClass
-}
-
-// keyRecord writes a key record for key (see keyAt), privately: the
-// caller publishes it with its claim or frees it.
-func (t *Table) keyRecord(key []byte, shard int) (uint32, error) {
-	if t.reuse {
-		return t.writeRecord(nil, 0, key, shard)
-	}
-	return t.writeRecord(key, 0, nil, shard)
-}
-
-// freeValue frees the record of value word w, just unpublished from slot
-// whose key word is kw, unless the key word names it: in a version-4
-// segment the key's first value record stays as its key record for the
-// life of the slot. Counters and absent values have no record.
-func (t *Table) freeValue(slot, kw, w uint64) {
-	if isCounter(w) || unitOf(w) == 0 || unitOf(w) == unitOf(kw) {
-		return
-	}
-	// A bad header means corruption; the block is left where it is (a
-	// leak that fsck reports) rather than trusted.
-	_ = t.ar.Free(unitOf(w), shardOf(slot))
-}
-
-// writeRecord allocates a block from shard and fills it privately with
-// prefix and payload; the caller publishes it with a CAS or frees it. Key
-// records have no prefix; value records have their key as prefix. A
-// nonzero deadline (Unix ns) is written as an i64 before the payload, for
-// a value word with expiresBit.
-func (t *Table) writeRecord(prefix []byte, deadline int64, payload []byte, shard int) (uint32, error) {
-	span := arena.PrefixSpan(uint64(len(prefix)))
-	head := uint64(0)
-	if deadline != 0 {
-		head = 8
-	}
-	c := arena.ClassFor(span + head + uint64(len(payload)))
-	if c < 0 {
-		return 0, fmt.Errorf("%w: %d bytes with a %d-byte key, the limit is %d in all (store large values elsewhere and keep a reference)",
-			ErrValueTooLarge, len(payload), len(prefix), arena.MaxPayload)
-	}
-	u, err := t.allocRecord(c, shard)
-	if err != nil {
-		return 0, err
-	}
-	off := t.ar.Off(u)
-	t.ar.SetLengths(u, uint64(len(prefix)), head+uint64(len(payload)))
-	t.mem.CopyIn(off+arena.HeaderBytes, prefix)
-	if head != 0 {
-		t.mem.Put64(off+arena.HeaderBytes+span, uint64(deadline))
-	}
-	t.mem.CopyIn(off+arena.HeaderBytes+span+head, payload)
-	segment.Failpoint(fpValueWritten)
-	return u, nil
-}
-
-// allocRecord allocates a block of class c from shard. In an evicting
-// segment, a full arena makes it evict keys that hold a block of class c
-// or larger (the arena does not merge smaller free blocks) and try again.
-func (t *Table) allocRecord(c, shard int) (uint32, error) {
-	for round := 0; ; round++ {
-		u, err := t.ar.Alloc(c, shard)
-		if err == nil {
-			return u, nil
-		}
-		if !errors.Is(err, arena.ErrFull) {
-			return 0, fmt.Errorf("%w (%s)", err, t.name)
-		}
-		// A block larger than the whole arena is never there to evict for.
-		if t.reuse && round < evictRounds && arena.ClassUnits(c) < t.ar.Units() {
-			if evicted, _ := t.evict(evictBatch, c); evicted > 0 {
-				continue
-			}
-		}
-		st := t.Stats()
-		return 0, fmt.Errorf("%w: %v (%s: %d keys; %d of %d arena bytes in use); create the table with a larger ArenaBytes, or delete keys",
-			ErrFull, err, t.name, st.Keys, st.ArenaUsed, st.ArenaBytes)
-	}
-}
-
 func errCorruptKey(t *Table, u uint32) error {
 	return fmt.Errorf("%w: key record at arena unit %d is malformed (%s)", ErrCorrupt, u, t.name)
+}
+
+// SetClock replaces the clock the table uses for TTLs in this process
+// (time.Now by default). For tests: give every process the same clock.
+func (t *Table) SetClock(now func() time.Time) {
+	t.clock = now
+}
+
+func (t *Table) now() int64 {
+	if t.clock != nil {
+		return t.clock().UnixNano()
+	}
+	return time.Now().UnixNano()
+}
+
+// deadlineAfter returns the deadline ttl (positive) after now, both in
+// Unix nanoseconds, saturated at math.MaxInt64: the sum wraps negative
+// for a huge ttl, and a value stored with a past deadline would read as
+// absent at once. A deadline of 0 means "none" in a record, so the one
+// sum that lands on it (a clock before 1970) is moved 1 ns later.
+func deadlineAfter(now int64, ttl time.Duration) int64 {
+	if now >= 0 && int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	if dl := now + int64(ttl); dl != 0 {
+		return dl
+	}
+	return 1
+}
+
+// deadline reads the deadline of expiring value word w1's record; the
+// caller validates by re-loading the value word.
+func (t *Table) deadline(w1 uint64) (int64, bool) {
+	u := unitOf(w1)
+	_, p, n, ok := t.ar.ReadPrefixed(u)
+	if !ok || n < 8 {
+		return 0, false
+	}
+	return int64(t.mem.Load64(t.ar.Off(u) + arena.HeaderBytes + arena.PrefixSpan(p))), true
+}
+
+// expired reports whether value word w1 (loaded from woff) is a value
+// past its deadline; stable is false if the word changed meanwhile.
+func (t *Table) expired(woff, w1 uint64) (exp, stable bool) {
+	if !expires(w1) {
+		return false, true
+	}
+	dl, ok := t.deadline(w1)
+	if t.mem.Load64(woff) != w1 {
+		return false, false
+	}
+	return ok && dl <= t.now(), true
+}
+
+// present reports whether value word w1 (loaded from woff) holds a live
+// value: not absent, not expired. stable is false if it changed meanwhile.
+func (t *Table) present(woff, w1 uint64) (live, stable bool) {
+	if isAbsent(w1) {
+		return false, true
+	}
+	exp, stable := t.expired(woff, w1)
+	return !exp, stable
 }

@@ -43,14 +43,6 @@ func (t *Table) casValue(slot, kw, old, new uint64) (ok, moved bool) {
 	return false, t.mem.Load64(t.slotOff(slot)) != kw
 }
 
-// keyStill reports whether slot still holds the key whose key word was
-// kw; always true in a segment that does not reuse slots. A reader calls
-// it after validating the value word: if the key word is unchanged, the
-// value word it read belonged to its key.
-func (t *Table) keyStill(slot, kw uint64) bool {
-	return !t.reuse || t.mem.Load64(t.slotOff(slot)) == kw
-}
-
 // touch marks slot recently used, for CLOCK. A reference bit is written
 // only when clear, so reads of a hot key do not keep writing its line.
 func (t *Table) touch(slot uint64) {

@@ -95,28 +95,6 @@ func genOf(w0 uint64) uint64 { return w0 >> 32 & genMask }
 // dead word carries a generation).
 func isDead(w0 uint64) bool { return w0>>stateShift == stateDead }
 
-// tagIs reports whether key word w0 carries tag (a key hash's tagOf),
-// comparing the bits that the segment's key words keep of it.
-func (t *Table) tagIs(w0, tag uint64) bool { return (wordTag(w0)^tag)&t.tagKeep == 0 }
-
-// deadFor returns the dead word that ends the claim whose key word is w0:
-// with its generation in an eviction segment, exactly deadWord otherwise.
-func (t *Table) deadFor(w0 uint64) uint64 {
-	if !t.reuse {
-		return deadWord
-	}
-	return deadWord | w0&genField
-}
-
-// claimTag returns the tag field of a claim of key tag tag over key word
-// cand (empty or dead): in an eviction segment, the next generation.
-func (t *Table) claimTag(tag, cand uint64) uint64 {
-	if !t.reuse {
-		return tag
-	}
-	return tag&^genMask | (genOf(cand)+1)&genMask
-}
-
 // live reports whether key word w0 (with a matching tag) names a key.
 func live(w0 uint64) bool { return w0>>stateShift == stateClaimed }
 

@@ -1,10 +1,6 @@
 package table
 
 import (
-	"math"
-	"time"
-
-	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -21,68 +17,6 @@ import (
 // the table has used TTLs: a few keeps the cost of a Set to a few cache
 // lines while the sweep passes over the whole table every Slots/4 Sets.
 const sweepSlots = 4
-
-// SetClock replaces the clock the table uses for TTLs in this process
-// (time.Now by default). For tests: give every process the same clock.
-func (t *Table) SetClock(now func() time.Time) {
-	t.clock = now
-}
-
-func (t *Table) now() int64 {
-	if t.clock != nil {
-		return t.clock().UnixNano()
-	}
-	return time.Now().UnixNano()
-}
-
-// deadlineAfter returns the deadline ttl (positive) after now, both in
-// Unix nanoseconds, saturated at math.MaxInt64: the sum wraps negative
-// for a huge ttl, and a value stored with a past deadline would read as
-// absent at once. A deadline of 0 means "none" in a record, so the one
-// sum that lands on it (a clock before 1970) is moved 1 ns later.
-func deadlineAfter(now int64, ttl time.Duration) int64 {
-	if now >= 0 && int64(ttl) > math.MaxInt64-now {
-		return math.MaxInt64
-	}
-	if dl := now + int64(ttl); dl != 0 {
-		return dl
-	}
-	return 1
-}
-
-// deadline reads the deadline of expiring value word w1's record; the
-// caller validates by re-loading the value word.
-func (t *Table) deadline(w1 uint64) (int64, bool) {
-	u := unitOf(w1)
-	_, p, n, ok := t.ar.ReadPrefixed(u)
-	if !ok || n < 8 {
-		return 0, false
-	}
-	return int64(t.mem.Load64(t.ar.Off(u) + arena.HeaderBytes + arena.PrefixSpan(p))), true
-}
-
-// expired reports whether value word w1 (loaded from woff) is a value
-// past its deadline; stable is false if the word changed meanwhile.
-func (t *Table) expired(woff, w1 uint64) (exp, stable bool) {
-	if !expires(w1) {
-		return false, true
-	}
-	dl, ok := t.deadline(w1)
-	if t.mem.Load64(woff) != w1 {
-		return false, false
-	}
-	return ok && dl <= t.now(), true
-}
-
-// present reports whether value word w1 (loaded from woff) holds a live
-// value: not absent, not expired. stable is false if it changed meanwhile.
-func (t *Table) present(woff, w1 uint64) (live, stable bool) {
-	if isAbsent(w1) {
-		return false, true
-	}
-	exp, stable := t.expired(woff, w1)
-	return !exp, stable
-}
 
 // reclaim empties slot's value if it is expired, and reports whether it
 // did. The key counted in Len until now.
