@@ -257,8 +257,7 @@ func (t *Table) adderOf(key []byte, h uint64, lane bool) (slot uint64, st *adder
 		nw := adderWord(idx)
 		if t.mem.CAS64(woff, w, nw) {
 			segment.Failpoint(fpAdderPublished)
-			t.retire(slot, kw, w) // absent: count the key; expired: free its record
-			t.notify(h, slot, w, nw, EventAdd)
+			t.published(slot, kw, h, w, nw, EventAdd) // absent: counts the key; expired: frees its record
 			// Published: a Delete before the reload below must not get
 			// the same index published again.
 			idx = ^uint64(0)

@@ -108,12 +108,10 @@ func (t *Table) addAt(slot, kw, bell uint64, delta int64) (n int64, ok bool) {
 		if !isCounter(w) {
 			return 0, false
 		}
-		cur := counterOf(w)
-		next, inRange := addCounter(cur, delta)
+		next, nw, inRange := counterStep(w, delta)
 		if !inRange {
 			return 0, false // the general path reports ErrRange
 		}
-		nw := counterWord(next)
 		if t.mem.CAS64(woff, w, nw) {
 			segment.Failpoint(fpAddPublished)
 			// notify's two steps, inline and with the doorbell offset
@@ -221,21 +219,15 @@ retry:
 				}
 				continue
 			}
-			next, inRange := addCounter(cur, delta)
+			next, nw, inRange := counterStep(counterWord(cur), delta)
 			if !inRange {
 				return cur, fmt.Errorf("%w: %d + %d leaves [%d, %d]", ErrRange, cur, delta, int64(MinCounter), int64(MaxCounter))
 			}
-			nw := counterWord(next)
 			ok, moved := t.casValue(slot, kw, w, nw)
 			if ok {
 				committed = true
-				n = next
 				segment.Failpoint(fpAddPublished)
-				t.retire(slot, kw, w) // absent: count the key; expired: free its record
-				if !isAbsent(w) {
-					t.touch(slot)
-				}
-				t.notify(h, slot, w, nw, EventAdd)
+				t.published(slot, kw, h, w, nw, EventAdd) // absent: counts the key; expired: frees its record
 				return next, nil
 			}
 			if moved {
@@ -293,12 +285,10 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 			n, err := t.addAdder(base+j, h, w, delta, &committed)
 			return n, err == nil || committed
 		}
-		cur := counterOf(w)
-		next, inRange := addCounter(cur, delta)
+		next, nw, inRange := counterStep(w, delta)
 		if !inRange {
 			return 0, false // the general path reports ErrRange
 		}
-		nw := counterWord(next)
 		if t.mem.CAS64(woff, w, nw) {
 			segment.Failpoint(fpAddPublished)
 			t.notify(h, base+j, w, nw, EventAdd)

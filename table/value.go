@@ -145,6 +145,29 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 	}
 }
 
+// counterStep is the counter word that adds delta to counter word w, and
+// the new value; inRange is false if it would leave [MinCounter,
+// MaxCounter]. Every counter CAS (Add's paths, Counter.Add) builds its
+// new word here.
+func counterStep(w uint64, delta int64) (next int64, nw uint64, inRange bool) {
+	next, inRange = addCounter(counterOf(w), delta)
+	return next, counterWord(next), inRange
+}
+
+// published finishes a write whose CAS just replaced slot's value word w
+// with nw (key word kw, key hash h), which every process can see, and
+// whose failpoint the caller passed: it retires w (frees its record, or
+// counts a new key if it was absent), counts an overwrite as a use
+// (CLOCK), and notifies waiters and subscribers. Set, GetOrSet,
+// CompareAndSwap and Add end this way.
+func (t *Table) published(slot, kw, h, w, nw uint64, kind EventKind) {
+	t.retire(slot, kw, w)
+	if !isAbsent(w) {
+		t.touch(slot) // an overwrite is a use; an insert is not (CLOCK evicts new keys first)
+	}
+	t.notify(h, slot, w, nw, kind)
+}
+
 // addCounter returns cur + delta and whether it stays in [MinCounter,
 // MaxCounter] without overflowing.
 func addCounter(cur, delta int64) (next int64, ok bool) {

@@ -36,44 +36,21 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 	if err := t.notReplaced(); err != nil {
 		return err
 	}
-	h := hash64(key, t.seed)
-	var u uint32
-	pinned := false // u is the key record of the slot it claimed
-	defer func() {
-		if !committed && !pinned && u != 0 {
-			t.ar.Free(u, int(h%segment.FreeShards))
-		}
-	}()
-	prepare := func() (_ uint32, err error) {
-		if u == 0 {
-			u, err = t.writeRecord(key, deadline, value, int(h%segment.FreeShards))
-		}
-		if deadline != 0 || !t.pinnable(key, value) {
-			return 0, err // expiring or large: the claim writes a key record
-		}
-		return u, err
-	}
+	r := newValue{t: t, key: key, value: value, deadline: deadline, h: hash64(key, t.seed)}
+	defer func() { r.release(committed) }()
 	for {
-		slot, kw, err := t.findOrClaimPrepared(key, h, prepare)
+		slot, kw, err := t.findOrClaimPrepared(key, r.h, r.prepare)
 		if err != nil {
 			return err
 		}
-		pinned = pinned || (u != 0 && unitOf(kw) == u)
-		if u == 0 {
-			// From the slot's shard, where its old record will be freed:
-			// the allocator tries that shard's free list before the bump.
-			// Only for a key that find found: an absent key's record was
-			// written before its claim (prepare), so a write that fails
-			// here claimed nothing and gives nothing back. The slot may be
-			// another writer's claim, between its promotion and its value.
-			if u, err = t.writeRecord(key, deadline, value, shardOf(slot)); err != nil {
-				return err
-			}
+		r.claimed(kw)
+		if err := r.write(slot); err != nil {
+			return err
 		}
 		woff := t.valueWordOff(slot)
 		for {
 			w := t.mem.Load64(woff)
-			nw := nextValueWord(w, u)
+			nw := nextValueWord(w, r.u)
 			if deadline != 0 {
 				nw |= expiresBit
 			}
@@ -81,11 +58,7 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 			if ok {
 				committed = true
 				segment.Failpoint(fpValuePublished)
-				t.retire(slot, kw, w)
-				if !isAbsent(w) {
-					t.touch(slot) // an overwrite is a use; an insert is not (CLOCK evicts new keys first)
-				}
-				t.notify(h, slot, w, nw, EventSet)
+				t.published(slot, kw, r.h, w, nw, EventSet)
 				t.sweepSome(deadline != 0)
 				return nil
 			}
@@ -93,6 +66,59 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 				break // the slot was retired: find the key again
 			}
 		}
+	}
+}
+
+// newValue is the record a Set-like write (Set, GetOrSet) publishes. For
+// a key that may be absent it is written before the claim (prepare), so
+// that the claim can take it as the key's key record (see claim);
+// otherwise once the key's slot is found (write), from the slot's shard,
+// where its old record will be freed.
+type newValue struct {
+	t          *Table
+	key, value []byte
+	deadline   int64 // Unix ns; 0: none
+	h          uint64
+	u          uint32 // the record, once written
+	pinned     bool   // u is the key record of the slot the write claimed
+}
+
+// prepare writes the record for a claim and returns it if the claim may
+// take it as the key record: not if it expires or is large (then the
+// claim writes a key record of its own).
+func (r *newValue) prepare() (_ uint32, err error) {
+	if r.u == 0 {
+		r.u, err = r.t.writeRecord(r.key, r.deadline, r.value, int(r.h%segment.FreeShards))
+	}
+	if r.deadline != 0 || !r.t.pinnable(r.key, r.value) {
+		return 0, err
+	}
+	return r.u, err
+}
+
+// claimed notes the key word of the slot found or claimed: if it names
+// the record, the record is the key's key record, never freed here.
+func (r *newValue) claimed(kw uint64) {
+	r.pinned = r.pinned || (r.u != 0 && unitOf(kw) == r.u)
+}
+
+// write writes the record, if prepare did not, for the key found in
+// slot. Only for a key that find found: an absent key's record was
+// written before its claim, so a write that fails here claimed nothing
+// and gives nothing back. The slot may be another writer's claim, between
+// its promotion and its value.
+func (r *newValue) write(slot uint64) (err error) {
+	if r.u == 0 {
+		r.u, err = r.t.writeRecord(r.key, r.deadline, r.value, shardOf(slot))
+	}
+	return err
+}
+
+// release frees the record unless the write published it or a claim took
+// it as a key record.
+func (r *newValue) release(committed bool) {
+	if !committed && !r.pinned && r.u != 0 {
+		r.t.ar.Free(r.u, int(r.h%segment.FreeShards))
 	}
 }
 
@@ -200,14 +226,13 @@ func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error
 		}
 		if swapped {
 			done = true // u is published now: the deferred free must not touch it
-			segment.Failpoint(fpValuePublished)
-			t.freeValue(slot, kw, w)
 			kind := EventSet
 			if del {
 				t.addLen(slot, -1)
 				kind = EventDelete
 			}
-			t.notify(h, slot, w, nw, kind)
+			segment.Failpoint(fpValuePublished)
+			t.published(slot, kw, h, w, nw, kind) // w matched: retiring frees it
 			return true, nil
 		}
 	}
@@ -243,30 +268,15 @@ func (t *Table) getOrSet(key, value []byte, wantOld bool) (actual []byte, loaded
 	if err := t.notReplaced(); err != nil {
 		return nil, false, err
 	}
-	h := hash64(key, t.seed)
-	var u uint32
-	pinned := false // u is the key record of the slot it claimed
-	defer func() {
-		if !committed && !pinned && u != 0 {
-			t.ar.Free(u, int(h%segment.FreeShards))
-		}
-	}()
-	prepare := func() (_ uint32, err error) {
-		if u == 0 {
-			u, err = t.writeRecord(key, 0, value, int(h%segment.FreeShards))
-		}
-		if !t.pinnable(key, value) {
-			return 0, err
-		}
-		return u, err
-	}
+	r := newValue{t: t, key: key, value: value, h: hash64(key, t.seed)}
+	defer func() { r.release(committed) }()
 retry:
 	for {
-		slot, kw, err := t.findOrClaimPrepared(key, h, prepare)
+		slot, kw, err := t.findOrClaimPrepared(key, r.h, r.prepare)
 		if err != nil {
 			return nil, false, err
 		}
-		pinned = pinned || (u != 0 && unitOf(kw) == u)
+		r.claimed(kw)
 		woff := t.valueWordOff(slot)
 		for {
 			w := t.mem.Load64(woff)
@@ -303,19 +313,15 @@ retry:
 				}
 				return v, true, nil
 			}
-			if u == 0 {
-				// As in set: the key was found, not claimed by this call.
-				if u, err = t.writeRecord(key, 0, value, shardOf(slot)); err != nil {
-					return nil, false, err
-				}
+			if err := r.write(slot); err != nil {
+				return nil, false, err
 			}
-			nw := nextValueWord(w, u)
+			nw := nextValueWord(w, r.u)
 			ok, moved := t.casValue(slot, kw, w, nw)
 			if ok {
 				committed, actual = true, value
 				segment.Failpoint(fpValuePublished)
-				t.retire(slot, kw, w) // absent: count the key; expired: free its record
-				t.notify(h, slot, w, nw, EventSet)
+				t.published(slot, kw, r.h, w, nw, EventSet) // absent: counts the key; expired: frees its record
 				return value, false, nil
 			}
 			if moved {
