@@ -70,6 +70,20 @@ func (t *Table) matches(slot, w0 uint64, key []byte) (bool, seen, error) {
 	}
 }
 
+// locate finds key for an operation that has entered (enterKey): its hash,
+// and its slot if present. A write first checks that the table was not
+// replaced under it (ErrReplaced).
+func (t *Table) locate(key []byte, write bool) (h, slot uint64, sn seen, ok bool, err error) {
+	if write {
+		if err := t.notReplaced(); err != nil {
+			return 0, 0, seen{}, false, err
+		}
+	}
+	h = hash64(key, t.seed)
+	slot, sn, ok, err = t.find(key, h)
+	return h, slot, sn, ok, err
+}
+
 // find returns the slot index holding key, or ok=false if it is absent,
 // and what it saw of the slot's key and value words. In a segment that
 // reuses slots, a match is confirmed by rereading the key word: a key

@@ -20,10 +20,10 @@ import (
 var fileLayers = []string{
 	"doc.go", "errors.go", "codec.go", "failpoints.go", "hash.go",
 	"slot.go",   // the key and value words: encodings only
-	"table.go",  // the Table, Options, open and close, the fault guards, Stats
+	"table.go",  // the Table, Options, open and close, input checks, the fault guards, Stats
 	"index.go",  // slot geometry, the probe walker, tag and dead words
 	"lanes.go",  // adder lanes: cells, sums, indices
-	"record.go", // reading records: keys, deadlines; input checks
+	"record.go", // reading records: keys, deadlines
 	"find.go",   // finding a key's slot
 	"ring.go",   // the event ring's entries, doorbells, notify
 	"reuse.go",  // slot reuse: CAS of a live key's value, retire, evict

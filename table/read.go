@@ -130,15 +130,12 @@ func (t *Table) getFast(dst, key []byte, h uint64) ([]byte, bool) {
 
 // Contains reports whether key is present.
 func (t *Table) Contains(key []byte) (found bool, err error) {
-	if err := checkKey(key); err != nil {
-		return false, err
-	}
-	old, err := t.enter()
+	old, err := t.enterKey(key)
 	if err != nil {
 		return false, err
 	}
 	defer t.exit(old, &err)
-	slot, sn, ok, err := t.find(key, hash64(key, t.seed))
+	_, slot, sn, ok, err := t.locate(key, false)
 	if err != nil || !ok {
 		return false, err
 	}

@@ -8,30 +8,6 @@ import (
 	"github.com/shmdict/shmdict/arena"
 )
 
-func checkKey(key []byte) error {
-	if len(key) > MaxKeyLen {
-		return fmt.Errorf("%w: %d bytes, the limit is %d (hash long keys first)", ErrKeyTooLarge, len(key), MaxKeyLen)
-	}
-	return nil
-}
-
-func checkValue(v []byte) error {
-	if len(v) > MaxValueLen {
-		return fmt.Errorf("%w: %d bytes, the limit is %d (store large values elsewhere and keep a reference)", ErrValueTooLarge, len(v), MaxValueLen)
-	}
-	return nil
-}
-
-// checkRecord rejects a value that, with its key as prefix, fits no
-// arena block, before anything is claimed for it.
-func checkRecord(key, value []byte, head int) error {
-	if arena.ClassFor(arena.PrefixSpan(uint64(len(key)))+uint64(head+len(value))) < 0 {
-		return fmt.Errorf("%w: %d bytes with a %d-byte key; a value and its key (padded to 8 bytes) must fit in %d bytes (store large values elsewhere and keep a reference)",
-			ErrValueTooLarge, len(value), len(key), arena.MaxPayload)
-	}
-	return nil
-}
-
 // recordKey appends the key of key record u to dst (error if malformed).
 func (t *Table) recordKey(dst []byte, u uint32) ([]byte, error) {
 	off, n, ok := t.keyAt(u)

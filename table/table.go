@@ -386,6 +386,16 @@ func (t *Table) enter() (bool, error) {
 	return debug.SetPanicOnFault(true), nil
 }
 
+// enterKey starts an operation on key: the key's size checked, then enter
+// (whose exit the caller defers directly). With locate, it is the
+// prologue of every guarded operation on one key.
+func (t *Table) enterKey(key []byte) (bool, error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	return t.enter()
+}
+
 // exit ends an operation started by enter. It must be deferred directly:
 // it turns a memory fault inside the operation (a truncated file, or a
 // Close under the operation) into an error instead of a crash.
@@ -603,4 +613,28 @@ func (t *Table) checkReplaced() (err error) {
 		return gerr
 	}
 	return err
+}
+
+func checkKey(key []byte) error {
+	if len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: %d bytes, the limit is %d (hash long keys first)", ErrKeyTooLarge, len(key), MaxKeyLen)
+	}
+	return nil
+}
+
+func checkValue(v []byte) error {
+	if len(v) > MaxValueLen {
+		return fmt.Errorf("%w: %d bytes, the limit is %d (store large values elsewhere and keep a reference)", ErrValueTooLarge, len(v), MaxValueLen)
+	}
+	return nil
+}
+
+// checkRecord rejects a value that, with its key as prefix, fits no
+// arena block, before anything is claimed for it.
+func checkRecord(key, value []byte, head int) error {
+	if arena.ClassFor(arena.PrefixSpan(uint64(len(key)))+uint64(head+len(value))) < 0 {
+		return fmt.Errorf("%w: %d bytes with a %d-byte key; a value and its key (padded to 8 bytes) must fit in %d bytes (store large values elsewhere and keep a reference)",
+			ErrValueTooLarge, len(value), len(key), arena.MaxPayload)
+	}
+	return nil
 }

@@ -124,19 +124,12 @@ func (r *newValue) release(committed bool) {
 
 // Delete removes key and reports whether it was present.
 func (t *Table) Delete(key []byte) (deleted bool, err error) {
-	if err := checkKey(key); err != nil {
-		return false, err
-	}
-	old, err := t.enter()
+	old, err := t.enterKey(key)
 	if err != nil {
 		return false, err
 	}
 	defer t.exitWrite(old, &err, &deleted)
-	if err := t.notReplaced(); err != nil {
-		return false, err
-	}
-	h := hash64(key, t.seed)
-	slot, sn, ok, err := t.find(key, h)
+	h, slot, sn, ok, err := t.locate(key, true)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -163,19 +156,12 @@ func (t *Table) CompareAndDelete(key, old []byte) (deleted bool, err error) {
 }
 
 func (t *Table) compareAnd(key, old, new []byte, del bool) (done bool, err error) {
-	if err := checkKey(key); err != nil {
-		return false, err
-	}
-	fo, err := t.enter()
+	fo, err := t.enterKey(key)
 	if err != nil {
 		return false, err
 	}
 	defer t.exitWrite(fo, &err, &done)
-	if err := t.notReplaced(); err != nil {
-		return false, err
-	}
-	h := hash64(key, t.seed)
-	slot, sn, ok, err := t.find(key, h)
+	h, slot, sn, ok, err := t.locate(key, true)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -353,15 +339,12 @@ func (t *Table) SetWithTTL(key, value []byte, ttl time.Duration) error {
 // TTL returns how long key has left to live, or 0 if it has no TTL; an
 // absent or expired key gives ErrNotFound.
 func (t *Table) TTL(key []byte) (left time.Duration, err error) {
-	if err := checkKey(key); err != nil {
-		return 0, err
-	}
-	fo, err := t.enter()
+	fo, err := t.enterKey(key)
 	if err != nil {
 		return 0, err
 	}
 	defer t.exit(fo, &err)
-	slot, sn, ok, err := t.find(key, hash64(key, t.seed))
+	_, slot, sn, ok, err := t.locate(key, false)
 	if err != nil || !ok {
 		return 0, orNotFound(err)
 	}
