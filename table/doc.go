@@ -81,23 +81,74 @@
 //
 // # Internals
 //
+// A newcomer reads this section, then one file. Where a Get goes:
+// read.go (Get, getFast: the first probe group, inline) then, for
+// anything else, find.go (the probe walk) and value.go (the validated
+// read). Where a write protocol changes: write.go (Set, Delete, CAS,
+// GetOrSet), counter.go (Add, Counter), adder.go (Adder), each built on
+// claim.go (getting a slot for an absent key), alloc.go (writing the
+// record), value.go (published: what follows every publishing CAS) and,
+// in a table with eviction, reuse.go. The files are in layers, listed
+// bottom up in layers_test.go (TestFileLayers): each uses only those
+// below it.
+//
+// # Slot lifecycle
+//
+// A slot is 16 bytes, a key word w0 and a value word w1 (bit layouts
+// beside the constants in slot.go; format version 5 is the table without
+// eviction, version 3 the table with eviction, docs/FORMAT.md has both).
+//
+// Key word states (bits 63..62):
+//
+//	00 empty     never claimed: a lookup that meets it stops (the key is absent)
+//	01 live      names the key: tag (hash bits) | key record unit
+//	10 dead      matches no key
+//	11 pending   version 3 only: a claim in flight, not yet a key
+//
+// Key word transitions, version 5 (no eviction): empty → live, by the
+// claim's CAS after its key record is written (claim.go); live → dead only
+// by an exclusive Repair. Nothing else: a slot keeps its key for the
+// segment's life, so a key word once matched never needs rechecking, and
+// Delete leaves it live (a tombstone, reclaimed by Compact).
+//
+// Key word transitions, version 3 (eviction, reuse.go, claim.go): empty or
+// dead → pending (takeSlot, a 16-byte CAS that also sets w1 absent with a
+// fresh version); pending → live (promote) or dead (killed by a competing
+// claim of the same key, or by the claim itself when it gives way); live
+// → dead (retireKey: Delete or eviction, a 16-byte CAS of both words that
+// leaves w1 absent). Each claim bumps a 16-bit generation in the key word,
+// so a claim's words differ from those of every earlier claim of the slot.
+//
+// Value word states:
+//
+//	absent    bit 63 = 0, bit 62 = 0, unit 0: no value; bits 61..32 a version
+//	record    bit 63 = 0, unit != 0: a value record (bit 62: it starts with
+//	          a deadline), bits 61..32 a version that each change bumps
+//	counter   bit 63 = 1: an int63 counter, inline
+//	adder     bits 63..62 = 01, unit 0: a striped adder, bits 61..32 its
+//	          lane index (version 5 only; lanes.go)
+//
+// Value word transitions (both versions, each one CAS; in version 3 a
+// 16-byte CAS that also checks the key word, casValue): any state → record
+// (Set, SetWithTTL, CompareAndSwap, GetOrSet on absent), absent or expired
+// record → counter (Add) or → adder (Adder), counter → counter (Add),
+// any present state → absent (Delete, CompareAndDelete, Clear, and the
+// reclaim of an expired record). A new version follows every change, from
+// a random start when leaving a counter or an adder, so a validated read
+// never mistakes a new value for the one it began with (ABA). An adder's
+// index is never handed out twice, so an adder word never comes back.
+//
 // Terminology:
-//   - slot: 16 bytes of the index, a key word and a value word (slot.go).
-//     Without eviction a slot belongs to one key for the life of the
-//     segment; deleting the key empties its value word only (a tombstone),
-//     and Compact reclaims them. In a table with eviction, slots are
-//     retired and claimed again, and the key word carries a claim
-//     generation (reuse.go).
 //   - probe group: 4 slots on one cache line; a key's groups are visited in
-//     triangular order up to a probe limit (probe.go).
+//     triangular order up to a probe limit (index.go, probeSeq).
 //   - record: an immutable block in the arena holding a key and a value
 //     (value record; the key comes first, as a prefix). A slot's key word
 //     names its key record: in version 5 a record whose prefix is the key,
-//     usually the key's first value record (keyAt, probe.go); in version 3
+//     usually the key's first value record (keyAt, record.go); in version 3
 //     a record of its own holding just the key.
 //   - validated read: copy a record (plain loads on amd64, atomic ones on
 //     arm64 and under -race), then check that the value word still points
-//     at it; retry if not (ops.go).
+//     at it; retry if not (value.go, readValue).
 //
 // Invariants:
 //   - Every change to a published word is one 64-bit CAS (a 16-byte CAS of
@@ -105,7 +156,7 @@
 //     cell; published records are never modified; so a process killed at
 //     any instruction leaves the old word or the new one, never a torn
 //     value or a lock.
-//   - An adder index names one adder for the segment's life (adder.go).
+//   - An adder index names one adder for the segment's life (lanes.go).
 //   - A key is in at most one slot, on its probe path before any empty slot.
 //   - Every offset and length read from the segment is bounds-checked before
 //     use, and memory faults (a truncated file, a Close under an operation)

@@ -10,13 +10,15 @@ import (
 
 // Probing. The slot array is split into groups of 4 slots (one cache
 // line). A key's probe sequence visits groups g0, g0+1, g0+3, g0+6, ...
-// (triangular numbers, which cover every group of a power-of-two table),
-// and the slots of each group in order, up to maxProbe groups. Because
-// slots are never emptied, a key lives in the first slot of its sequence
-// that was empty when it was inserted: a lookup that meets an empty slot
-// knows the key is absent, and two processes inserting the same key meet
-// at the same slot (the loser of the claim CAS sees the winner's key and
-// uses that slot).
+// (triangular numbers, which cover every group of a power-of-two table:
+// probeSeq), and the slots of each group in order, up to maxProbe groups.
+// A claimed slot never becomes empty again (in a table with eviction a
+// retired slot is dead, and claims reuse it under the pending protocol of
+// reuse.go and claim.go), so a lookup that meets an empty slot knows the
+// key is absent. Without eviction a key lives in the first slot of its
+// sequence that was empty when it was inserted, and two processes
+// inserting the same key meet at the same slot (the loser of the claim
+// CAS sees the winner's key and uses that slot).
 
 // seen is what matching a slot learned about its value: the value word
 // and, when known is set, the prefix and payload lengths of its record as

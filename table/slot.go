@@ -5,8 +5,10 @@ import (
 )
 
 // A slot is two 64-bit words, 16 bytes, four to a cache line (a probe
-// group). Every change to either word is one CAS, so a process killed at
-// any instruction leaves the old word or the new one.
+// group). Every change to either word is one CAS (in a segment with
+// eviction, a 16-byte CAS of both words), so a process killed at any
+// instruction leaves the old words or the new ones. doc.go's "Slot
+// lifecycle" lists the states and the transitions each format allows.
 //
 // Key word (w0). In a segment without eviction it is set once from 0 by
 // CAS after the key record is written and never changed afterwards (a
