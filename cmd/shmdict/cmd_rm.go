@@ -25,9 +25,11 @@ func newRmCmd() *command {
 	c := &rmCmd{}
 	return &command{
 		name: "rm", args: "NAME [--force]", summary: "remove a table (refused while processes have it open)",
-		help:  rmHelp,
-		flags: func(fs *flag.FlagSet) { fs.BoolVar(&c.force, "force", false, "remove even while processes have it open") },
-		run:   c.run,
+		help: rmHelp,
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&c.force, "force", false, "remove even while processes have it open")
+		},
+		run: c.run,
 	}
 }
 

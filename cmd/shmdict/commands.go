@@ -11,9 +11,15 @@ import (
 	"github.com/shmdict/shmdict/table"
 )
 
-// A command is one subcommand. Each lives in the file named for it
-// (cmd_get.go for get, ...), where a constructor builds its command from
-// its help text, its flags and its run method; commands lists them all.
+// Reading this command's source: main.go parses a command line and
+// prints usage; commands lists every subcommand, each in the file named
+// for it (cmd_get.go for get, ...), where newGetCmd builds it from its
+// help text, its flags (fields of getCmd) and its run method. Shared by
+// several commands: shape.go (the flags that shape a new table),
+// dumpformat.go (dump and load's JSON lines), messages.go (every error
+// message, in CLI words), jsonout.go (--json outputs) and term.go
+// (terminal output). The CLI uses only package table's public API
+// (source_test.go checks it).
 
 // command is one subcommand.
 type command struct {
