@@ -16,8 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/shmdict/shmdict/bench"
 )
 
 // Exit codes.
@@ -34,31 +32,8 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// command is one subcommand.
-type command struct {
-	name    string
-	args    string // argument synopsis
-	summary string
-	help    string // flags are appended from the FlagSet
-	run     func(env *env, fs *flag.FlagSet, args []string) error
-	flags   func(fs *flag.FlagSet) // declares flags (may be nil)
-}
-
-// env is what commands read and write: the process's streams, swappable
-// in tests.
-type env struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	stdinTTY       bool
-	stderrTTY      bool
-}
-
-var commands = map[string]*command{}
-
-func register(c *command) { commands[c.name] = c }
-
 func main() {
-	bench.MaybeWorker() // a `shmdict bench` worker process runs and exits here
+	benchWorker() // a `shmdict bench` worker process runs and exits here
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		stdinTTY: isTerminal(os.Stdin), stderrTTY: isTerminal(os.Stderr)}
 	os.Exit(run(e, os.Args[1:]))

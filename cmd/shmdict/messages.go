@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"unicode/utf8"
 
-	"github.com/shmdict/shmdict/segment"
 	"github.com/shmdict/shmdict/table"
 )
 
@@ -141,7 +140,7 @@ func sharedGroup(name string) string {
 	if g := os.Getenv("SHMDICT_GROUP"); g != "" {
 		return g
 	}
-	path, err := segment.Path(name)
+	path, err := table.Path(name)
 	if err != nil {
 		return ""
 	}

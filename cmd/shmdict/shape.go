@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/shmdict/shmdict/segment"
 	"github.com/shmdict/shmdict/table"
 )
 
@@ -42,14 +41,11 @@ func policyName(p table.EvictionPolicy) string {
 	return evictNone
 }
 
-// shapeOf reads the shape of an existing segment.
-func shapeOf(l segment.Layout) Shape {
-	s := Shape{Capacity: int(l.ClaimBudget), ArenaBytes: int64(l.ArenaSize),
-		MaxProcs: int(l.MaxProcs), Events: int(l.RingEntries), Eviction: evictNone, AdderLanes: int(l.Lanes)}
-	if l.Evicts() {
-		s.Eviction = evictClock
-	}
-	return s
+// shapeOf is the shape of a table as table.OptionsOf (an existing table)
+// or Options.Resolved (one about to be created) describe it.
+func shapeOf(o table.Options) Shape {
+	return Shape{Capacity: o.Capacity, ArenaBytes: o.ArenaBytes, MaxProcs: o.MaxProcesses,
+		Events: o.EventRing, Eviction: policyName(o.Eviction), AdderLanes: o.AdderLanes}
 }
 
 func (s Shape) validate() error {
@@ -58,14 +54,14 @@ func (s Shape) validate() error {
 		return fmt.Errorf("capacity, arena_bytes and max_procs must be positive and events not negative")
 	case s.Eviction != evictNone && s.Eviction != evictClock:
 		return fmt.Errorf("eviction %q: want %q or %q", s.Eviction, evictNone, evictClock)
-	case s.AdderLanes < 0 || s.AdderLanes > segment.MaxLanes:
-		return fmt.Errorf("adder_lanes %d: want 1 to %d (or none)", s.AdderLanes, segment.MaxLanes)
+	case s.AdderLanes < 0 || s.AdderLanes > table.MaxAdderLanes:
+		return fmt.Errorf("adder_lanes %d: want 1 to %d (or none)", s.AdderLanes, table.MaxAdderLanes)
 	}
 	return nil
 }
 
-// maxArena is the largest arena a segment can have (64 GiB).
-const maxArena = int64(segment.MaxArenaUnits) * segment.Unit
+// maxArena is the largest arena a table can have (64 GiB).
+const maxArena = table.MaxArenaBytes
 
 // defaultArena is the arena table.Options gives a capacity when
 // ArenaBytes is 0 (Options.ArenaBytes documents it).
@@ -93,7 +89,7 @@ func (f *shapeFlags) register(fs *flag.FlagSet, capacityHelp string) {
 	f.mode = fs.String("mode", "", "file permission bits, octal: 0600 (default), or 0660 with --group")
 	f.group = fs.String("group", os.Getenv("SHMDICT_GROUP"), "share the table with this group's members (mode 0660; default $SHMDICT_GROUP, whom other commands then trust too)")
 	f.evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events or --adder-lanes")
-	f.adderLanes = fs.Int("adder-lanes", 0, fmt.Sprintf("lanes of striped adders ('incr --adder'), 1 to %d: up to this many processes add without sharing a cache line (default %d; a table with --evict has none)", segment.MaxLanes, segment.DefaultLanes))
+	f.adderLanes = fs.Int("adder-lanes", 0, fmt.Sprintf("lanes of striped adders ('incr --adder'), 1 to %d: up to this many processes add without sharing a cache line (default %d; a table with --evict has none)", table.MaxAdderLanes, table.DefaultAdderLanes))
 }
 
 // parsed records which flags the command line gave.
@@ -170,8 +166,8 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 		}
 	}
 	if f.given["adder-lanes"] {
-		if *f.adderLanes < 1 || *f.adderLanes > segment.MaxLanes {
-			return o, usagef("--adder-lanes must be in [1, %d] (got %d)", segment.MaxLanes, *f.adderLanes)
+		if *f.adderLanes < 1 || *f.adderLanes > table.MaxAdderLanes {
+			return o, usagef("--adder-lanes must be in [1, %d] (got %d)", table.MaxAdderLanes, *f.adderLanes)
 		}
 		o.AdderLanes = *f.adderLanes
 	}
@@ -261,23 +257,9 @@ func (f *shapeFlags) checkShape(name string, have Shape, opts table.Options) err
 
 // wantShape is the shape a table created with opts would have.
 func wantShape(opts table.Options) (Shape, error) {
-	arena := opts.ArenaBytes
-	if arena == 0 {
-		arena = defaultArena(opts.Capacity)
-	}
-	procs := opts.MaxProcesses
-	if procs == 0 {
-		procs = segment.DefaultMaxProcs
-	}
-	l, err := segment.NewLayout(opts.Capacity, arena, procs)
-	if err == nil {
-		l, err = l.WithRing(opts.EventRing)
-	}
-	if err == nil && opts.AdderLanes != 0 {
-		l, err = l.WithAdders(opts.AdderLanes, l.Adders)
-	}
+	o, err := opts.Resolved()
 	if err != nil {
 		return Shape{}, usageError{explain(err, "")}
 	}
-	return shapeOf(l.WithEviction(opts.Eviction == table.EvictCLOCK)), nil
+	return shapeOf(o), nil
 }

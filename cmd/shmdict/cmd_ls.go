@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/shmdict/shmdict/table"
+)
+
+const lsHelp = `DIR defaults to /dev/shm. STATE is "ok" (live processes have it open),
+"unused" (a table no process has open right now, a table's normal state
+between uses; LAST USE says since when: create, open and close count; "a
+process died with it open" means it may have been used later than that),
+"orphan" (a temp file left by an interrupted create or compaction, which
+'shmdict gc' removes), "temp (in use)" (a create or compaction at work), or
+why the file is not a usable segment.
+
+With --json, "state" is one of "ok", "unused", "orphan", "temp_in_use" and
+"unusable" (then "error" says why), and "crashed_processes" counts the
+processes that died with the table open.
+
+Examples:
+  shmdict ls
+  shmdict ls /var/lib/myapp --json`
+
+// lsCmd is 'shmdict ls'. Its STATE column goes by SegmentInfo.Orphan and
+// Unused, as gc and table.RemoveOrphans do (lsJSON).
+type lsCmd struct{ asJSON bool }
+
+func newLsCmd() *command {
+	c := &lsCmd{}
+	return &command{
+		name: "ls", args: "[DIR]", summary: "list table segments with size, keys, fill and attached processes",
+		help:  lsHelp,
+		flags: func(fs *flag.FlagSet) { fs.BoolVar(&c.asJSON, "json", false, "print JSON, one object per segment") },
+		run:   c.run,
+	}
+}
+
+func (c *lsCmd) run(e *env, fs *flag.FlagSet, args []string) error {
+	if err := wantArgs(args, 0, 1); err != nil {
+		return err
+	}
+	dir := ""
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	infos, err := table.List(dir)
+	if err != nil {
+		return err
+	}
+	var rows []lsOut
+	for _, in := range infos {
+		rows = append(rows, lsJSON(in))
+	}
+	if c.asJSON {
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE\tMEMORY\tKEYS\tCAPACITY\tFILL\tPROCS\tLAST USE\tSTATE")
+	for i, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\t%s\n", r.Name, humanBytes(r.Bytes), humanBytes(r.MemoryBytes), r.Keys, r.Capacity, r.Fill, r.Procs,
+			infos[i].Modified.Format("2006-01-02 15:04"), lsText(r))
+	}
+	return tw.Flush()
+}
