@@ -33,7 +33,7 @@ var fileLayers = []string{
 	"value.go",  // the validated value read, retire, counters' arithmetic
 	"counter.go", "adder.go", "getmany.go", "iter.go", "read.go",
 	"notify.go", "events.go", "verify.go", "write.go", "load.go",
-	"maintain.go", "typed.go",
+	"maintain.go", "inspect.go", "typed.go",
 }
 
 // TestFileLayers checks that files tie one way: no file uses one listed
