@@ -87,7 +87,7 @@ func (t *Table) Adder(key []byte) (a *Adder, err error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	if t.reuse || t.seg.Layout.Lanes == 0 {
+	if t.seg.Layout.Lanes == 0 { // a table with eviction has no lanes
 		return nil, t.errNoAdders()
 	}
 	fo, err := t.enter()

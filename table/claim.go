@@ -23,8 +23,10 @@ var testHookBeforeKill, testHookBeforePromote func()
 var testHookClaimFull func()
 
 // claimReuse is findOrClaim's slow path in a segment that reuses slots:
-// the pending-claim protocol described at the top of this file.
-func (t *Table) claimReuse(key []byte, h uint64) (slot, kw uint64, err error) {
+// the pending-claim protocol described at the top of reuse.go. It writes
+// a key record of its own (a version-3 key record holds just the key), so
+// it takes no prepared record (rec).
+func (t *Table) claimReuse(key []byte, h uint64, _ uint32) (slot, kw uint64, err error) {
 	rc := reuseClaim{t: t, key: key, h: h, tag: tagOf(h), g0: h & (t.groups - 1), c: claimRes{t: t, h: h}}
 	for round := 0; ; {
 		// 1. Find a live copy of the key (within the probe bound), and the
@@ -246,10 +248,7 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
 		return slot, sn.w0, err
 	}
-	if t.reuse {
-		return t.claimReuse(key, h)
-	}
-	return t.claim(key, h, 0)
+	return t.claimKey(key, h, 0)
 }
 
 // findOrClaimPrepared is findOrClaim for a write that stores a record of
@@ -276,8 +275,18 @@ func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() (uint32
 	if err != nil {
 		return 0, 0, err
 	}
+	return t.claimKey(key, h, rec)
+}
+
+// claimKey gives an absent key a slot by its format's protocol: claim's
+// CAS of an empty key word (version 5), or claimReuse's pending claim
+// (version 3). rec is a prepared record a version-5 claim may take as
+// the key record. One place decides; a direct call, so that the key does
+// not escape (a call through a function value would make every caller's
+// key escape to the heap).
+func (t *Table) claimKey(key []byte, h uint64, rec uint32) (slot, kw uint64, err error) {
 	if t.reuse {
-		return t.claimReuse(key, h)
+		return t.claimReuse(key, h, rec)
 	}
 	return t.claim(key, h, rec)
 }

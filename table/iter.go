@@ -96,18 +96,16 @@ func (t *Table) Clear() (err error) {
 		if !live(w0) || isAbsent(t.mem.Load64(t.valueWordOff(slot))) {
 			continue
 		}
-		var cleared bool
-		if t.reuse {
-			t.deleteReuse(slot, w0, &cleared)
-			continue
-		}
 		u := unitOf(w0)
 		off, n, ok := t.keyAt(u)
 		if !ok {
+			if t.mem.Load64(t.slotOff(slot)) != w0 {
+				continue // retired meanwhile (a table with eviction)
+			}
 			return errCorruptKey(t, u)
 		}
-		h := hash64(t.mem.Bytes(off, n), t.seed)
-		t.clearSlot(slot, h, &cleared)
+		var cleared bool
+		t.deleteKey(slot, hash64(t.mem.Bytes(off, n), t.seed), w0, &cleared)
 	}
 	return nil
 }

@@ -213,7 +213,7 @@ func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 // deleteReuse deletes the key of slot (key word kw) by retiring the slot.
 // It reports whether the key had a live value; *committed is set once the
 // retiring CAS is done.
-func (t *Table) deleteReuse(slot, kw uint64, committed *bool) bool {
+func (t *Table) deleteReuse(slot, _, kw uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)

@@ -173,10 +173,11 @@ type Table struct {
 	units    uint64          // arena units (getFast)
 	lanes    lanes           // this process's adder lane (adder.go)
 	replaced atomicx.Word    // the OffReplaced word (Adder.Add)
-	laneOff  uint64          // offset of lane 0 (adder.go)
-	laneLen  uint64          // bytes per lane
-	adders   uint64          // adder indices per lane
-	laneMask uint64          // a bit per lane
+
+	laneOff  uint64 // offset of lane 0 (adder.go)
+	laneLen  uint64 // bytes per lane
+	adders   uint64 // adder indices per lane
+	laneMask uint64 // a bit per lane
 }
 
 func newTable(seg *segment.Segment, name string) *Table {

@@ -120,7 +120,7 @@ func (t *Table) retire(slot, kw, w uint64) {
 
 // clearSlot empties slot's value word and reports whether it held a
 // value; it sets *committed as soon as it has.
-func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
+func (t *Table) clearSlot(slot, h, _ uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
 		w := t.mem.Load64(woff)
@@ -143,6 +143,18 @@ func (t *Table) clearSlot(slot, h uint64, committed *bool) bool {
 			return !exp
 		}
 	}
+}
+
+// deleteKey removes the present key of slot (hash h, key word kw) by its
+// format's protocol: clearSlot empties its value word (version 5: the
+// slot keeps its key), deleteReuse retires its slot (version 3). It
+// reports whether the key had a live value, and sets *committed once the
+// change is made.
+func (t *Table) deleteKey(slot, h, kw uint64, committed *bool) bool {
+	if t.reuse {
+		return t.deleteReuse(slot, h, kw, committed)
+	}
+	return t.clearSlot(slot, h, kw, committed)
 }
 
 // counterStep is the counter word that adds delta to counter word w, and

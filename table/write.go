@@ -133,10 +133,7 @@ func (t *Table) Delete(key []byte) (deleted bool, err error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	if t.reuse {
-		return t.deleteReuse(slot, sn.w0, &deleted), nil
-	}
-	return t.clearSlot(slot, h, &deleted), nil
+	return t.deleteKey(slot, h, sn.w0, &deleted), nil
 }
 
 // CompareAndSwap replaces key's value with new if it currently equals old
