@@ -227,8 +227,10 @@ func (t *Table) adderOf(key []byte, h uint64, lane bool) (slot uint64, st *adder
 	woff := t.valueWordOff(slot)
 	idx := ^uint64(0) // the index this call took, if any
 	for {
-		w := t.mem.Load64(woff)
+		w, present, exp := t.settled(woff)
 		switch {
+		case !present || exp:
+			// Absent, or an expired value: the key becomes an adder (below).
 		case isAdder(w):
 			st := &adderState{word: w}
 			if lane {
@@ -239,14 +241,8 @@ func (t *Table) adderOf(key []byte, h uint64, lane bool) (slot uint64, st *adder
 			return slot, st, nil
 		case isCounter(w):
 			return 0, nil, fmt.Errorf("%w: %q holds a plain counter; delete it to make it an adder", ErrNotCounter, clip(key))
-		case holdsRecord(w):
-			exp, stable := t.expired(woff, w)
-			if !stable {
-				continue
-			}
-			if !exp {
-				return 0, nil, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
-			}
+		default: // a value
+			return 0, nil, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
 		}
 		// Absent, or an expired value: the key becomes an adder.
 		if idx == ^uint64(0) {

@@ -185,29 +185,24 @@ retry:
 		}
 		woff := t.valueWordOff(slot)
 		for {
-			w := t.mem.Load64(woff)
+			w, present, exp := t.settled(woff)
 			var cur int64
 			switch {
+			case !present || exp:
+				// Absent, or an expired value: the counter starts at 0.
 			case isCounter(w):
 				cur = counterOf(w)
 			case isAdder(w):
 				return t.addAdder(slot, h, w, delta, &committed)
-			case unitOf(w) != 0:
-				exp, stable := t.expired(woff, w)
-				if !stable {
-					continue
+			default: // a value
+				ok, moved := t.confirm(t.slotOff(slot), kw, w)
+				switch {
+				case ok:
+					return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
+				case moved:
+					continue retry
 				}
-				if !exp {
-					ok, moved := t.confirm(t.slotOff(slot), kw, w)
-					switch {
-					case ok:
-						return 0, fmt.Errorf("%w: %q", ErrNotCounter, clip(key))
-					case moved:
-						continue retry
-					}
-					continue
-				}
-				// An expired value counts as absent: the counter starts at 0.
+				continue
 			}
 			if delta == 0 {
 				ok, moved := t.confirm(t.slotOff(slot), kw, w)

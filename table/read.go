@@ -141,11 +141,8 @@ func (t *Table) Contains(key []byte) (found bool, err error) {
 	}
 	woff := t.valueWordOff(slot)
 	for {
-		w := t.mem.Load64(woff)
-		live, stable := t.present(woff, w)
-		if !stable {
-			continue
-		}
+		w, present, exp := t.settled(woff)
+		live := present && !exp
 		if ok, moved := t.confirm(t.slotOff(slot), sn.w0, w); ok || moved {
 			return live && ok, nil
 		}

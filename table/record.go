@@ -159,12 +159,19 @@ func (t *Table) expired(woff, w1 uint64) (exp, stable bool) {
 	return ok && dl <= t.now(), true
 }
 
-// present reports whether value word w1 (loaded from woff) holds a live
-// value: not absent, not expired. stable is false if it changed meanwhile.
-func (t *Table) present(woff, w1 uint64) (live, stable bool) {
-	if isAbsent(w1) {
-		return false, true
+// settled loads the value word at woff until it holds still while its
+// deadline is read: the word, whether it holds a value (present), and
+// whether that value is an expiring one past its deadline (exp), which
+// every operation treats as absent and only a writer reclaims. Every
+// "load the word, check expiry, retry if it moved" loop is this one.
+func (t *Table) settled(woff uint64) (w uint64, present, exp bool) {
+	for {
+		w = t.mem.Load64(woff)
+		if isAbsent(w) {
+			return w, false, false
+		}
+		if exp, stable := t.expired(woff, w); stable {
+			return w, true, exp
+		}
 	}
-	exp, stable := t.expired(woff, w1)
-	return !exp, stable
 }

@@ -216,17 +216,13 @@ func (t *Table) retireKey(slot, kw, w1 uint64) bool {
 func (t *Table) deleteReuse(slot, _, kw uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
-		w := t.mem.Load64(woff)
-		if isAbsent(w) {
+		w, present, exp := t.settled(woff)
+		if !present {
 			// No value: the key is absent, and the slot is a claim in
 			// flight (its writer about to store its value) or abandoned
 			// (the CLOCK hand reclaims it). Retiring it would only make
 			// the writer start again.
 			return false
-		}
-		exp, stable := t.expired(woff, w)
-		if !stable {
-			continue
 		}
 		if t.retireKey(slot, kw, w) {
 			*committed = true

@@ -23,11 +23,7 @@ const sweepSlots = 4
 func (t *Table) reclaim(slot uint64) bool {
 	woff := t.valueWordOff(slot)
 	for {
-		w := t.mem.Load64(woff)
-		exp, stable := t.expired(woff, w)
-		if !stable {
-			continue
-		}
+		w, _, exp := t.settled(woff)
 		if !exp {
 			return false
 		}

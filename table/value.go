@@ -123,14 +123,10 @@ func (t *Table) retire(slot, kw, w uint64) {
 func (t *Table) clearSlot(slot, h, _ uint64, committed *bool) bool {
 	woff := t.valueWordOff(slot)
 	for {
-		w := t.mem.Load64(woff)
-		if isAbsent(w) {
-			return false
-		}
 		// An expired value is removed too, but was not there to delete.
-		exp, stable := t.expired(woff, w)
-		if !stable {
-			continue
+		w, present, exp := t.settled(woff)
+		if !present {
+			return false
 		}
 		nw := nextValueWord(w, 0)
 		if t.mem.CAS64(woff, w, nw) {

@@ -262,12 +262,8 @@ retry:
 		r.claimed(kw)
 		woff := t.valueWordOff(slot)
 		for {
-			w := t.mem.Load64(woff)
-			live, stable := t.present(woff, w)
-			if !stable {
-				continue
-			}
-			if live {
+			w, present, exp := t.settled(woff)
+			if present && !exp {
 				if !wantOld {
 					ok, moved := t.confirm(t.slotOff(slot), kw, w)
 					switch {
