@@ -83,7 +83,15 @@ func (t *Table) raiseBound(g, d uint64) {
 // slotOff returns the byte offset of slot i.
 func (t *Table) slotOff(i uint64) uint64 { return t.slotsOff + i*segment.SlotSize }
 
-// shardOf picks the free-list shard for a slot's records.
+// shardOf picks the free-list shard for a slot's records. The rule, for
+// every record: a record is freed to its slot's shard once it was
+// published (freeValue, retireKey: eviction frees without the key's hash),
+// and a record written for a slot already found is taken from that shard
+// too, so that a key's overwrites reuse their own blocks. A record written
+// before its key has a slot (a claim's key record, a Set's prepared
+// record) is taken from the key hash's shard, and goes back there if the
+// write ends without publishing it. Any shard serves any record: the rule
+// is for locality and contention, not correctness.
 func shardOf(slot uint64) int { return int(slot % segment.FreeShards) }
 
 // firstGroup loads the four key words of the first probe group of key
