@@ -56,11 +56,7 @@ func (c *gcCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 	if c.unusedFor < 0 {
 		return usagef("--unused-for must be positive (got %v)", c.unusedFor)
 	}
-	dir := ""
-	if len(args) == 1 {
-		dir = args[0]
-	}
-	infos, err := table.List(dir)
+	infos, err := listArg(args)
 	if err != nil {
 		return err
 	}

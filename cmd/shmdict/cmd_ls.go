@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"text/tabwriter"
-
-	"github.com/shmdict/shmdict/table"
 )
 
 const lsHelp = `DIR defaults to /dev/shm. STATE is "ok" (live processes have it open),
@@ -43,11 +41,7 @@ func (c *lsCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 	if err := wantArgs(args, 0, 1); err != nil {
 		return err
 	}
-	dir := ""
-	if len(args) == 1 {
-		dir = args[0]
-	}
-	infos, err := table.List(dir)
+	infos, err := listArg(args)
 	if err != nil {
 		return err
 	}

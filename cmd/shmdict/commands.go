@@ -95,3 +95,13 @@ func crashedNote(n int) string {
 	}
 	return strconv.Itoa(n) + " processes died with it open"
 }
+
+// listArg lists the tables of the directory that args name (ls and gc
+// take one optional DIR; none is /dev/shm).
+func listArg(args []string) ([]table.SegmentInfo, error) {
+	dir := ""
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	return table.List(dir)
+}
