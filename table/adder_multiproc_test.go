@@ -128,9 +128,12 @@ func TestAdderMultiProc(t *testing.T) {
 			}
 			// Every child has attached and made its handles, and has not
 			// added yet: a handle takes its lane at its first Add, so no
-			// lane is marked yet.
-			if st := tb.Stats(); st.LanesUsed != 0 || st.AdderLanes != 64 || st.AdderIndicesUsed != mpAdders {
-				t.Fatalf("before the adds: Stats %d of %d lanes used, %d adder indices used; want 0, 64, %d", st.LanesUsed, st.AdderLanes, st.AdderIndicesUsed, mpAdders)
+			// lane is marked yet. The children made the adders at once:
+			// a child whose CAS lost to another's for the same key used
+			// an index for nothing (documented), so at least one index
+			// per adder and at most one per child and adder are used.
+			if st := tb.Stats(); st.LanesUsed != 0 || st.AdderLanes != 64 || st.AdderIndicesUsed < mpAdders || st.AdderIndicesUsed > int64(mpAdders*procs) {
+				t.Fatalf("before the adds: Stats %d of %d lanes used, %d adder indices used; want 0, 64, %d to %d", st.LanesUsed, st.AdderLanes, st.AdderIndicesUsed, mpAdders, mpAdders*procs)
 			}
 			for c := range procs {
 				g[c].release()
