@@ -4,7 +4,6 @@ import (
 	"math/bits"
 	"runtime/debug"
 
-	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -100,32 +99,10 @@ func (t *Table) getFast(dst, key []byte, h uint64) ([]byte, bool) {
 	j := uint64(bits.TrailingZeros64(match))
 	woff := off + j*segment.SlotSize + 8
 	w1 := m.Load64(woff)
-	u := uint64(uint32(w1))
-	if w1&(counterBit|expiresBit) != 0 || u-1 >= t.units-1 { // u is 0 or past the arena
+	if w1&(counterBit|expiresBit) != 0 {
 		return dst, false
 	}
-	roff := t.arenaOff + u*arena.Unit
-	hdr := m.Load64(roff)
-	p, n := hdr>>32&0xFFFF, hdr&0xFFFFFFFF
-	kl := uint64(len(key))
-	span := arena.PrefixSpan(kl)
-	// The record must be live, carry a key as long as ours, and end
-	// inside the arena; its class is not checked (what is read lies in
-	// the arena, and the recheck below catches a recycled block).
-	// GetMany's copyFast makes the same checks: change both together.
-	if hdr>>56 != arena.LiveMagic || p != kl || (u*arena.Unit+arena.HeaderBytes+span+n) > t.units*arena.Unit {
-		return dst, false
-	}
-	out, ok := m.EqualCopyOut(dst, roff+arena.HeaderBytes, key, roff+arena.HeaderBytes+span, n)
-	if !ok || m.Load64(woff) != w1 {
-		return dst, false
-	}
-	// The record's key copy matched: w1 was key's value, whichever key
-	// word the slot has now.
-	if t.reuse {
-		t.touch(base + j)
-	}
-	return out, true
+	return t.copyFast(dst, key, base+j, w1)
 }
 
 // Contains reports whether key is present.
