@@ -148,6 +148,14 @@ func allocate(fd int, l Layout) error {
 	if err := unix.Ftruncate(fd, int64(l.TotalSize)); err != nil {
 		return err
 	}
+	if l.Grows() {
+		// Only the first tier of the slot array: the others are reserved
+		// as the table grows into them (table/tiers.go).
+		if err := reserve(fd, 0, l.SlotsOff+l.Slots*SlotSize); err != nil {
+			return err
+		}
+		return reserve(fd, l.ArenaOff, min(ReserveChunk, l.arenaEnd()-l.ArenaOff))
+	}
 	return reserve(fd, 0, min(l.ArenaOff+ReserveChunk, l.arenaEnd()))
 }
 

@@ -108,8 +108,28 @@ const (
 	// words, and this build would write version-3 words into a segment
 	// that version-2 processes share, so each refuses the other.
 	VersionEvict = 3
+	// VersionGrow is the format version of segments that grow
+	// (FlagGrow): the version-5 layout with a slot array of tiers, of
+	// which a growing count is in use (OffTiers). A version-5 reader would
+	// take the first tier for the whole table and miss every key in the
+	// others, and it would fill the first tier past its budget, so each
+	// refuses the other.
+	VersionGrow = 6
 	// FlagEvictCLOCK marks a segment with CLOCK eviction and slot reuse.
 	FlagEvictCLOCK = 1
+	// FlagGrow marks a segment whose index grows by tiers (version 6).
+	FlagGrow = 2
+	// MaxTiers bounds the tiers of a growing segment: tier i has Slots<<i
+	// slots, so 40 tiers from 16 slots would be 2^44 slots.
+	MaxTiers = 40
+	// OffTiers is the number of tiers in use in a growing segment (1 at
+	// create, raised by one CAS per growth, never lowered); a line of its
+	// own, which only growth writes.
+	OffTiers = 11712
+	// TierCtlStride is the byte distance between the claim counters of
+	// tiers 1, 2, ... in the tier control region (TierCtlOff); tier 0
+	// counts its claims at OffClaimed.
+	TierCtlStride = 64
 	// HeaderSize is the size of the immutable header.
 	HeaderSize = 256
 	// ControlSize is the size of header plus control region; the registry
@@ -139,6 +159,9 @@ const (
 	offLanes     = 108
 	offAdders    = 112
 	offLaneOff   = 120
+	offTiers     = 128
+	offMaxCap    = 136
+	offTierCtl   = 144
 	offChecksum  = 184
 
 	// OffClaimed is the shared count of claimed slots.
@@ -282,6 +305,9 @@ type Layout struct {
 	ArenaOff    uint64 // derived: byte offset of the arena
 	LaneOff     uint64 // derived: byte offset of the adder lanes (0: none)
 	LaneBytes   uint64 // derived: bytes per lane
+	Tiers       uint32 // growing segments (FlagGrow): the most tiers; 0 otherwise
+	MaxCapacity uint64 // growing segments: the keys asked for at create (informational)
+	TierCtlOff  uint64 // derived: byte offset of the tier claim counters (0: none)
 	TotalSize   uint64 // derived: file size
 }
 
@@ -347,8 +373,8 @@ func (l Layout) WithRing(n int) (Layout, error) {
 	if n < 0 || n > MaxRingEntries {
 		return l, fmt.Errorf("%w: EventRing must be in [0, %d] (got %d)", ErrInvalid, MaxRingEntries, n)
 	}
-	if n > 0 && l.Slots > MaxRingSlots {
-		return l, fmt.Errorf("%w: EventRing needs a table of at most 2^32 slots (Capacity up to %d); this one has %d slots", ErrInvalid, MaxRingSlots/4*3, l.Slots)
+	if n > 0 && l.TotalSlots() > MaxRingSlots {
+		return l, fmt.Errorf("%w: EventRing needs a table of at most 2^32 slots (Capacity, or MaxCapacity, up to %d); this one has %d slots", ErrInvalid, MaxRingSlots/4*3, l.TotalSlots())
 	}
 	if n > 0 {
 		n = max(64, 1<<bits.Len(uint(n-1)))
@@ -369,22 +395,83 @@ func (l Layout) WithEviction(on bool) Layout {
 	return l
 }
 
+// WithGrowth returns l able to grow by tiers until it holds maxCapacity
+// keys (format version 6): tier i has Slots<<i slots and a claim budget
+// of ClaimBudget<<i, and there are as many tiers as the budgets need to
+// add up to maxCapacity. The adder indices are sized for all tiers. A
+// maxCapacity within the first tier's budget leaves l as it is (a fixed
+// table, version 5).
+func (l Layout) WithGrowth(maxCapacity uint64) (Layout, error) {
+	if maxCapacity <= l.ClaimBudget {
+		return l, nil
+	}
+	if l.Evicts() {
+		return l, fmt.Errorf("%w: MaxCapacity cannot be combined with Eviction (a cache table evicts to make room instead of growing)", ErrInvalid)
+	}
+	tiers := uint32(1)
+	for l.ClaimBudget*(1<<tiers-1) < maxCapacity {
+		tiers++
+		if tiers > MaxTiers || l.Slots > 1<<42>>tiers {
+			return l, fmt.Errorf("%w: MaxCapacity %d is too far above Capacity (%d keys): a table grows to at most 2^%d times its first size; raise Capacity", ErrInvalid, maxCapacity, l.ClaimBudget, MaxTiers-1)
+		}
+	}
+	l.Flags, l.Tiers, l.MaxCapacity = FlagGrow, tiers, maxCapacity
+	if l.Lanes != 0 {
+		l.Adders = min(alignUp(l.ClaimBudget*(1<<tiers-1), AdderAlign), MaxAdders)
+	}
+	l.derive()
+	return l, nil
+}
+
 // Evicts reports whether the segment evicts (and reuses slots).
 func (l Layout) Evicts() bool { return l.Flags&FlagEvictCLOCK != 0 }
 
+// Grows reports whether the segment grows by tiers (version 6).
+func (l Layout) Grows() bool { return l.Flags&FlagGrow != 0 }
+
 // FormatVersion is the version the header of l carries.
 func (l Layout) FormatVersion() int {
-	if l.Flags != 0 {
+	switch {
+	case l.Evicts():
 		return VersionEvict
+	case l.Grows():
+		return VersionGrow
 	}
 	return Version
+}
+
+// TierCount is the most tiers the slot array has room for: Tiers in a
+// growing segment, 1 otherwise.
+func (l Layout) TierCount() uint32 { return max(l.Tiers, 1) }
+
+// TierFirst is the index of tier i's first slot: the tiers before it
+// hold Slots*(2^i - 1) slots.
+func (l Layout) TierFirst(i uint32) uint64 { return l.Slots * (1<<i - 1) }
+
+// SlotsIn is the number of slots in the first n tiers.
+func (l Layout) SlotsIn(n uint32) uint64 { return l.TierFirst(n) }
+
+// TotalSlots is the size of the slot array: every tier's slots.
+func (l Layout) TotalSlots() uint64 { return l.SlotsIn(l.TierCount()) }
+
+// TierClaimedOff is the offset of tier i's claimed-slot counter.
+func (l Layout) TierClaimedOff(i uint32) uint64 {
+	if i == 0 || l.TierCtlOff == 0 {
+		return OffClaimed
+	}
+	return l.TierCtlOff + uint64(i)*TierCtlStride
 }
 
 func (l *Layout) derive() {
 	l.RegistryOff = ControlSize
 	l.RingOff = l.RegistryOff + uint64(l.MaxProcs)*RegistryEntrySize
 	l.SlotsOff = alignUp(l.RingOff+uint64(l.RingEntries)*RingEntrySize, PageAlign)
-	l.ArenaOff = alignUp(l.SlotsOff+l.Slots*SlotSize, PageAlign)
+	l.TierCtlOff = 0
+	if l.Grows() {
+		l.TierCtlOff = l.SlotsOff
+		l.SlotsOff = alignUp(l.TierCtlOff+uint64(l.Tiers)*TierCtlStride, PageAlign)
+	}
+	l.ArenaOff = alignUp(l.SlotsOff+l.TotalSlots()*SlotSize, PageAlign)
 	l.RefOff, l.DispOff = 0, 0
 	if l.Evicts() {
 		l.RefOff = l.ArenaOff
@@ -434,6 +521,9 @@ func encodeHeader(l Layout) []byte {
 	le.PutUint32(h[offLanes:], l.Lanes)
 	le.PutUint64(h[offAdders:], l.Adders)
 	le.PutUint64(h[offLaneOff:], l.LaneOff)
+	le.PutUint32(h[offTiers:], l.Tiers)
+	le.PutUint64(h[offMaxCap:], l.MaxCapacity)
+	le.PutUint64(h[offTierCtl:], l.TierCtlOff)
 	le.PutUint64(h[offRegistry:], l.RegistryOff)
 	le.PutUint64(h[offSlotsOff:], l.SlotsOff)
 	le.PutUint64(h[offArenaOff:], l.ArenaOff)
@@ -455,8 +545,8 @@ func decodeHeader(h []byte) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: bad magic %q (not a shmdict segment)", ErrCorrupt, h[offMagic:offMagic+8])
 	}
 	v := le.Uint32(h[offVersion:])
-	if v != Version && v != VersionEvict {
-		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads versions %d and %d (open it with the shmdict build that made it, `shmdict dump` it, and `shmdict load` the dump with this build)", ErrVersion, v, Version, VersionEvict)
+	if v != Version && v != VersionEvict && v != VersionGrow {
+		return Layout{}, fmt.Errorf("%w: segment is format version %d, this build reads versions %d, %d and %d (open it with the shmdict build that made it, `shmdict dump` it, and `shmdict load` the dump with this build)", ErrVersion, v, Version, VersionEvict, VersionGrow)
 	}
 	if bom := binary.NativeEndian.Uint32(h[offBOM:]); bom != ByteOrderMark {
 		return Layout{}, fmt.Errorf("%w: byte-order mark %#x (written on a host of another byte order?)", ErrCorrupt, bom)
@@ -479,11 +569,13 @@ func decodeHeader(h []byte) (Layout, error) {
 		Flags:       le.Uint32(h[offFlags:]),
 		Lanes:       le.Uint32(h[offLanes:]),
 		Adders:      le.Uint64(h[offAdders:]),
+		Tiers:       le.Uint32(h[offTiers:]),
+		MaxCapacity: le.Uint64(h[offMaxCap:]),
 	}
 	switch {
-	case v == Version && l.Flags != 0, v == VersionEvict && l.Flags != FlagEvictCLOCK:
+	case v == Version && l.Flags != 0, v == VersionEvict && l.Flags != FlagEvictCLOCK, v == VersionGrow && l.Flags != FlagGrow:
 		return Layout{}, fmt.Errorf("%w: format version %d with flags %#x (flags this build does not know)", ErrVersion, v, l.Flags)
-	case l.Flags != 0 && (l.MaxProbe > MaxEvictProbe || l.RingEntries != 0):
+	case l.Evicts() && (l.MaxProbe > MaxEvictProbe || l.RingEntries != 0):
 		return Layout{}, fmt.Errorf("%w: an eviction segment with probe limit %d (at most %d) or an event ring (%d entries; it has none)", ErrCorrupt, l.MaxProbe, MaxEvictProbe, l.RingEntries)
 	case l.Slots < 16 || l.Slots > 1<<42 || l.Slots&(l.Slots-1) != 0:
 		return Layout{}, fmt.Errorf("%w: slot count %d is not a power of two in [16, 2^42]", ErrCorrupt, l.Slots)
@@ -493,11 +585,15 @@ func decodeHeader(h []byte) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: probe limit is zero", ErrCorrupt)
 	case l.RingEntries > MaxRingEntries || l.RingEntries&(l.RingEntries-1) != 0 || (l.RingEntries != 0 && l.RingEntries < 64):
 		return Layout{}, fmt.Errorf("%w: event ring size %d is not 0 or a power of two in [64, %d]", ErrCorrupt, l.RingEntries, MaxRingEntries)
-	case l.RingEntries != 0 && l.Slots > MaxRingSlots:
-		return Layout{}, fmt.Errorf("%w: an event ring (%d entries) in a segment of %d slots (events name at most 2^32 slots)", ErrCorrupt, l.RingEntries, l.Slots)
 	case v == VersionEvict && (l.Lanes != 0 || l.Adders != 0):
 		return Layout{}, fmt.Errorf("%w: an eviction segment with adder lanes (%d lanes, %d adders; it has none)", ErrCorrupt, l.Lanes, l.Adders)
-	case v == Version && (l.Lanes == 0 || l.Lanes > MaxLanes || l.Adders == 0 || l.Adders > MaxAdders || l.Adders%AdderAlign != 0):
+	case v != VersionGrow && (l.Tiers != 0 || l.MaxCapacity != 0):
+		return Layout{}, fmt.Errorf("%w: a segment of format version %d with growth fields (%d tiers, max capacity %d; it has none)", ErrCorrupt, v, l.Tiers, l.MaxCapacity)
+	case v == VersionGrow && (l.Tiers < 2 || l.Tiers > MaxTiers || l.Slots > 1<<42>>l.Tiers):
+		return Layout{}, fmt.Errorf("%w: a growing segment of %d tiers of %d slots (tiers must be in [2, %d], and all of them at most 2^42 slots)", ErrCorrupt, l.Tiers, l.Slots, MaxTiers)
+	case l.RingEntries != 0 && l.TotalSlots() > MaxRingSlots:
+		return Layout{}, fmt.Errorf("%w: an event ring (%d entries) in a segment of %d slots (events name at most 2^32 slots)", ErrCorrupt, l.RingEntries, l.TotalSlots())
+	case v != VersionEvict && (l.Lanes == 0 || l.Lanes > MaxLanes || l.Adders == 0 || l.Adders > MaxAdders || l.Adders%AdderAlign != 0):
 		return Layout{}, fmt.Errorf("%w: %d adder lanes of %d adders (lanes must be in [1, %d], adders a positive multiple of %d up to %d)", ErrCorrupt, l.Lanes, l.Adders, MaxLanes, AdderAlign, MaxAdders)
 	case l.MaxProcs == 0 || l.MaxProcs > MaxMaxProcs:
 		return Layout{}, fmt.Errorf("%w: registry size %d out of range", ErrCorrupt, l.MaxProcs)
@@ -513,6 +609,9 @@ func decodeHeader(h []byte) (Layout, error) {
 	}
 	if got := le.Uint64(h[offArenaOff:]); got != l.ArenaOff {
 		return Layout{}, fmt.Errorf("%w: arena offset %d, layout implies %d", ErrCorrupt, got, l.ArenaOff)
+	}
+	if got := le.Uint64(h[offTierCtl:]); got != l.TierCtlOff {
+		return Layout{}, fmt.Errorf("%w: tier control offset %d, layout implies %d", ErrCorrupt, got, l.TierCtlOff)
 	}
 	if got := le.Uint64(h[offLaneOff:]); got != l.LaneOff {
 		return Layout{}, fmt.Errorf("%w: lanes offset %d, layout implies %d", ErrCorrupt, got, l.LaneOff)

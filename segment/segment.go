@@ -72,6 +72,9 @@ func newSeed() uint64 {
 // reader that checks the checksum sees either nothing or everything.
 func initialize(m atomicx.Mem, l Layout) {
 	m.Store64(OffBump, 1) // unit 0 is the nil offset
+	if l.Grows() {
+		m.Store64(OffTiers, 1)
+	}
 	m.CopyIn(0, encodeHeader(l))
 }
 

@@ -64,9 +64,7 @@ type Adder struct {
 	t    *Table
 	key  []byte
 	h    uint64
-	bell uint64       // the key's doorbell word
-	slot uint64       // the key's slot: it keeps the key for the table's life
-	wp   atomicx.Word // the slot's value word
+	bell uint64 // the key's doorbell word
 	st   atomicx.Pointer[adderState]
 }
 
@@ -74,6 +72,11 @@ type Adder struct {
 type adderState struct {
 	word uint64       // the adder's value word
 	cell atomicx.Word // this process's lane cell of it (zero before the first Add)
+	// slot is the key's slot and wp its value word. A slot keeps its key
+	// for the table's life, but in a growing table a key deleted from an
+	// older tier and made again lives in a newer one (tiers.go).
+	slot uint64
+	wp   atomicx.Word
 }
 
 // Adder returns a handle on key as a striped counter, making key an adder
@@ -105,11 +108,10 @@ func (t *Table) Adder(key []byte) (a *Adder, err error) {
 	}
 	h := hash64(key, t.seed)
 	a = &Adder{t: t, key: append([]byte(nil), key...), h: h, bell: doorbellOff(h)}
-	slot, st, err := t.adderOf(a.key, h, false)
+	_, st, err := t.adderOf(a.key, h, false)
 	if err != nil {
 		return nil, err
 	}
-	a.slot, a.wp = slot, t.mem.Word(t.valueWordOff(slot))
 	a.st.Store(st)
 	return a, nil
 }
@@ -144,13 +146,13 @@ func (a *Adder) addFast(delta int64) bool {
 	}
 	defer t.fastDone(debug.SetPanicOnFault(true))
 	st := a.st.Load()
-	if st.cell.IsZero() || t.replaced.Load() != 0 || a.wp.Load() != st.word {
+	if st.cell.IsZero() || t.replaced.Load() != 0 || st.wp.Load() != st.word {
 		return false
 	}
 	st.cell.Add(delta)
 	segment.Failpoint(fpAdderAdded)
 	if t.ringMask != 0 {
-		t.appendEvent(a.slot, st.word, st.word, EventAdd)
+		t.appendEvent(st.slot, st.word, st.word, EventAdd)
 	}
 	if t.mem.Load32(a.bell)&1 != 0 {
 		t.ringIfWaited(a.bell)
@@ -180,7 +182,7 @@ func (a *Adder) addSlow(delta int64) (err error) {
 	st.cell.Add(delta)
 	committed = true
 	segment.Failpoint(fpAdderAdded)
-	t.notify(a.h, a.slot, st.word, st.word, EventAdd)
+	t.notify(a.h, st.slot, st.word, st.word, EventAdd)
 	return nil
 }
 
@@ -207,7 +209,7 @@ func (a *Adder) sumFast() (n int64, ok bool, err error) {
 		return 0, false, err
 	}
 	st := a.st.Load()
-	if a.wp.Load() != st.word {
+	if st.wp.Load() != st.word {
 		return 0, false, nil
 	}
 	n, err = t.sumAt(adderIndex(st.word))
@@ -232,7 +234,7 @@ func (t *Table) adderOf(key []byte, h uint64, lane bool) (slot uint64, st *adder
 		case !present || exp:
 			// Absent, or an expired value: the key becomes an adder (below).
 		case isAdder(w):
-			st := &adderState{word: w}
+			st := &adderState{word: w, slot: slot, wp: t.mem.Word(woff)}
 			if lane {
 				if st.cell, err = t.laneCell(adderIndex(w)); err != nil {
 					return 0, nil, err
@@ -251,7 +253,16 @@ func (t *Table) adderOf(key []byte, h uint64, lane bool) (slot uint64, st *adder
 			}
 		}
 		nw := adderWord(idx)
-		if t.mem.CAS64(woff, w, nw) {
+		ok, moved := t.casValue(slot, kw, w, nw)
+		if moved {
+			// A sealed slot of a growing table: the key is claimed anew.
+			if slot, kw, err = t.findOrClaim(key, h); err != nil {
+				return 0, nil, err
+			}
+			woff = t.valueWordOff(slot)
+			continue
+		}
+		if ok {
 			segment.Failpoint(fpAdderPublished)
 			t.published(slot, kw, h, w, nw, EventAdd) // absent: counts the key; expired: frees its record
 			// Published: a Delete before the reload below must not get

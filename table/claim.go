@@ -158,7 +158,7 @@ func (rc *reuseClaim) scan() (cand, candWord, candDist uint64, haveCand bool, er
 func (rc *reuseClaim) reserve(round *int) (again bool, err error) {
 	t, c := rc.t, &rc.c
 	if !c.reserved {
-		if !t.tryReserve() {
+		if !t.tryReserve(0) {
 			// At the budget: make room and look again, and fail only
 			// when nothing could be freed. The error is built by a
 			// function that takes nothing: every return of a slot
@@ -288,26 +288,56 @@ func (t *Table) claimKey(key []byte, h uint64, rec uint32) (slot, kw uint64, err
 	if t.reuse {
 		return t.claimReuse(key, h, rec)
 	}
-	return t.claim(key, h, rec)
+	if t.grows {
+		return t.claimTiered(key, h, rec)
+	}
+	return t.claim(key, h, rec, 0)
 }
+
+// claimTiered is claim in a growing table: in the newest tier, growing
+// the table when that tier is full (tiers.go). After a growth the key is
+// looked for again: another process may have inserted it meanwhile.
+func (t *Table) claimTiered(key []byte, h uint64, rec uint32) (slot, kw uint64, err error) {
+	for {
+		n := t.tierCount()
+		slot, kw, err = t.claim(key, h, rec, n-1)
+		if err != errTierFull {
+			return slot, kw, err
+		}
+		if err := t.grow(n); err != nil {
+			return 0, 0, err
+		}
+		if slot, sn, ok, err := t.find(key, h); ok || err != nil {
+			return slot, sn.w0, err
+		}
+	}
+}
+
+// errTierFull is what claim returns when a tier of a growing table that
+// is not its last is full: claimTiered grows the table and never returns
+// it.
+var errTierFull = fmt.Errorf("%w: tier full", ErrFull)
 
 // claim is findOrClaim's slow path, for a key that was absent a moment
 // ago (another process may be inserting it right now). rec, if not 0, is
 // a record the caller wrote whose prefix is key: the claim publishes it as
 // the key record (and leaves it to the caller if it claims nothing).
 // Otherwise the claim writes a key record of its own.
-func (t *Table) claim(key []byte, h uint64, rec uint32) (slot, kw uint64, err error) {
+//
+// tier is the tier it claims in (0 in a fixed table); in a growing table
+// a full tier that is not the last is errTierFull.
+func (t *Table) claim(key []byte, h uint64, rec uint32, tier uint32) (slot, kw uint64, err error) {
 	tag := tagOf(h)
-	c := claimRes{t: t, h: h, keyUnit: rec, borrowed: rec != 0}
+	c := claimRes{t: t, h: h, keyUnit: rec, borrowed: rec != 0, tier: tier}
 	release := c.release
-	for p := t.probeSeq(h); p.dist < t.maxProbe; p.next() {
+	for p := t.probeSeqIn(tier, h); p.dist < t.maxProbe; p.next() {
 		base := p.base()
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			off := t.slotOff(base + j)
 			w0 := t.mem.Load64(off)
 			if w0 == 0 {
 				if !c.reserved {
-					if err := t.reserveSlot(); err != nil {
+					if err := t.reserveSlot(tier); err != nil {
 						release()
 						return 0, 0, err
 					}
@@ -339,6 +369,12 @@ func (t *Table) claim(key []byte, h uint64, rec uint32) (slot, kw uint64, err er
 		}
 	}
 	release()
+	if t.grows && tier+1 < t.maxTiers {
+		return 0, 0, errTierFull
+	}
+	if t.grows {
+		return 0, 0, t.errMaxCapacity()
+	}
 	return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s: %d of %d slots claimed); compact the table or create it with a larger Capacity",
 		ErrFull, t.maxProbe, t.name, t.mem.Load64(segment.OffClaimed), t.seg.Layout.Slots)
 }
@@ -352,6 +388,7 @@ type claimRes struct {
 	keyUnit  uint32
 	borrowed bool // keyUnit is the caller's record: not ours to free
 	reserved bool
+	tier     uint32 // the tier whose budget it reserved from
 }
 
 // writeKey writes the key record, once.
@@ -374,23 +411,31 @@ func (c *claimRes) release() {
 		c.t.ar.Free(c.keyUnit, int(c.h%segment.FreeShards))
 	}
 	if c.reserved {
-		c.t.mem.Add64(segment.OffClaimed, -1)
+		c.t.mem.Add64(c.t.seg.Layout.TierClaimedOff(c.tier), -1)
 	}
 }
 
-// reserveSlot takes one unit of the claim budget, or returns ErrFull.
-func (t *Table) reserveSlot() error {
-	if !t.tryReserve() {
+// reserveSlot takes one unit of tier's claim budget, or returns ErrFull
+// (errTierFull for a tier of a growing table that is not its last).
+func (t *Table) reserveSlot(tier uint32) error {
+	if !t.tryReserve(tier) {
+		if t.grows && tier+1 < t.maxTiers {
+			return errTierFull
+		}
+		if t.grows {
+			return t.errMaxCapacity()
+		}
 		return t.errBudgetFull()
 	}
 	return nil
 }
 
-// tryReserve takes one unit of the claim budget and reports whether it
+// tryReserve takes one unit of tier's claim budget and reports whether it
 // did.
-func (t *Table) tryReserve() bool {
-	if t.mem.Add64(segment.OffClaimed, 1) > t.budget {
-		t.mem.Add64(segment.OffClaimed, -1)
+func (t *Table) tryReserve(tier uint32) bool {
+	off := t.seg.Layout.TierClaimedOff(tier)
+	if t.mem.Add64(off, 1) > t.tierBudget(tier) {
+		t.mem.Add64(off, -1)
 		return false
 	}
 	return true

@@ -479,6 +479,9 @@ func TestErrVersion(t *testing.T) {
 	p, valid := errsFile(t, table.Options{Capacity: 16}, nil)
 	for _, v := range []uint32{0, 1, 2, 4, 6, 1 << 16, math.MaxUint32} {
 		for _, resealed := range []bool{true, false} {
+			if v == 6 && !resealed {
+				continue // a version this build reads: the checksum speaks first
+			}
 			b := append([]byte(nil), valid...)
 			binary.LittleEndian.PutUint32(b[8:], v)
 			if resealed {

@@ -19,6 +19,7 @@ var (
 	Failpoints      = failpoints
 	ReuseFailpoints = reuseFailpoints
 	AdderFailpoints = adderFailpoints
+	TierFailpoints  = tierFailpoints
 )
 
 const (

@@ -21,6 +21,11 @@ const (
 	fpAdderPublished = "adder.published" // adder word swapped in, Len not yet counted
 	fpAdderAdded     = "adder.added"     // lane cell added to, waiters not yet woken
 
+	// Growing segments only (tiers.go).
+	fpTierReserved = "tier.reserved" // the next tier's pages reserved, OffTiers not yet raised
+	fpTierGrown    = "tier.grown"    // OffTiers raised, the claim that grew it not yet retried
+	fpTierSealed   = "tier.sealed"   // an absent word in a closed tier sealed, the key not yet claimed anew
+
 	// Eviction segments only (slot reuse).
 	fpClaimPending    = "claim.pending"    // slot taken as PENDING(key), path not yet checked
 	fpRetirePublished = "retire.published" // slot retired (dead), records not freed, counters not updated
@@ -35,6 +40,9 @@ var failpoints = append([]string{
 
 // reuseFailpoints lists the failpoints only segments with eviction reach.
 var reuseFailpoints = []string{fpClaimPending, fpRetirePublished}
+
+// tierFailpoints lists the failpoints only growing segments reach.
+var tierFailpoints = []string{fpTierReserved, fpTierGrown, fpTierSealed}
 
 // adderFailpoints lists the failpoints of striped adders (adder.go).
 var adderFailpoints = []string{fpAdderPublished, fpAdderAdded}

@@ -63,7 +63,7 @@ func TestFailpointsListed(t *testing.T) {
 			called[v] = true
 		}
 	}
-	listed := slices.Concat(failpoints, reuseFailpoints, adderFailpoints)
+	listed := slices.Concat(failpoints, reuseFailpoints, adderFailpoints, tierFailpoints)
 	for _, name := range listed {
 		if !called[name] {
 			t.Errorf("failpoint %q is listed but no code passes it", name)

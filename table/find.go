@@ -103,7 +103,9 @@ func (t *Table) find(key []byte, h uint64) (slot uint64, sn seen, ok bool, err e
 }
 
 func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
-	tag := tagOf(h)
+	if t.grows {
+		return t.findTiered(key, h)
+	}
 	if slot, sn, ok, done, err := t.findFirstGroup(key, h); done {
 		return slot, sn, ok, err
 	}
@@ -112,6 +114,33 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 	if t.reuse {
 		limit = t.probeBound(p.g) // no key homed here lies beyond it
 	}
+	return t.findOn(p, limit, key, h)
+}
+
+// findTiered is find in a growing table: the key's slot in the newest
+// tier that has one, unless that slot is sealed. A sealed slot means the
+// key is absent: the write that sealed it had found no value in any
+// older slot of the key (each of those is sealed, or a claim that lost a
+// race with a growth and will be sealed by its own writer), and it
+// claims the key in a newer tier, where this walk found nothing. An
+// absent slot in a closed tier is returned as it is: it reads as absent,
+// and a write to it seals it and comes back (casValue).
+func (t *Table) findTiered(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
+	for i := int(t.tierCount()) - 1; i >= 0; i-- {
+		slot, sn, ok, err = t.findOn(t.probeSeqIn(uint32(i), h), t.maxProbe, key, h)
+		if err != nil || ok {
+			if ok && isSealed(sn.w1) {
+				return 0, seen{}, false, nil
+			}
+			return slot, sn, ok, err
+		}
+	}
+	return 0, seen{}, false, nil
+}
+
+// findOn walks probe path p for key, up to limit groups or an empty slot.
+func (t *Table) findOn(p probeSeq, limit uint64, key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
+	tag := tagOf(h)
 	for ; p.dist < limit; p.next() {
 		base := p.base()
 		for j := uint64(0); j < segment.GroupSlots; j++ {

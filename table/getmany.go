@@ -132,7 +132,7 @@ func (t *Table) getChunk(keys, vals [][]byte, found []bool, buf []byte, spans *[
 	}
 	for i := range n {
 		base, match, empty := t.firstGroup(hs[i])
-		if match&(empty&-empty-1) == 0 && empty != 0 {
+		if match&(empty&-empty-1) == 0 && empty != 0 && !t.grows { // a growing table has other tiers to look in
 			state[i] = gmAbsent
 			continue
 		}

@@ -17,18 +17,20 @@ import (
 // multiple of 2^(k+1), which neither is (0 < d-e < 2^k, 0 < d+e+1 <
 // 2^(k+1)). So the first 2^k groups of the path are all the groups.
 type probeSeq struct {
-	mask uint64 // group count - 1
-	g    uint64 // the current group
-	dist uint64 // how many groups were passed to reach it
+	mask  uint64 // group count - 1
+	g     uint64 // the current group
+	dist  uint64 // how many groups were passed to reach it
+	first uint64 // the first slot of the tier (tiers.go; 0 in a fixed table)
 }
 
-// probeSeq returns the probe path of key hash h, at its home group.
+// probeSeq returns the probe path of key hash h, at its home group, in
+// the first (in a fixed table, the only) tier.
 func (t *Table) probeSeq(h uint64) probeSeq {
 	return probeSeq{mask: t.groups - 1, g: h & (t.groups - 1)}
 }
 
 // base is the first slot of the current group.
-func (p *probeSeq) base() uint64 { return p.g * segment.GroupSlots }
+func (p *probeSeq) base() uint64 { return p.first + p.g*segment.GroupSlots }
 
 // next moves to the next group of the path.
 func (p *probeSeq) next() {
@@ -43,7 +45,12 @@ func (t *Table) valueWordOff(slot uint64) uint64 { return t.slotOff(slot) + 8 }
 // word and its group's probe distance, in probe order, until f returns
 // false or after limit groups.
 func (t *Table) walkPath(h, limit uint64, f func(slot, w0, dist uint64) bool) {
-	for p := t.probeSeq(h); p.dist < limit; p.next() {
+	t.walkFrom(t.probeSeq(h), limit, f)
+}
+
+// walkFrom is walkPath from probe path p (of any tier).
+func (t *Table) walkFrom(p probeSeq, limit uint64, f func(slot, w0, dist uint64) bool) {
+	for ; p.dist < limit; p.next() {
 		base := p.base()
 		for j := uint64(0); j < segment.GroupSlots; j++ {
 			if !f(base+j, t.mem.Load64(t.slotOff(base+j)), p.dist) {

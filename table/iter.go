@@ -23,7 +23,7 @@ func (t *Table) All() iter.Seq2[[]byte, []byte] {
 // error that stopped it, if any (nil when every key was visited or yield
 // returned false).
 func (t *Table) AllErr(yield func(key, value []byte) bool) error {
-	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+	for slot := uint64(0); slot < t.usedSlots(); slot++ {
 		k, v, ok, err := t.entryAt(slot)
 		if err != nil {
 			return err
@@ -91,7 +91,7 @@ func (t *Table) Clear() (err error) {
 	if err := t.notReplaced(); err != nil {
 		return err
 	}
-	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+	for slot := uint64(0); slot < t.usedSlots(); slot++ {
 		w0 := t.mem.Load64(t.slotOff(slot))
 		if !live(w0) || isAbsent(t.mem.Load64(t.valueWordOff(slot))) {
 			continue
@@ -132,7 +132,7 @@ type Entry struct {
 // changes; iteration stops at the first error, which is yielded.
 func (t *Table) Entries() iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
-		for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+		for slot := uint64(0); slot < t.usedSlots(); slot++ {
 			e, ok, err := t.fullEntryAt(slot)
 			if err != nil {
 				yield(Entry{}, err)

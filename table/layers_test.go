@@ -22,6 +22,7 @@ var fileLayers = []string{
 	"slot.go",   // the key and value words: encodings only
 	"table.go",  // the Table, Options, open and close, input checks, the fault guards, Stats
 	"index.go",  // slot geometry, the probe walker, tag and dead words
+	"tiers.go",  // growth by tiers: tier geometry, growing, sealing
 	"lanes.go",  // adder lanes: cells, sums, indices
 	"record.go", // reading records: keys, deadlines
 	"find.go",   // finding a key's slot

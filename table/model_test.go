@@ -38,6 +38,8 @@ type modelCase struct {
 	maxValue int
 	wantFull bool // the run must hit ErrFull at least once
 	shm      bool // file-backed segment instead of a heap one
+	fill     int  // keys 0..fill-1 are set (and checked) before the random operations
+	wantGrow bool // the table must have grown (Options.MaxCapacity)
 }
 
 func modelCases(short bool) []modelCase {
@@ -49,8 +51,19 @@ func modelCases(short bool) []modelCase {
 		{name: "bigValues", opts: Options{Capacity: 100, ArenaBytes: 8 << 20}, keys: 90, ops: 5000, maxValue: 70000},
 		{name: "100k", opts: Options{Capacity: 100000}, keys: 100000, ops: 300000, maxValue: 40},
 	}
+	cs = append(cs,
+		// Growing tables (tiers.go): from 16 keys, with deletes and
+		// re-sets across tiers; up to a MaxCapacity that the run hits;
+		// file-backed, where each tier's pages are reserved as it opens.
+		modelCase{name: "grow", opts: Options{Capacity: 16, MaxCapacity: 1 << 14}, keys: 12000, ops: 150000, maxValue: 40, wantGrow: true},
+		modelCase{name: "growFull", opts: Options{Capacity: 4, MaxCapacity: 100, ArenaBytes: 64 << 10}, keys: 300, ops: 30000, maxValue: 40, wantFull: true, wantGrow: true},
+		modelCase{name: "growShm", opts: Options{Capacity: 16, MaxCapacity: 1 << 13}, keys: 6000, ops: 60000, maxValue: 40, shm: true, wantGrow: true},
+	)
 	if !short {
 		cs = append(cs, modelCase{name: "1M", opts: Options{Capacity: 1 << 20}, keys: 1 << 20, ops: 2_500_000, maxValue: 32})
+		// From 16 keys past a million: 1.1M keys set first, then random
+		// operations over them.
+		cs = append(cs, modelCase{name: "grow1M", opts: Options{Capacity: 16, MaxCapacity: 1 << 21}, keys: 1_100_000, fill: 1_100_000, ops: 1_000_000, maxValue: 24, wantGrow: true})
 	}
 	return cs
 }
@@ -108,6 +121,20 @@ func runModel(t *testing.T, tb *Table, c modelCase, r *rand.Rand) {
 		v := make([]byte, n)
 		copy(v, pool[off:])
 		return v
+	}
+	for i := range c.fill {
+		k := []byte(fmt.Sprintf("k%07d", i))
+		v := value()
+		if err := tb.Set(k, v); err != nil {
+			t.Fatalf("fill: Set(%q): %v (%+v)", k, err, statsLine(tb.Stats()))
+		}
+		model[string(k)] = modelVal{b: v}
+		if j := r.IntN(i + 1); r.IntN(8) == 0 {
+			kj := []byte(fmt.Sprintf("k%07d", j))
+			if got, err := tb.Get(kj); err != nil || !bytes.Equal(got, model[string(kj)].b) {
+				t.Fatalf("fill: Get(%q) after %d keys = %q, %v; want %q", kj, i+1, got, err, model[string(kj)].b)
+			}
+		}
 	}
 	fulls := 0
 	// full accepts ErrFull for an operation that needed space; the model
@@ -251,6 +278,9 @@ func runModel(t *testing.T, tb *Table, c modelCase, r *rand.Rand) {
 	if c.wantFull && fulls == 0 {
 		t.Errorf("the run never hit ErrFull; the case is meant to force it")
 	}
+	if st := tb.Stats(); c.wantGrow && st.Tiers < 2 {
+		t.Errorf("the table never grew (%d tiers); the case is meant to make it", st.Tiers)
+	}
 	t.Logf("%d ops, %d keys at the end, %d ErrFull; %+v", c.ops, len(model), fulls, statsLine(tb.Stats()))
 }
 
@@ -290,6 +320,6 @@ func mustVerify(t *testing.T, tb *Table) {
 }
 
 func statsLine(s Stats) string {
-	return fmt.Sprintf("keys=%d claimed=%d/%d tombstones=%d arena used=%d free=%d of %d",
-		s.Keys, s.ClaimedSlots, s.Capacity, s.Tombstones, s.ArenaUsed, s.ArenaFree, s.ArenaBytes)
+	return fmt.Sprintf("keys=%d claimed=%d/%d tiers=%d/%d tombstones=%d arena used=%d free=%d of %d",
+		s.Keys, s.ClaimedSlots, s.Capacity, s.Tiers, s.MaxTiers, s.Tombstones, s.ArenaUsed, s.ArenaFree, s.ArenaBytes)
 }

@@ -35,6 +35,11 @@ import (
 // longer holds the key, and the operation must start again from find.
 func (t *Table) casValue(slot, kw, old, new uint64) (ok, moved bool) {
 	if !t.reuse {
+		if t.grows && isAbsent(old) && !isAbsent(new) {
+			if moved, sealed := t.sealInstead(slot, old); sealed {
+				return false, moved
+			}
+		}
 		return t.mem.CAS64(t.valueWordOff(slot), old, new), false
 	}
 	if t.mem.CAS128(t.slotOff(slot), kw, old, kw, new) {

@@ -184,7 +184,7 @@ func (t *Table) readEntry(pos uint64) (ev rawEvent, ok, lost bool, err error) {
 // slotKey copies the key of slot (nil if the slot holds none).
 func (t *Table) slotKey(slot uint64) (key []byte, err error) {
 	err = t.guarded(func() {
-		if slot >= t.seg.Layout.Slots {
+		if slot >= t.usedSlots() {
 			return
 		}
 		w0 := t.mem.Load64(t.slotOff(slot))

@@ -136,6 +136,9 @@ func nextValueWord(old uint64, unit uint32) uint64 {
 	} else {
 		ver = (old>>32 + 1) & versionMask
 	}
+	if ver == versionMask && unit == 0 {
+		ver = 0 // the version of a sealed word (tiers.go)
+	}
 	return ver<<32 | uint64(unit)
 }
 

@@ -68,6 +68,18 @@ type Options struct {
 	// format version 3, which older builds refuse. It cannot be combined
 	// with EventRing yet.
 	Eviction EvictionPolicy
+	// MaxCapacity, if more than Capacity, lets the table grow online, by
+	// itself, up to MaxCapacity keys: when a write finds the index full,
+	// the table adds a tier of twice the slots of the last one, while
+	// every process keeps reading and writing (format version 6; see
+	// Stats().Tiers). Keys never move, so nothing waits for a migration,
+	// but a lookup of a key in an older tier, or of an absent key, looks
+	// in each tier in use. The slot array for MaxCapacity and the arena
+	// for it (MaxCapacity*DefaultBytesPerKey unless ArenaBytes says
+	// otherwise) are reserved as address space at create; memory is
+	// allocated as the tiers and records fill. 0 (the default) keeps a
+	// fixed table. Not with Eviction.
+	MaxCapacity int
 	// AdderLanes is the number of lanes of striped adders (Table.Adder),
 	// in [1, 64]. Default 64. A process adds to lane (its registry entry
 	// mod AdderLanes), so up to AdderLanes live processes never share a
@@ -104,7 +116,10 @@ func (o Options) access() segment.Access { return segment.Access{Mode: o.Mode, G
 func (o Options) layout() (segment.Layout, error) {
 	arenaBytes := o.ArenaBytes
 	if arenaBytes == 0 && o.Capacity > 0 {
-		arenaBytes = defaultArena(o.Capacity)
+		arenaBytes = min(defaultArena(max(o.Capacity, o.MaxCapacity)), segment.MaxArenaUnits*segment.Unit)
+	}
+	if o.MaxCapacity < 0 || (o.MaxCapacity > 0 && o.MaxCapacity < o.Capacity) {
+		return segment.Layout{}, fmt.Errorf("%w: MaxCapacity must be 0 (a fixed table) or at least Capacity (got %d, Capacity %d)", ErrInvalid, o.MaxCapacity, o.Capacity)
 	}
 	procs := o.MaxProcesses
 	if procs == 0 {
@@ -122,9 +137,17 @@ func (o Options) layout() (segment.Layout, error) {
 			return l, err
 		}
 	}
+	if o.MaxCapacity > 0 && o.Eviction == NoEviction {
+		if l, err = l.WithGrowth(uint64(o.MaxCapacity)); err != nil {
+			return l, err
+		}
+	}
 	switch o.Eviction {
 	case NoEviction:
 	case EvictCLOCK:
+		if o.MaxCapacity > o.Capacity {
+			return l, fmt.Errorf("%w: MaxCapacity cannot be combined with Eviction (a cache table evicts to make room instead of growing)", ErrInvalid)
+		}
 		if o.EventRing != 0 {
 			return l, fmt.Errorf("%w: EventRing cannot be combined with Eviction yet (events name slots, which eviction reuses); use Wait for single keys", ErrInvalid)
 		}
@@ -178,6 +201,9 @@ type Table struct {
 	laneLen  uint64 // bytes per lane
 	adders   uint64 // adder indices per lane
 	laneMask uint64 // a bit per lane
+
+	grows    bool   // a growing table (tiers.go)
+	maxTiers uint32 // the tiers its slot array has room for
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -204,6 +230,7 @@ func newTable(seg *segment.Segment, name string) *Table {
 		t.ar.SetReserve(seg.Reserve)
 	}
 	t.replaced = seg.Mem.Word(segment.OffReplaced)
+	t.grows, t.maxTiers = l.Grows(), l.TierCount()
 	t.laneOff, t.laneLen, t.adders = l.LaneOff, l.LaneBytes, l.Adders
 	t.laneMask = 1<<l.Lanes - 1
 	if l.Lanes == 64 {
@@ -449,101 +476,6 @@ func (t *Table) addLen(slot uint64, delta int64) {
 // Process describes a process attached to the table.
 type Process = segment.Process
 
-// Stats is a snapshot of a table's shape and use.
-type Stats struct {
-	Name          string    // the name the table was opened with
-	Path          string    // the segment file; "" for a table made by New
-	FormatVersion int       // segment format version
-	Created       time.Time // when the segment was created
-	Capacity      int       // keys the table can hold (the claim budget)
-	Slots         int       // slots in the index (a power of two)
-	Keys          int       // keys present (Len)
-	// ClaimedSlots counts slots claimed by a key, present or deleted, as
-	// the shared counter says (it includes reservations in flight or
-	// leaked by a killed process until Repair recounts them).
-	ClaimedSlots int
-	Tombstones   int   // ClaimedSlots - Keys: slots held by deleted keys
-	ArenaBytes   int64 // size of the record arena
-	ArenaUsed    int64 // bytes in live records (including lost-in-crash leaks)
-	ArenaFree    int64 // bytes free: never handed out, or on free lists
-	FileBytes    int64 // size of the segment file (most of it sparse: see MemoryBytes)
-	// MemoryBytes is how much of the file takes memory (disk, for a file
-	// on disk): its allocated blocks. The arena is allocated 1 MiB at a
-	// time as records fill it, and the adder lanes a page at a time as
-	// processes add, so this follows the data, not Capacity.
-	MemoryBytes int64
-	Expired     int64 // expired values reclaimed so far (by any process)
-	Evicted     int64 // keys evicted so far (EvictCLOCK tables)
-	// Replaced: a forced Compact put a new generation under the name;
-	// this Table reads the old copy and should be reopened (ErrReplaced).
-	Replaced bool
-	Eviction EvictionPolicy
-	// AdderLanes is the number of lanes of striped adders (0: the table
-	// has none, it evicts); LanesUsed how many of them processes have
-	// added to. AdderIndices is how many adders the table can ever make
-	// before a Compact, AdderIndicesUsed how many it made (each Adder of a
-	// new or deleted key takes one).
-	AdderLanes       int
-	LanesUsed        int
-	AdderIndices     int64
-	AdderIndicesUsed int64
-	Processes        []Process // live processes that have the table open
-}
-
-// Stats returns a snapshot of the table's counters. After Close only Name
-// and Path are set.
-func (t *Table) Stats() Stats {
-	st := Stats{Name: t.name, Path: t.seg.Path}
-	keys, err := t.count()
-	if err != nil {
-		return st
-	}
-	_ = t.stats(&st, keys)
-	return st
-}
-
-func (t *Table) stats(st *Stats, keys int) (err error) {
-	old, err := t.enter()
-	if err != nil {
-		return err
-	}
-	defer t.exit(old, &err)
-	l := t.seg.Layout
-	st.FormatVersion = l.FormatVersion()
-	st.Evicted = int64(t.mem.Load64(segment.OffEvicted))
-	st.Replaced = t.mem.Load64(segment.OffReplaced) != 0
-	if l.Evicts() {
-		st.Eviction = EvictCLOCK
-	}
-	st.Created = time.Unix(0, l.CreatedNano)
-	st.Capacity = int(l.ClaimBudget)
-	st.Slots = int(l.Slots)
-	st.Keys = keys
-	st.ClaimedSlots = int(min(t.mem.Load64(segment.OffClaimed), l.Slots))
-	st.Tombstones = max(st.ClaimedSlots-keys, 0)
-	st.ArenaBytes = int64(l.ArenaSize)
-	bump := min(t.ar.Bump(), t.ar.Units())
-	free := int64(t.ar.FreeBytes()) + int64(t.ar.Units()-bump)*arena.Unit
-	st.ArenaFree = min(free, st.ArenaBytes)
-	st.ArenaUsed = st.ArenaBytes - st.ArenaFree
-	st.FileBytes = int64(l.TotalSize)
-	if n, err := t.seg.Allocated(); err == nil {
-		st.MemoryBytes = n
-	}
-	st.Expired = int64(t.mem.Load64(segment.OffExpired))
-	if l.Lanes != 0 {
-		st.AdderLanes, st.AdderIndices = int(l.Lanes), int64(l.Adders)
-		used := t.mem.Load64(segment.OffLanesUsed)
-		if l.Lanes < 64 {
-			used &= 1<<l.Lanes - 1
-		}
-		st.LanesUsed = bits.OnesCount64(used)
-		st.AdderIndicesUsed = int64(min(t.mem.Load64(segment.OffAdderNext), l.Adders))
-	}
-	st.Processes, err = t.seg.Processes()
-	return err
-}
-
 // String names the table, for logs.
 func (t *Table) String() string {
 	return fmt.Sprintf("shmdict.Table(%q)", t.name)
@@ -639,3 +571,129 @@ func checkRecord(key, value []byte, head int) error {
 	}
 	return nil
 }
+
+// Stats is a snapshot of a table's shape and use.
+type Stats struct {
+	Name          string    // the name the table was opened with
+	Path          string    // the segment file; "" for a table made by New
+	FormatVersion int       // segment format version
+	Created       time.Time // when the segment was created
+	Capacity      int       // keys the table can hold now (the claim budget of the tiers in use)
+	Slots         int       // slots in the index (in the tiers in use)
+	Keys          int       // keys present (Len)
+	// MaxCapacity is the most keys a growing table can grow to (the
+	// budget of all its tiers, at least Options.MaxCapacity); for a fixed
+	// table it is Capacity. Tiers is the number of tiers in use (1 for a
+	// fixed table), MaxTiers how many the table has room for.
+	MaxCapacity int
+	Tiers       int
+	MaxTiers    int
+	// ClaimedSlots counts slots claimed by a key, present or deleted, as
+	// the shared counter says (it includes reservations in flight or
+	// leaked by a killed process until Repair recounts them).
+	ClaimedSlots int
+	Tombstones   int   // ClaimedSlots - Keys: slots held by deleted keys
+	ArenaBytes   int64 // size of the record arena
+	ArenaUsed    int64 // bytes in live records (including lost-in-crash leaks)
+	ArenaFree    int64 // bytes free: never handed out, or on free lists
+	FileBytes    int64 // size of the segment file (most of it sparse: see MemoryBytes)
+	// MemoryBytes is how much of the file takes memory (disk, for a file
+	// on disk): its allocated blocks. The arena is allocated 1 MiB at a
+	// time as records fill it, and the adder lanes a page at a time as
+	// processes add, so this follows the data, not Capacity.
+	MemoryBytes int64
+	Expired     int64 // expired values reclaimed so far (by any process)
+	Evicted     int64 // keys evicted so far (EvictCLOCK tables)
+	// Replaced: a forced Compact put a new generation under the name;
+	// this Table reads the old copy and should be reopened (ErrReplaced).
+	Replaced bool
+	Eviction EvictionPolicy
+	// AdderLanes is the number of lanes of striped adders (0: the table
+	// has none, it evicts); LanesUsed how many of them processes have
+	// added to. AdderIndices is how many adders the table can ever make
+	// before a Compact, AdderIndicesUsed how many it made (each Adder of a
+	// new or deleted key takes one).
+	AdderLanes       int
+	LanesUsed        int
+	AdderIndices     int64
+	AdderIndicesUsed int64
+	Processes        []Process // live processes that have the table open
+}
+
+// Stats returns a snapshot of the table's counters. After Close only Name
+// and Path are set.
+func (t *Table) Stats() Stats {
+	st := Stats{Name: t.name, Path: t.seg.Path}
+	keys, err := t.count()
+	if err != nil {
+		return st
+	}
+	_ = t.stats(&st, keys)
+	return st
+}
+
+func (t *Table) stats(st *Stats, keys int) (err error) {
+	old, err := t.enter()
+	if err != nil {
+		return err
+	}
+	defer t.exit(old, &err)
+	l := t.seg.Layout
+	st.FormatVersion = l.FormatVersion()
+	st.Evicted = int64(t.mem.Load64(segment.OffEvicted))
+	st.Replaced = t.mem.Load64(segment.OffReplaced) != 0
+	if l.Evicts() {
+		st.Eviction = EvictCLOCK
+	}
+	st.Created = time.Unix(0, l.CreatedNano)
+	n := t.tierCount()
+	st.Tiers, st.MaxTiers = int(n), int(t.maxTiers)
+	st.Capacity, st.MaxCapacity = int(t.capacity(n)), int(t.capacity(t.maxTiers))
+	st.Slots = int(t.usedSlots())
+	st.Keys = keys
+	for i := range n {
+		st.ClaimedSlots += int(min(t.mem.Load64(l.TierClaimedOff(i)), l.Slots<<i))
+	}
+	st.Tombstones = max(st.ClaimedSlots-keys, 0)
+	st.ArenaBytes = int64(l.ArenaSize)
+	bump := min(t.ar.Bump(), t.ar.Units())
+	free := int64(t.ar.FreeBytes()) + int64(t.ar.Units()-bump)*arena.Unit
+	st.ArenaFree = min(free, st.ArenaBytes)
+	st.ArenaUsed = st.ArenaBytes - st.ArenaFree
+	st.FileBytes = int64(l.TotalSize)
+	if n, err := t.seg.Allocated(); err == nil {
+		st.MemoryBytes = n
+	}
+	st.Expired = int64(t.mem.Load64(segment.OffExpired))
+	if l.Lanes != 0 {
+		st.AdderLanes, st.AdderIndices = int(l.Lanes), int64(l.Adders)
+		used := t.mem.Load64(segment.OffLanesUsed)
+		if l.Lanes < 64 {
+			used &= 1<<l.Lanes - 1
+		}
+		st.LanesUsed = bits.OnesCount64(used)
+		st.AdderIndicesUsed = int64(min(t.mem.Load64(segment.OffAdderNext), l.Adders))
+	}
+	st.Processes, err = t.seg.Processes()
+	return err
+}
+
+// tierCount returns the number of tiers in use: 1 in a fixed table; in a
+// growing one the OffTiers word, which is trusted only within [1, the
+// tiers the layout has].
+func (t *Table) tierCount() uint32 {
+	if !t.grows {
+		return 1
+	}
+	return uint32(min(max(t.mem.Load64(segment.OffTiers), 1), uint64(t.maxTiers)))
+}
+
+// usedSlots returns the number of slots in the tiers in use: iteration
+// and scans cover slots [0, usedSlots).
+func (t *Table) usedSlots() uint64 { return t.seg.Layout.SlotsIn(t.tierCount()) }
+
+// tierBudget is tier i's claim budget.
+func (t *Table) tierBudget(i uint32) uint64 { return t.budget << i }
+
+// capacity is the claim budget of the first n tiers.
+func (t *Table) capacity(n uint32) uint64 { return t.budget * (1<<n - 1) }

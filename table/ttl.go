@@ -60,6 +60,9 @@ func (t *Table) sweepSome(ttlUsed bool) {
 	start := t.sweep.Add(sweepSlots) - sweepSlots
 	for i := uint64(0); i < sweepSlots; i++ {
 		slot := (start + i) & (t.seg.Layout.Slots - 1)
+		if t.grows {
+			slot = (start + i) % t.usedSlots()
+		}
 		if expires(t.mem.Load64(t.valueWordOff(slot))) {
 			t.reclaim(slot)
 		}

@@ -133,20 +133,37 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		adderNext: t.mem.Load64(segment.OffAdderNext),
 		stripes:   make([]int64, segment.LenStripes),
 	}
-	rep.Slots = int(t.seg.Layout.Slots)
+	c.tiers(repair)
 	rep.LenCounter = t.Len()
-	rep.ClaimedCounter = int(t.mem.Load64(segment.OffClaimed))
-	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+	for slot := uint64(0); slot < t.usedSlots(); slot++ {
 		c.slot(slot)
 	}
 	c.totals()
 	if repair {
-		t.applyRepair(rep, c.fixes, c.used, c.stripes, c.liveEnd)
+		t.applyRepair(rep, c.fixes, c.used, c.stripes, c.claimed, c.liveEnd)
 	}
 	if len(rep.Problems) > 0 && !repair {
 		return fmt.Errorf("%w: %s: %d problems, first: %s", ErrCorrupt, t.name, len(rep.Problems), rep.Problems[0])
 	}
 	return nil
+}
+
+// tiers checks the tier count of a growing table (Repair brings one out
+// of range back into it) and reads the claimed-slot counters.
+func (c *checker) tiers(repair bool) {
+	t, rep := c.t, c.rep
+	c.claimed = make([]int, t.maxTiers)
+	if n := t.mem.Load64(segment.OffTiers); t.grows && (n == 0 || n > uint64(t.maxTiers)) {
+		c.problem("tier count %d is outside [1, %d]", n, t.maxTiers)
+		if repair {
+			t.mem.Store64(segment.OffTiers, uint64(t.tierCount()))
+			rep.Fixed = append(rep.Fixed, fmt.Sprintf("tier count set to %d (was %d)", t.tierCount(), n))
+		}
+	}
+	rep.Slots = int(t.usedSlots())
+	for i := range t.tierCount() {
+		rep.ClaimedCounter += int(t.mem.Load64(t.seg.Layout.TierClaimedOff(i)))
+	}
 }
 
 // checker is one run of check: what it has seen of the slots so far.
@@ -159,6 +176,7 @@ type checker struct {
 	adderNext uint64              // adder indices handed out
 	fixes     []slotFix
 	stripes   []int64 // Len per stripe, as the slots say
+	claimed   []int   // claimed slots per tier, as the slots say
 	liveEnd   uint64  // end (in units) of the highest live block
 }
 
@@ -196,6 +214,7 @@ func (c *checker) slot(slot uint64) {
 		return
 	}
 	rep.ClaimedSlots++
+	c.claimed[t.tierOf(slot)]++
 	if w0 == deadWord {
 		rep.DeadSlots++
 		return
@@ -267,6 +286,7 @@ func (c *checker) key(slot, w0 uint64) (key []byte, ok bool) {
 	stale := func() bool {
 		if t.reuse && t.mem.Load64(t.slotOff(slot)) != w0 {
 			rep.ClaimedSlots--
+			c.claimed[0]--
 			return true
 		}
 		return false
@@ -299,6 +319,11 @@ func (c *checker) key(slot, w0 uint64) (key []byte, ok bool) {
 	for _, other := range c.firstSlot[h] {
 		ou := unitOf(t.mem.Load64(t.slotOff(other)))
 		if ooff, on, _ := t.keyAt(ou); on == n && bytes.Equal(t.mem.Bytes(ooff, n), key) {
+			if t.grows && t.tierOf(other) != t.tierOf(slot) && isAbsent(t.mem.Load64(t.valueWordOff(other))) {
+				// A key set again after its delete from an older tier:
+				// the older slot is sealed, or absent for good (tiers.go).
+				continue
+			}
 			c.problem("slot %d: key %q is also in slot %d", slot, clip(key), other)
 			dup = true
 		}
@@ -393,7 +418,7 @@ func (c *checker) totals() {
 	}
 	// More claimed slots than the budget only comes from corruption; the
 	// table works (new keys get ErrFull), and only Compact can shrink it.
-	rep.OverBudget = rep.ClaimedSlots > int(t.seg.Layout.ClaimBudget)
+	rep.OverBudget = rep.ClaimedSlots > int(t.capacity(t.tierCount()))
 	bump := t.ar.Bump()
 	if bump == 0 || bump > t.ar.Units() {
 		c.problem("arena bump pointer %d is outside [1, %d]", bump, t.ar.Units())
@@ -427,7 +452,7 @@ func (t *Table) onProbePath(h, slot uint64) bool {
 		limit = t.probeBound(h & (t.groups - 1)) // lookups stop there too
 	}
 	found := false
-	t.walkPath(h, limit, func(s, w0, _ uint64) bool {
+	t.walkFrom(t.probeSeqIn(t.tierOf(slot), h), limit, func(s, w0, _ uint64) bool {
 		found = s == slot
 		return !found && w0 != 0
 	})
@@ -449,7 +474,7 @@ func (t *Table) dropValueFix(slot uint64, rep *Report) slotFix {
 
 // applyRepair makes the fixes check collected, then rebuilds the counters
 // and the free lists from what the slots reference.
-func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, stripes []int64, liveEnd uint64) {
+func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, stripes []int64, claimed []int, liveEnd uint64) {
 	// The value word a fix leaves: 0 in an empty slot and in a segment
 	// without reuse; otherwise absent with the next version, as retiring
 	// leaves it, so that the slot's versions run on (see takeSlot).
@@ -480,20 +505,29 @@ func (t *Table) applyRepair(rep *Report, fixes []slotFix, used *arena.UnitSet, s
 		t.mem.Store64(segment.OffBump, max(liveEnd, 1))
 		rep.Fixed = append(rep.Fixed, fmt.Sprintf("arena bump pointer set to %d (was %d)", max(liveEnd, 1), bump))
 	}
-	claimed := uint64(rep.ClaimedSlots)
 	if t.reuse {
 		// Retired slots do not count as claimed here: count what the
 		// fixes left (live slots; pending ones were all retired).
-		claimed = 0
+		claimed[0] = 0
 		for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
 			if w0 := t.mem.Load64(t.slotOff(slot)); live(w0) || isPending(w0) {
-				claimed++
+				claimed[0]++
 			}
 		}
 	}
-	t.mem.Store64(segment.OffClaimed, claimed)
-	if uint64(rep.ClaimedCounter) != claimed {
-		rep.Fixed = append(rep.Fixed, fmt.Sprintf("claimed-slot counter set to %d (was %d)", claimed, rep.ClaimedCounter))
+	if t.grows {
+		for i, n := range claimed {
+			off := t.seg.Layout.TierClaimedOff(uint32(i))
+			if was := t.mem.Load64(off); was != uint64(n) {
+				t.mem.Store64(off, uint64(n))
+				rep.Fixed = append(rep.Fixed, fmt.Sprintf("claimed-slot counter of tier %d set to %d (was %d)", i, n, was))
+			}
+		}
+	} else {
+		t.mem.Store64(segment.OffClaimed, uint64(claimed[0]))
+		if rep.ClaimedCounter != claimed[0] {
+			rep.Fixed = append(rep.Fixed, fmt.Sprintf("claimed-slot counter set to %d (was %d)", claimed[0], rep.ClaimedCounter))
+		}
 	}
 	blocks, freeBytes := t.ar.RebuildFree(used)
 	rep.Fixed = append(rep.Fixed, fmt.Sprintf("free lists rebuilt: %d blocks, %d B (reclaimed %d leaked B)", blocks, freeBytes, rep.LeakedBytes))

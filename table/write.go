@@ -63,7 +63,11 @@ func (t *Table) set(key, value []byte, deadline int64) (err error) {
 				return nil
 			}
 			if moved {
-				break // the slot was retired: find the key again
+				// The slot was retired, or sealed (tiers.go): find the
+				// key again. A record the claim took as that slot's key
+				// record stays its key record: write another.
+				r.unpin()
+				break
 			}
 		}
 	}
@@ -112,6 +116,15 @@ func (r *newValue) write(slot uint64) (err error) {
 		r.u, err = r.t.writeRecord(r.key, r.deadline, r.value, shardOf(slot))
 	}
 	return err
+}
+
+// unpin forgets the record if a claim took it as a key record: the write
+// found that slot sealed and needs a record of its own for the key's
+// next slot.
+func (r *newValue) unpin() {
+	if r.pinned {
+		r.u, r.pinned = 0, false
+	}
 }
 
 // release frees the record unless the write published it or a claim took
@@ -304,6 +317,7 @@ retry:
 				return value, false, nil
 			}
 			if moved {
+				r.unpin()
 				continue retry
 			}
 		}
@@ -381,7 +395,7 @@ func (t *Table) Expire() (n int, err error) {
 		return 0, err
 	}
 	defer t.exit(fo, &err)
-	for slot := uint64(0); slot < t.seg.Layout.Slots; slot++ {
+	for slot := uint64(0); slot < t.usedSlots(); slot++ {
 		if expires(t.mem.Load64(t.valueWordOff(slot))) && t.reclaim(slot) {
 			n++
 		}
