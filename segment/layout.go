@@ -415,6 +415,9 @@ func (l Layout) WithGrowth(maxCapacity uint64) (Layout, error) {
 			return l, fmt.Errorf("%w: MaxCapacity %d is too far above Capacity (%d keys): a table grows to at most 2^%d times its first size; raise Capacity", ErrInvalid, maxCapacity, l.ClaimBudget, MaxTiers-1)
 		}
 	}
+	if l.RingEntries != 0 && l.Slots*(1<<tiers-1) > MaxRingSlots {
+		return l, fmt.Errorf("%w: EventRing needs a table of at most 2^32 slots in all its tiers (MaxCapacity up to about %d for this Capacity)", ErrInvalid, MaxRingSlots/4*3)
+	}
 	l.Flags, l.Tiers, l.MaxCapacity = FlagGrow, tiers, maxCapacity
 	if l.Lanes != 0 {
 		l.Adders = min(alignUp(l.ClaimBudget*(1<<tiers-1), AdderAlign), MaxAdders)

@@ -248,7 +248,8 @@ func (t *Table) addFast(key []byte, h uint64, delta int64) (n int64, ok bool) {
 	if t.replaced.Load() != 0 {
 		return 0, false
 	}
-	base, match, _ := t.firstGroup(h)
+	base := t.homeBase(h)
+	match, _ := t.firstGroup(base, h)
 	if match == 0 {
 		return 0, false
 	}

@@ -125,9 +125,24 @@ func (t *Table) find1(key []byte, h uint64) (slot uint64, sn seen, ok bool, err 
 // claims the key in a newer tier, where this walk found nothing. An
 // absent slot in a closed tier is returned as it is: it reads as absent,
 // and a write to it seals it and comes back (casValue).
+//
+// The home groups of all tiers are prefetched first, so that their cache
+// misses overlap, and a tier whose home group has no tag match before an
+// empty slot is passed on its masks alone (as findFirstGroup does): a
+// lookup of an absent key, which every insert starts with, costs about
+// one miss however many tiers there are.
 func (t *Table) findTiered(key []byte, h uint64) (slot uint64, sn seen, ok bool, err error) {
-	for i := int(t.tierCount()) - 1; i >= 0; i-- {
-		slot, sn, ok, err = t.findOn(t.probeSeqIn(uint32(i), h), t.maxProbe, key, h)
+	n := t.tierCount()
+	for i := range n {
+		p := t.probeSeqIn(i, h)
+		t.mem.Prefetch(t.slotOff(p.base()))
+	}
+	for i := int(n) - 1; i >= 0; i-- {
+		p := t.probeSeqIn(uint32(i), h)
+		if match, empty := t.firstGroup(p.base(), h); match&(empty&-empty-1) == 0 && empty != 0 {
+			continue
+		}
+		slot, sn, ok, err = t.findOn(p, t.maxProbe, key, h)
 		if err != nil || ok {
 			if ok && isSealed(sn.w1) {
 				return 0, seen{}, false, nil
@@ -169,7 +184,8 @@ func (t *Table) findOn(p probeSeq, limit uint64, key []byte, h uint64) (slot uin
 // when the lookup needs the general probe loop (a tag collision, a full
 // first group with no match, or a key word that changed under it).
 func (t *Table) findFirstGroup(key []byte, h uint64) (slot uint64, sn seen, ok, done bool, err error) {
-	base, match, empty := t.firstGroup(h)
+	base := t.homeBase(h)
+	match, empty := t.firstGroup(base, h)
 	// Only matches before the first empty slot count; with no empty slot,
 	// empty&-empty is 0 and the mask below keeps every match.
 	cand := match & (empty&-empty - 1)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/shmdict/shmdict/arena"
 	"github.com/shmdict/shmdict/atomicx"
-	"github.com/shmdict/shmdict/segment"
 )
 
 // Batched lookups. A Get at 1M keys waits for two cache misses in turn
@@ -128,10 +127,11 @@ func (t *Table) getChunk(keys, vals [][]byte, found []bool, buf []byte, spans *[
 	for i := range n {
 		h := hash64(keys[i], t.seed)
 		hs[i] = h
-		t.mem.Prefetch(t.slotOff(h & (t.groups - 1) * segment.GroupSlots))
+		t.mem.Prefetch(t.slotOff(t.homeBase(h)))
 	}
 	for i := range n {
-		base, match, empty := t.firstGroup(hs[i])
+		base := t.homeBase(hs[i])
+		match, empty := t.firstGroup(base, hs[i])
 		if match&(empty&-empty-1) == 0 && empty != 0 && !t.grows { // a growing table has other tiers to look in
 			state[i] = gmAbsent
 			continue

@@ -101,16 +101,16 @@ func (t *Table) slotOff(i uint64) uint64 { return t.slotsOff + i*segment.SlotSiz
 // is for locality and contention, not correctness.
 func shardOf(slot uint64) int { return int(slot % segment.FreeShards) }
 
-// firstGroup loads the four key words of the first probe group of key
-// hash h and returns the group's first slot and two bit masks over its
-// slots: live ones whose tag is h's, and empty ones. Masks rather than a
-// branch per slot: a key's position in its group is random, so branching
-// on each word mispredicts about once per lookup, and a mispredict that
-// waits for the slot's cache miss discards the next lookup's overlapping
-// work. A caller that needs a matched key word loads it again and checks
-// it still matches (in a segment that reuses slots it can change).
-func (t *Table) firstGroup(h uint64) (base, match, empty uint64) {
-	base = h & (t.groups - 1) * segment.GroupSlots
+// firstGroup loads the four key words of the probe group whose first slot
+// is base (the home group of key hash h: homeBase) and returns two bit
+// masks over its slots: live ones whose tag is h's, and empty ones. Masks
+// rather than a branch per slot: a key's position in its group is random,
+// so branching on each word mispredicts about once per lookup, and a
+// mispredict that waits for the slot's cache miss discards the next
+// lookup's overlapping work. A caller that needs a matched key word loads
+// it again and checks it still matches (in a segment that reuses slots it
+// can change).
+func (t *Table) firstGroup(base, h uint64) (match, empty uint64) {
 	off := t.slotOff(base)
 	want, keep := wantWord(h), t.hiKeep
 	w0 := t.mem.Load64(off)
@@ -120,7 +120,7 @@ func (t *Table) firstGroup(h uint64) (base, match, empty uint64) {
 	match = bit((w0>>32^want)&keep == 0) | bit((w1>>32^want)&keep == 0)<<1 |
 		bit((w2>>32^want)&keep == 0)<<2 | bit((w3>>32^want)&keep == 0)<<3
 	empty = bit(w0 == 0) | bit(w1 == 0)<<1 | bit(w2 == 0)<<2 | bit(w3 == 0)<<3
-	return base, match, empty
+	return match, empty
 }
 
 // wantWord is the high half of the key word of a live key with hash h

@@ -16,9 +16,16 @@ import (
 
 // CompactOptions configure Compact.
 type CompactOptions struct {
-	// Capacity of the new generation; 0 keeps the current one. Compaction
-	// is also how a table grows.
+	// Capacity of the new generation; 0 keeps the current one (for a
+	// growing table, the capacity of the tiers in use: the new generation
+	// starts with one tier that large). Compaction is also how a fixed
+	// table grows.
 	Capacity int
+	// MaxCapacity of the new generation (see Options.MaxCapacity); 0
+	// keeps the current one. A growing table stays growing unless its new
+	// Capacity reaches its MaxCapacity; a fixed table becomes growing if
+	// this is more than its Capacity.
+	MaxCapacity int
 	// ArenaBytes of the new generation. 0 keeps the current size, or,
 	// when Capacity grows, grows the arena with it: to what Create gives
 	// the new Capacity by default (Capacity*DefaultBytesPerKey, at least
@@ -79,7 +86,7 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 			rep.OtherProcesses++
 		}
 	}
-	nl, err := compactLayout(old.seg.Layout, opts, ost.Keys)
+	nl, err := compactLayout(old.seg.Layout, opts, ost)
 	if err != nil {
 		return rep, err
 	}
@@ -139,20 +146,30 @@ func Compact(name string, opts CompactOptions) (CompactReport, error) {
 }
 
 // compactLayout is the layout of the new generation Compact makes of a
-// table of layout l holding keys keys: the capacity and arena opts ask
-// for (by default the old capacity, and an arena that grows with it), and
-// the old registry size, event ring, eviction policy and adder lanes.
-func compactLayout(l segment.Layout, opts CompactOptions, keys int) (segment.Layout, error) {
+// table of layout l whose Stats are st: the capacity, maximum capacity
+// and arena opts ask for (by default the old capacity of the tiers in
+// use, the old maximum, and an arena that grows with them), and the old
+// registry size, event ring, eviction policy and adder lanes.
+func compactLayout(l segment.Layout, opts CompactOptions, st Stats) (segment.Layout, error) {
+	keys := st.Keys
 	capacity := opts.Capacity
 	if capacity == 0 {
-		capacity = int(l.ClaimBudget)
+		capacity = st.Capacity
+	}
+	maxCapacity := opts.MaxCapacity
+	if maxCapacity == 0 && l.Grows() {
+		maxCapacity = int(l.MaxCapacity)
 	}
 	arenaBytes := opts.ArenaBytes
 	if arenaBytes == 0 {
-		arenaBytes = grownArena(int64(l.ArenaSize), int(l.ClaimBudget), capacity)
+		// A growing table's arena was sized for its MaxCapacity.
+		arenaBytes = grownArena(int64(l.ArenaSize), max(st.Capacity, int(l.MaxCapacity)), max(capacity, maxCapacity))
 	}
 	if capacity < keys {
 		return l, fmt.Errorf("%w: Capacity %d cannot hold the table's %d keys", ErrInvalid, capacity, keys)
+	}
+	if maxCapacity != 0 && maxCapacity < capacity {
+		maxCapacity = 0 // as large as it may grow: a fixed table
 	}
 	nl, err := segment.NewLayout(capacity, arenaBytes, int(l.MaxProcs))
 	if err == nil {
@@ -163,6 +180,9 @@ func compactLayout(l segment.Layout, opts CompactOptions, keys int) (segment.Lay
 		// The lanes the table was created with (Options.AdderLanes);
 		// the indices follow the new capacity.
 		nl, err = nl.WithAdders(int(l.Lanes), nl.Adders)
+	}
+	if err == nil && maxCapacity != 0 && !l.Evicts() {
+		nl, err = nl.WithGrowth(uint64(maxCapacity))
 	}
 	return nl, err
 }

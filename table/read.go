@@ -87,6 +87,9 @@ func (t *Table) getFast(dst, key []byte, h uint64) ([]byte, bool) {
 	// lookup's misses while this one's are outstanding.
 	m := &t.mem
 	base := h & (t.groups - 1) * segment.GroupSlots
+	if t.grows {
+		base = t.newestHome(h)
+	}
 	off := t.slotsOff + base*segment.SlotSize
 	want, keep := wantWord(h), t.hiKeep
 	match := bit((m.Load64(off)>>32^want)&keep == 0) |

@@ -131,7 +131,10 @@ func holdsRecord(w1 uint64) bool { return w1&counterBit == 0 && unitOf(w1) != 0 
 // (0 for absent), with a fresh version.
 func nextValueWord(old uint64, unit uint32) uint64 {
 	var ver uint64
-	if isCounter(old) || isAdder(old) {
+	if isCounter(old) || isAdder(old) || old == 0 {
+		// A fresh slot starts at a random version too: in a growing
+		// table a key can move to a fresh slot (tiers.go), and a waiter
+		// holding a Version of its old slot must not meet it again.
 		ver = uint64(rand.Uint32()) & versionMask
 	} else {
 		ver = (old>>32 + 1) & versionMask

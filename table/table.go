@@ -682,10 +682,20 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 // growing one the OffTiers word, which is trusted only within [1, the
 // tiers the layout has].
 func (t *Table) tierCount() uint32 {
+	n := t.mem.Load64(segment.OffTiers)
+	if !t.grows || n-1 >= uint64(t.maxTiers) {
+		return t.clampTiers(n)
+	}
+	return uint32(n)
+}
+
+// clampTiers is tierCount for a fixed table and for a tier word out of
+// range.
+func (t *Table) clampTiers(n uint64) uint32 {
 	if !t.grows {
 		return 1
 	}
-	return uint32(min(max(t.mem.Load64(segment.OffTiers), 1), uint64(t.maxTiers)))
+	return uint32(min(max(n, 1), uint64(t.maxTiers)))
 }
 
 // usedSlots returns the number of slots in the tiers in use: iteration
@@ -697,3 +707,23 @@ func (t *Table) tierBudget(i uint32) uint64 { return t.budget << i }
 
 // capacity is the claim budget of the first n tiers.
 func (t *Table) capacity(n uint32) uint64 { return t.budget * (1<<n - 1) }
+
+// newestHome returns the first slot of key hash h's home group in the
+// newest tier, where most keys of a grown table live: the fast paths
+// (getFast, addFast, GetMany) look there. Any slot of a key that holds a
+// value is the key's (a key has a value in one slot at most), so a hit
+// anywhere is an answer; a miss sends them to the general path.
+func (t *Table) newestHome(h uint64) uint64 {
+	n := t.tierCount() - 1
+	return t.seg.Layout.Slots*(1<<n-1) + h&(t.groups<<n-1)*segment.GroupSlots
+}
+
+// homeBase returns the first slot of key hash h's home group where the
+// fast paths look: in the first tier of a fixed table, in the newest of
+// a growing one.
+func (t *Table) homeBase(h uint64) uint64 {
+	if t.grows {
+		return t.newestHome(h)
+	}
+	return h & (t.groups - 1) * segment.GroupSlots
+}

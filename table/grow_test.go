@@ -1,0 +1,87 @@
+package table
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// TestGrowCompact: Compact of a grown table keeps every key and its
+// MaxCapacity, starts again with one tier as large as the tiers that
+// were in use, and grows again.
+func TestGrowCompact(t *testing.T) {
+	name := fmt.Sprintf("shmdict-test-growcompact-%d", os.Getpid())
+	Remove(name)
+	t.Cleanup(func() { Remove(name) })
+	tb, err := Create(name, Options{Capacity: 16, MaxCapacity: 1 << 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for i := range 2000 {
+		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
+		if err := tb.Set([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = v
+	}
+	for i := 0; i < 2000; i += 3 { // deleted from older tiers, some set again in the newest
+		k := fmt.Sprintf("k%d", i)
+		if _, err := tb.Delete([]byte(k)); err != nil {
+			t.Fatal(err)
+		}
+		delete(want, k)
+		if i%2 == 0 {
+			if _, err := tb.Add([]byte(k), 7); err != nil {
+				t.Fatal(err)
+			}
+			want[k] = string([]byte{7, 0, 0, 0, 0, 0, 0, 0})
+		}
+	}
+	before := tb.Stats()
+	tb.Close()
+	if before.Tiers < 5 {
+		t.Fatalf("the table has %d tiers; the test wants it grown", before.Tiers)
+	}
+	rep, err := Compact(name, CompactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err = Attach(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	after := tb.Stats()
+	if after.Tiers != 1 || after.Capacity < before.Capacity || after.MaxCapacity < 1<<12 || after.FormatVersion != 6 {
+		t.Fatalf("after Compact: %+v (before %+v, report %+v)", after, before, rep)
+	}
+	got := map[string]string{}
+	for k, v := range tb.All() {
+		got[string(k)] = string(v)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("after Compact %d keys, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("after Compact %q = %q, want %q", k, got[k], v)
+		}
+	}
+	// It grows again, up to its maximum, and then says so.
+	i := 0
+	for ; ; i++ {
+		err := tb.Set([]byte(fmt.Sprintf("new%d", i)), []byte("x"))
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := tb.Stats(); st.Tiers < 2 || st.Keys < 1<<12 {
+		t.Fatalf("after growing again to ErrFull at %d new keys: %+v", i, st)
+	}
+	mustVerify(t, tb)
+}
