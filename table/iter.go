@@ -23,7 +23,11 @@ func (t *Table) All() iter.Seq2[[]byte, []byte] {
 // error that stopped it, if any (nil when every key was visited or yield
 // returned false).
 func (t *Table) AllErr(yield func(key, value []byte) bool) error {
-	for slot := uint64(0); slot < t.usedSlots(); slot++ {
+	end, err := t.scanEnd()
+	if err != nil {
+		return err
+	}
+	for slot := uint64(0); slot < end; slot++ {
 		k, v, ok, err := t.entryAt(slot)
 		if err != nil {
 			return err
@@ -132,7 +136,12 @@ type Entry struct {
 // changes; iteration stops at the first error, which is yielded.
 func (t *Table) Entries() iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
-		for slot := uint64(0); slot < t.usedSlots(); slot++ {
+		end, err := t.scanEnd()
+		if err != nil {
+			yield(Entry{}, err)
+			return
+		}
+		for slot := uint64(0); slot < end; slot++ {
 			e, ok, err := t.fullEntryAt(slot)
 			if err != nil {
 				yield(Entry{}, err)

@@ -262,7 +262,11 @@ func grownArena(oldArena int64, oldCap, newCap int) int64 {
 // values) its value, each read consistently. The slices are reused.
 func (t *Table) rawEntries(f func(key []byte, w1 uint64, deadline int64, value []byte) error) error {
 	var val []byte
-	for slot := uint64(0); slot < t.usedSlots(); slot++ {
+	end, err := t.scanEnd()
+	if err != nil {
+		return err
+	}
+	for slot := uint64(0); slot < end; slot++ {
 		key, w1, dl, v, ok, err := t.rawEntryAt(slot, val[:0])
 		if err != nil {
 			return err

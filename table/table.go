@@ -682,20 +682,22 @@ func (t *Table) stats(st *Stats, keys int) (err error) {
 // growing one the OffTiers word, which is trusted only within [1, the
 // tiers the layout has].
 func (t *Table) tierCount() uint32 {
+	if !t.grows {
+		return 1
+	}
 	n := t.mem.Load64(segment.OffTiers)
-	if !t.grows || n-1 >= uint64(t.maxTiers) {
-		return t.clampTiers(n)
+	if n-1 >= uint64(t.maxTiers) {
+		return uint32(min(max(n, 1), uint64(t.maxTiers)))
 	}
 	return uint32(n)
 }
 
-// clampTiers is tierCount for a fixed table and for a tier word out of
-// range.
-func (t *Table) clampTiers(n uint64) uint32 {
-	if !t.grows {
-		return 1
-	}
-	return uint32(min(max(n, 1), uint64(t.maxTiers)))
+// scanEnd is usedSlots for a scan that runs outside a fault guard: a
+// scan covers the tiers in use when it starts (a key present all along
+// is in one of them).
+func (t *Table) scanEnd() (n uint64, err error) {
+	err = t.guarded(func() { n = t.usedSlots() })
+	return n, err
 }
 
 // usedSlots returns the number of slots in the tiers in use: iteration
