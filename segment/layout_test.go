@@ -112,7 +112,11 @@ func TestLayoutHeaderFields(t *testing.T) {
 		{"adder lanes", offLanes, 4},
 		{"adders", offAdders, 8},
 		{"lanes offset", offLaneOff, 8},
-		{"reserved", 128, 56},
+		{"tiers", offTiers, 4},
+		{"reserved", 132, 4},
+		{"max capacity", offMaxCap, 8},
+		{"tier control offset", offTierCtl, 8},
+		{"reserved", 152, 32},
 		{"checksum", offChecksum, 8},
 		{"reserved tail", 192, 64},
 	}
@@ -615,5 +619,54 @@ func TestLayoutRingSlotLimit(t *testing.T) {
 		if c.ok != (err == nil) || (err != nil && !errors.Is(err, ErrCorrupt)) {
 			t.Errorf("decodeHeader of %d slots with a ring = %v, want ok=%v (or ErrCorrupt)", c.slots, err, c.ok)
 		}
+	}
+}
+
+// TestLayoutGrowth pins the version-6 layout (docs/FORMAT.md, "Format
+// version 6"): the tiers MaxCapacity needs, the tier control region, the
+// slot array of every tier, what allocate reserves, and the header's
+// round trip.
+func TestLayoutGrowth(t *testing.T) {
+	l, err := NewLayout(1024, 1<<20, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same, err := l.WithGrowth(l.ClaimBudget); err != nil || same.Grows() || same.FormatVersion() != Version {
+		t.Fatalf("WithGrowth(budget) = %+v, %v: want the fixed layout", same, err)
+	}
+	g, err := l.WithGrowth(1 << 21)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tier 0: 2048 slots, budget 1536; 1536·(2^11 − 1) ≥ 2^21 > 1536·(2^10 − 1).
+	if g.Tiers != 11 || g.FormatVersion() != VersionGrow || !g.Grows() || g.MaxCapacity != 1<<21 {
+		t.Fatalf("WithGrowth(2^21) = %d tiers, version %d", g.Tiers, g.FormatVersion())
+	}
+	ringEnd := uint64(ControlSize + 64*RegistryEntrySize)
+	if g.TierCtlOff != alignUpTest(ringEnd, PageAlign) || g.SlotsOff != alignUpTest(g.TierCtlOff+64*11, PageAlign) {
+		t.Errorf("TierCtlOff %d, SlotsOff %d", g.TierCtlOff, g.SlotsOff)
+	}
+	if g.TotalSlots() != 2048*(1<<11-1) || g.TierFirst(3) != 2048*7 || g.ArenaOff != alignUpTest(g.SlotsOff+16*g.TotalSlots(), PageAlign) {
+		t.Errorf("TotalSlots %d, TierFirst(3) %d, ArenaOff %d", g.TotalSlots(), g.TierFirst(3), g.ArenaOff)
+	}
+	if g.TierClaimedOff(0) != OffClaimed || g.TierClaimedOff(5) != g.TierCtlOff+5*64 {
+		t.Errorf("tier claimed offsets %d, %d", g.TierClaimedOff(0), g.TierClaimedOff(5))
+	}
+	if g.Adders != alignUpTest(1536*(1<<11-1), AdderAlign) {
+		t.Errorf("Adders = %d", g.Adders)
+	}
+	g.Seed, g.CreatedNano = 7, 1
+	back, err := decodeHeader(encodeHeader(g))
+	if err != nil || back != g {
+		t.Fatalf("header round trip: %+v, %v; want %+v", back, err, g)
+	}
+	if OffTiers%LineSize != 0 || OffTiers <= OffLanesUsed || OffTiers+8 > OffDoorbells {
+		t.Errorf("OffTiers %d is not a line of its own in the reserved control words", OffTiers)
+	}
+	if _, err := l.WithEviction(true).WithGrowth(1 << 21); err == nil {
+		t.Errorf("growth with eviction: no error")
+	}
+	if _, err := l.WithGrowth(1 << 62); err == nil {
+		t.Errorf("growth to 2^62 keys: no error")
 	}
 }
