@@ -63,7 +63,7 @@ func modelCases(short bool) []modelCase {
 		cs = append(cs, modelCase{name: "1M", opts: Options{Capacity: 1 << 20}, keys: 1 << 20, ops: 2_500_000, maxValue: 32})
 		// From 16 keys past a million: 1.1M keys set first, then random
 		// operations over them.
-		cs = append(cs, modelCase{name: "grow1M", opts: Options{Capacity: 16, MaxCapacity: 1 << 21}, keys: 1_100_000, fill: 1_100_000, ops: 1_000_000, maxValue: 24, wantGrow: true})
+		cs = append(cs, modelCase{name: "grow1M", opts: Options{Capacity: 16, MaxCapacity: 1 << 21}, keys: 1_100_000, fill: 1_100_000, ops: 500_000, maxValue: 24, wantGrow: true})
 	}
 	return cs
 }

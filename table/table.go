@@ -202,8 +202,9 @@ type Table struct {
 	adders   uint64 // adder indices per lane
 	laneMask uint64 // a bit per lane
 
-	grows    bool   // a growing table (tiers.go)
-	maxTiers uint32 // the tiers its slot array has room for
+	grows      bool   // a growing table (tiers.go)
+	maxTiers   uint32 // the tiers its slot array has room for
+	slotsShift uint8  // log2 of the first tier's slots
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -231,6 +232,7 @@ func newTable(seg *segment.Segment, name string) *Table {
 	}
 	t.replaced = seg.Mem.Word(segment.OffReplaced)
 	t.grows, t.maxTiers = l.Grows(), l.TierCount()
+	t.slotsShift = uint8(bits.TrailingZeros64(l.Slots))
 	t.laneOff, t.laneLen, t.adders = l.LaneOff, l.LaneBytes, l.Adders
 	t.laneMask = 1<<l.Lanes - 1
 	if l.Lanes == 64 {

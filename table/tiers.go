@@ -43,7 +43,7 @@ func isSealed(w1 uint64) bool { return w1 == sealedWord }
 
 // tierOf returns the tier holding slot.
 func (t *Table) tierOf(slot uint64) uint32 {
-	return uint32(bits.Len64(slot/t.seg.Layout.Slots+1) - 1)
+	return uint32(bits.Len64(slot>>t.slotsShift+1) - 1)
 }
 
 // probeSeqIn returns the probe path of key hash h in tier i.
