@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 
 	"github.com/shmdict/shmdict/arena"
+	"github.com/shmdict/shmdict/atomicx"
 	"github.com/shmdict/shmdict/segment"
 )
 
@@ -35,7 +36,14 @@ type Counter struct {
 	// table's life (only an exclusive Repair retires slots), so they never
 	// go stale; Add still checks kw, which costs no extra cache line.
 	slot, kw uint64
+	// moved is the key's newer slot in a growing table, once the key was
+	// deleted from the tier of slot and made again in a newer one
+	// (tiers.go): Add tries it when slot no longer holds the counter.
+	moved atomicx.Pointer[counterLoc]
 }
+
+// counterLoc is a slot of a Counter's key and its key word.
+type counterLoc struct{ slot, kw uint64 }
 
 // Counter returns a handle on key's counter. Unless the table evicts, it
 // claims key's slot now if the key is absent (the key does not count in
@@ -80,8 +88,32 @@ func (c *Counter) Add(delta int64) (n int64, err error) {
 		if n, ok := c.t.addAt(c.slot, c.kw, c.bell, delta); ok {
 			return n, nil
 		}
+		if m := c.moved.Load(); m != nil {
+			if n, ok := c.t.addAt(m.slot, m.kw, c.bell, delta); ok {
+				return n, nil
+			}
+		}
 	}
-	return c.t.Add(c.key, delta)
+	n, err = c.t.Add(c.key, delta)
+	if err == nil && c.t.grows && c.kw != 0 {
+		c.renew()
+	}
+	return n, err
+}
+
+// renew points the counter at its key's slot now, if that is not the slot
+// it was made with (see moved).
+func (c *Counter) renew() {
+	var loc counterLoc
+	h := hash64(c.key, c.t.seed)
+	if c.t.guarded(func() {
+		slot, sn, ok, err := c.t.find(c.key, h)
+		if ok && err == nil && slot != c.slot {
+			loc = counterLoc{slot: slot, kw: sn.w0}
+		}
+	}) == nil && loc.kw != 0 {
+		c.moved.Store(&loc)
+	}
 }
 
 // Load returns the counter's value: Table.Add(key, 0). An absent key
