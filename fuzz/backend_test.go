@@ -98,9 +98,10 @@ func (b fileBackend) repair(t testing.TB, tb *table.Table) (*table.Table, table.
 func TestCorpusThroughFiles(t *testing.T) {
 	tp := getTemplate(t)
 	evFile, evSlots := evictTemplate(t)
+	grow := getGrowTemplate(t)
 	fb := newFileBackend(t)
 	variants := layoutVariants(tp)
-	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict", "FuzzFlipLayout"} {
+	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict", "FuzzFlipLayout", "FuzzFlipGrow"} {
 		for _, c := range readCorpus(t, target) {
 			t.Run(target+"/"+c.name, func(t *testing.T) {
 				switch target {
@@ -122,9 +123,15 @@ func TestCorpusThroughFiles(t *testing.T) {
 					runFlipEvict(t, fb, evFile, evSlots, c.bytes(t, 0))
 				case "FuzzFlipLayout":
 					runFlipLayout(t, fb, tp, variants, c.uint8(t, 0), c.bytes(t, 1))
+				case "FuzzFlipGrow":
+					runFlipGrow(t, fb, grow, c.bytes(t, 0))
 				}
 			})
 		}
+	}
+	// FuzzFlipGrow's seeds in code.
+	for i, data := range growSeeds {
+		t.Run(fmt.Sprintf("FuzzFlipGrow/seed-%d", i), func(t *testing.T) { runFlipGrow(t, fb, grow, data) })
 	}
 	// FuzzFlipLayout's bases, unflipped.
 	for i := range variants {
@@ -244,8 +251,9 @@ func (c corpusEntry) uint32(t testing.TB, i int) uint32 {
 func BenchmarkTargets(b *testing.B) {
 	tp := getTemplate(b)
 	evFile, evSlots := evictTemplate(b)
+	grow := getGrowTemplate(b)
 	variants := layoutVariants(tp)
-	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict", "FuzzFlipLayout"} {
+	for _, target := range []string{"FuzzAttach", "FuzzFlip", "FuzzFlipEvict", "FuzzFlipLayout", "FuzzFlipGrow"} {
 		corpus := readCorpus(b, target)
 		if target == "FuzzFlipLayout" {
 			corpus = readCorpus(b, "FuzzFlip") // its flips, on each variant in turn
@@ -268,6 +276,8 @@ func BenchmarkTargets(b *testing.B) {
 					runFlipEvict(b, heapBackend{}, evFile, evSlots, c.bytes(b, 0))
 				case "FuzzFlipLayout":
 					runFlipLayout(b, heapBackend{}, tp, variants, uint8(i), c.bytes(b, 0))
+				case "FuzzFlipGrow":
+					runFlipGrow(b, heapBackend{}, grow, c.bytes(b, 0))
 				}
 			}
 		})

@@ -20,6 +20,12 @@
 //   - FuzzFlipEvict (evict_fuzz_test.go): the same flips in a segment with
 //     eviction (format version 3), churned through three times more keys
 //     than it holds, before and after Repair.
+//   - FuzzFlipGrow (grow_fuzz_test.go): the same kind of flips in a
+//     growing table (format version 6) caught mid-growth (three of its
+//     eight tiers in use, sealed slots of keys deleted from a closed tier
+//     and set again), aimed also at the OffTiers word and the per-tier
+//     claim counters; then reads, writes that grow it by another tier,
+//     deletes, iteration, Verify and Repair, and again after Repair.
 //
 // Each run opens its image in Go-heap memory (table.AttachImage, which
 // checks the bytes as Attach checks a file's) and repairs it there

@@ -43,10 +43,15 @@ func Inspect(name string) (SegmentInfo, error) {
 }
 
 // OptionsOf returns the Options that Create would turn into a table of
-// in's shape: Capacity, ArenaBytes, MaxProcesses, EventRing, Eviction and
-// AdderLanes as the table has them (its Capacity is the number of keys
-// it accepts, which may be more than its creator asked for). Mode and
-// Group are left zero: they are the file's, not the layout's.
+// in's shape: Capacity, ArenaBytes, MaxProcesses, EventRing, Eviction,
+// AdderLanes and MaxCapacity as the table has them (its Capacity is the
+// number of keys it accepts, which may be more than its creator asked
+// for). For a growing table Capacity is its first tier's (what Create
+// takes) and MaxCapacity what its creator asked for (the header records
+// it; Stats().MaxCapacity, the budget of all its tiers, may be more), so
+// that Create with these Options makes the same tiers. A fixed table has
+// MaxCapacity 0. Mode and Group are left zero: they are the file's, not
+// the layout's.
 func OptionsOf(in SegmentInfo) Options { return optionsOf(in.Layout) }
 
 // Resolved returns o as the table Create would make with it has it:
@@ -70,7 +75,22 @@ func optionsOf(l segment.Layout) Options {
 	if l.Evicts() {
 		o.Eviction = EvictCLOCK
 	}
+	if l.Grows() {
+		o.MaxCapacity = int(growthOf(l))
+	}
 	return o
+}
+
+// growthOf is the MaxCapacity of growing layout l: the header's, if it
+// asks for exactly l's tiers (more than the tiers before the last hold,
+// at most what all hold), else the budget of all tiers, which does.
+func growthOf(l segment.Layout) uint64 {
+	n := l.TierCount()
+	all, below := l.ClaimBudget*(1<<n-1), l.ClaimBudget*(1<<(n-1)-1)
+	if l.MaxCapacity <= below || l.MaxCapacity > all {
+		return all
+	}
+	return l.MaxCapacity
 }
 
 // RemoveOrphan removes the temporary file at path (an interrupted create

@@ -12,11 +12,21 @@ A table without --evict keeps striped adders ('shmdict incr --adder'):
 cache line (more share lanes and stay exact). A lane takes memory only
 once a process adds through it: 8 bytes per adder.
 
+--max-capacity N makes a table that grows online: when its index is full,
+a write adds a tier of twice the last one's slots (keys never move; other
+processes keep reading and writing), until it holds N keys (a little more:
+tiers come in whole sizes). The slots and arena for N keys are reserved as
+address space now and take memory as they fill; the default arena is sized
+for N. 'shmdict stats' shows the tiers in use. Not with --evict. Such a
+table is segment format version 6, which shmdict builds before growth
+cannot open.
+
 Examples:
   shmdict create tokens --capacity 1000000
   shmdict create /var/lib/myapp/cache.shm --capacity 50000 --arena 256M --events 4096
   shmdict create sessions --capacity 100000 --evict   # a cache: full means evict, not fail
-  shmdict create metrics --capacity 10000 --adder-lanes 16`
+  shmdict create metrics --capacity 10000 --adder-lanes 16
+  shmdict create events --capacity 10000 --max-capacity 10000000   # starts small, grows`
 
 // createCmd is 'shmdict create'; its flags are the shape flags (shape.go).
 type createCmd struct{ shape shapeFlags }
@@ -24,7 +34,7 @@ type createCmd struct{ shape shapeFlags }
 func newCreateCmd() *command {
 	c := &createCmd{}
 	return &command{
-		name: "create", args: "NAME --capacity N [--arena SIZE] [--events N] [--evict | --adder-lanes N]", summary: "create a table",
+		name: "create", args: "NAME --capacity N [--max-capacity N] [--arena SIZE] [--events N] [--evict | --adder-lanes N]", summary: "create a table",
 		help:  createHelp,
 		flags: c.flags,
 		run:   c.run,
@@ -51,7 +61,11 @@ func (c *createCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 	}
 	defer t.Close()
 	st := t.Stats()
-	fmt.Fprintf(e.stdout, "created %s: capacity %d keys, %d slots, arena %s, file %s (%s in memory now; it grows as records and adders fill it)\n",
-		st.Path, st.Capacity, st.Slots, humanBytes(st.ArenaBytes), humanBytes(st.FileBytes), humanBytes(st.MemoryBytes))
+	grows := ""
+	if st.MaxTiers > 1 {
+		grows = fmt.Sprintf(", growing to %d keys in up to %d tiers", st.MaxCapacity, st.MaxTiers)
+	}
+	fmt.Fprintf(e.stdout, "created %s: capacity %d keys, %d slots%s, arena %s, file %s (%s in memory now; it grows as records and adders fill it)\n",
+		st.Path, st.Capacity, st.Slots, grows, humanBytes(st.ArenaBytes), humanBytes(st.FileBytes), humanBytes(st.MemoryBytes))
 	return nil
 }

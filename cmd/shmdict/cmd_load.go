@@ -15,8 +15,11 @@ deadline has passed are skipped (and counted). The whole file is checked
 before anything is stored: a malformed line stores nothing (exit 1).
 
 When NAME does not exist, load creates it with the shape of the table the
-dump came from (capacity, arena, eviction, events, adder lanes; dumps of
-format 1 do not record it and need --capacity), changed by the flags given. If storing then
+dump came from (capacity, arena, eviction, events, adder lanes, and
+max capacity for a table that grows; dumps of format 1 do not record it
+and need --capacity), changed by the flags given: --max-capacity N makes
+the new table grow to N keys, --max-capacity 0 a fixed table, and --evict
+a table that evicts instead of growing. If storing then
 fails, the new table is removed again. When NAME exists, the flags may only
 repeat its shape: to change it, use 'shmdict compact NAME --capacity N
 --arena SIZE' first.
@@ -38,7 +41,7 @@ type loadCmd struct{ shape shapeFlags }
 func newLoadCmd() *command {
 	c := &loadCmd{}
 	return &command{
-		name: "load", args: "NAME [--capacity N] [--arena SIZE] [--evict] [--events N] < FILE", summary: "store every key of a dump (creates NAME if it does not exist)",
+		name: "load", args: "NAME [--capacity N] [--max-capacity N] [--arena SIZE] [--evict] [--events N] < FILE", summary: "store every key of a dump (creates NAME if it does not exist)",
 		help:  loadHelp,
 		flags: c.flags,
 		run:   c.run,
@@ -122,7 +125,11 @@ func (l *loading) report() {
 	e, name := l.e, l.name
 	fmt.Fprintf(e.stdout, "loaded %d keys into %s", l.stored, name)
 	if l.created {
-		fmt.Fprintf(e.stdout, " (created: capacity %d keys, arena %s, eviction %s)", st.Capacity, humanBytes(st.ArenaBytes), policyName(st.Eviction))
+		grows := ""
+		if st.MaxTiers > 1 {
+			grows = fmt.Sprintf(" (grown to %d of %d tiers; grows to %d keys)", st.Tiers, st.MaxTiers, st.MaxCapacity)
+		}
+		fmt.Fprintf(e.stdout, " (created: capacity %d keys%s, arena %s, eviction %s)", st.Capacity, grows, humanBytes(st.ArenaBytes), policyName(st.Eviction))
 	}
 	if l.expired > 0 {
 		fmt.Fprintf(e.stdout, " (%d expired values skipped)", l.expired)
@@ -149,7 +156,10 @@ func (l *loading) fail(err error) error {
 	if rerr := table.RemoveUnused(name); rerr != nil {
 		return cliError{fmt.Sprintf("%s; %s was created by this load and could not be removed (%s)", msg, name, explain(rerr, name)), err}
 	}
-	if errors.Is(err, table.ErrFull) {
+	if errors.Is(err, table.ErrFull) && st.MaxTiers > 1 {
+		msg = fmt.Sprintf("%s; %s was removed again (this load had created it growing to %d keys, with an arena of %s): load with a larger --max-capacity or --arena",
+			withoutAdvice(oneLine(err)), name, st.MaxCapacity, humanBytes(st.ArenaBytes))
+	} else if errors.Is(err, table.ErrFull) {
 		msg = fmt.Sprintf("%s; %s was removed again (this load had created it with capacity %d keys and an arena of %s): load with a larger --capacity or --arena",
 			withoutAdvice(oneLine(err)), name, st.Capacity, humanBytes(st.ArenaBytes))
 	} else {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 )
 
@@ -14,6 +15,13 @@ process died with it open" means it may have been used later than that),
 "orphan" (a temp file left by an interrupted create or compaction, which
 'shmdict gc' removes), "temp (in use)" (a create or compaction at work), or
 why the file is not a usable segment.
+
+CAPACITY is the keys the table holds. For a table made with 'create
+--max-capacity' ls does not know the tiers in use (it reads the file without
+attaching), so CAPACITY says "up to N", the most keys it can grow to, and
+FILL is KEYS over N ('shmdict stats' shows the capacity in use now). With
+--json such a table has "grows": true, "capacity" N and "fill_percent" keys
+over N.
 
 With --json, "state" is one of "ok", "unused", "orphan", "temp_in_use" and
 "unusable" (then "error" says why), and "crashed_processes" counts the
@@ -61,7 +69,11 @@ func (c *lsCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE\tMEMORY\tKEYS\tCAPACITY\tFILL\tPROCS\tLAST USE\tSTATE")
 	for i, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f%%\t%d\t%s\t%s\n", r.Name, humanBytes(r.Bytes), humanBytes(r.MemoryBytes), r.Keys, r.Capacity, r.Fill, r.Procs,
+		capacity := strconv.FormatUint(r.Capacity, 10)
+		if r.Grows {
+			capacity = "up to " + capacity
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.1f%%\t%d\t%s\t%s\n", r.Name, humanBytes(r.Bytes), humanBytes(r.MemoryBytes), r.Keys, capacity, r.Fill, r.Procs,
 			infos[i].Modified.Format("2006-01-02 15:04"), lsText(r))
 	}
 	return tw.Flush()

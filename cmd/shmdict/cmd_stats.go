@@ -21,7 +21,13 @@ while this command had the old one open (run it again). "adder_lanes" and
 "lanes_used" count the striped adders' lanes and those processes have added
 through; "adder_indices" is how many adders the table can make before a
 compact, "adder_indices_used" how many it made (all 0 in a table that
-evicts).`
+evicts).
+
+For a table made with 'create --max-capacity', "capacity" and "slots" are
+those of the tiers in use now, "max_capacity" the most keys it can grow to
+(the budget of all its tiers), "tiers" the tiers in use and "max_tiers" how
+many it has room for. A fixed table has max_capacity = capacity and 1 of 1
+tiers.`
 
 // statsCmd is 'shmdict stats'.
 type statsCmd struct{ asJSON bool }
@@ -64,6 +70,11 @@ func printStats(e *env, st table.Stats) error {
 	fmt.Fprintf(tw, "created\t%s\n", st.Created.Format(time.RFC3339))
 	fmt.Fprintf(tw, "keys\t%d\n", st.Keys)
 	fmt.Fprintf(tw, "capacity\t%d keys (%d slots)\n", st.Capacity, st.Slots)
+	if st.MaxTiers > 1 {
+		fmt.Fprintf(tw, "growth\t%d of %d tiers in use; grows to %d keys\n", st.Tiers, st.MaxTiers, st.MaxCapacity)
+	} else {
+		fmt.Fprintf(tw, "growth\tnone (a fixed table; 'create --max-capacity N' makes one that grows)\n")
+	}
 	fmt.Fprintf(tw, "claimed slots\t%d (%.1f%% of capacity; %d held by deleted keys)\n", st.ClaimedSlots, fill, st.Tombstones)
 	fmt.Fprintf(tw, "arena\t%s used, %s free of %s\n", humanBytes(st.ArenaUsed), humanBytes(st.ArenaFree), humanBytes(st.ArenaBytes))
 	fmt.Fprintf(tw, "file\t%s (%s in memory)\n", humanBytes(st.FileBytes), humanBytes(st.MemoryBytes))

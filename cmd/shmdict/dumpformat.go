@@ -17,7 +17,12 @@ import (
 // the format version and the shape of the table the dump came from (load
 // creates a missing table with that shape):
 //
-//	{"shmdict_dump":3,"capacity":1536,"arena_bytes":196608,"max_procs":1024,"events":0,"eviction":"none","adder_lanes":64}
+//	{"shmdict_dump":4,"capacity":1536,"arena_bytes":196608,"max_procs":1024,"events":0,"eviction":"none","adder_lanes":64}
+//
+// A growing table's header adds "max_capacity" (its table.Options.MaxCapacity),
+// so that load creates a table that grows as it did:
+//
+//	{"shmdict_dump":4,"capacity":12,"arena_bytes":524288,"max_procs":1024,"events":0,"eviction":"none","adder_lanes":64,"max_capacity":4096}
 //
 // Each further line is one key:
 //
@@ -35,8 +40,9 @@ import (
 // byte. Format 1 is format 2 without the shape in the header; format 2 is
 // format 3 without "adder_lanes" in the header and "adder" in records (a
 // reader of format 2 would refuse those as unknown fields, hence the new
-// number). load reads all three.
-const dumpVersion = 3
+// number); format 3 is format 4 without "max_capacity" in the header (a
+// format-3 reader would refuse it, hence format 4). load reads all four.
+const dumpVersion = 4
 
 type dumpHeader struct {
 	Version int `json:"shmdict_dump"`

@@ -216,7 +216,7 @@ func TestDumpLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dump1 := ok(t, "", "dump", p)
-	if !strings.HasPrefix(dump1, "{\"shmdict_dump\":3,\"capacity\":1536,\"arena_bytes\":128000,\"max_procs\":1024,\"events\":0,\"eviction\":\"none\",\"adder_lanes\":64}\n") {
+	if !strings.HasPrefix(dump1, "{\"shmdict_dump\":4,\"capacity\":1536,\"arena_bytes\":128000,\"max_procs\":1024,\"events\":0,\"eviction\":\"none\",\"adder_lanes\":64}\n") {
 		t.Fatalf("dump does not start with its header: %q", dump1[:min(len(dump1), 40)])
 	}
 	if n := strings.Count(dump1, "\n"); n != 1+6+200+3+1 {
@@ -303,7 +303,7 @@ func TestBadInput(t *testing.T) {
 	if got := ok(t, "", "keys", p); got != "" {
 		t.Fatalf("a failed load stored keys: %q", got)
 	}
-	fails(t, 1, "dump format 4", "{\"shmdict_dump\":4}\n", "load", p)
+	fails(t, 1, "dump format 5", "{\"shmdict_dump\":5}\n", "load", p)
 	ok(t, "", "set", p, "s", "text")
 	fails(t, 1, "not a counter", "", "incr", p, "s")
 }
@@ -1225,5 +1225,5 @@ func TestDumpLoadKeepsAdders(t *testing.T) {
 		t.Fatalf("load of a format 2 dump printed %q", old)
 	}
 	fails(t, 1, "\"adder\" without \"counter\"", "{\"shmdict_dump\":3}\n{\"key\":\"c\",\"value\":\"x\",\"adder\":true}\n", "load", filepath.Join(dir, "bad.shm"), "--capacity", "10")
-	fails(t, 1, "reads formats 1 to 3", "{\"shmdict_dump\":4}\n", "load", filepath.Join(dir, "new.shm"), "--capacity", "10")
+	fails(t, 1, "reads formats 1 to 4", "{\"shmdict_dump\":5}\n", "load", filepath.Join(dir, "new.shm"), "--capacity", "10")
 }

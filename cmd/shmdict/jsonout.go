@@ -13,25 +13,30 @@ import (
 
 // statsOut is 'stats --json'.
 type statsOut struct {
-	Name          string  `json:"name"`
-	Path          string  `json:"path"`
-	FormatVersion int     `json:"format_version"`
-	Created       string  `json:"created"`
-	Capacity      int     `json:"capacity"`
-	Slots         int     `json:"slots"`
-	Keys          int     `json:"keys"`
-	ClaimedSlots  int     `json:"claimed_slots"`
-	Tombstones    int     `json:"tombstones"`
-	FillPercent   float64 `json:"fill_percent"`
-	ArenaBytes    int64   `json:"arena_bytes"`
-	ArenaUsed     int64   `json:"arena_used"`
-	ArenaFree     int64   `json:"arena_free"`
-	FileBytes     int64   `json:"file_bytes"`
-	MemoryBytes   int64   `json:"memory_bytes"`
-	Expired       int64   `json:"expired"`
-	Evicted       int64   `json:"evicted"`
-	Eviction      string  `json:"eviction"` // "none" or "clock"
-	Replaced      bool    `json:"replaced"` // a forced compact put a new table under the name
+	Name          string `json:"name"`
+	Path          string `json:"path"`
+	FormatVersion int    `json:"format_version"`
+	Created       string `json:"created"`
+	Capacity      int    `json:"capacity"` // of the tiers in use
+	Slots         int    `json:"slots"`
+	// Growth: the most keys the table can grow to and its tiers in use
+	// and in all (capacity, 1 and 1 for a fixed table).
+	MaxCapacity  int     `json:"max_capacity"`
+	Tiers        int     `json:"tiers"`
+	MaxTiers     int     `json:"max_tiers"`
+	Keys         int     `json:"keys"`
+	ClaimedSlots int     `json:"claimed_slots"`
+	Tombstones   int     `json:"tombstones"`
+	FillPercent  float64 `json:"fill_percent"`
+	ArenaBytes   int64   `json:"arena_bytes"`
+	ArenaUsed    int64   `json:"arena_used"`
+	ArenaFree    int64   `json:"arena_free"`
+	FileBytes    int64   `json:"file_bytes"`
+	MemoryBytes  int64   `json:"memory_bytes"`
+	Expired      int64   `json:"expired"`
+	Evicted      int64   `json:"evicted"`
+	Eviction     string  `json:"eviction"` // "none" or "clock"
+	Replaced     bool    `json:"replaced"` // a forced compact put a new table under the name
 	// Striped adders: lanes (0 in a table that evicts) and those processes
 	// added through; indices the table can hand out before a compact and
 	// those it did.
@@ -51,6 +56,7 @@ func statsJSON(st table.Stats) statsOut {
 	out := statsOut{
 		Name: st.Name, Path: st.Path, FormatVersion: st.FormatVersion,
 		Created: st.Created.UTC().Format(time.RFC3339Nano), Capacity: st.Capacity, Slots: st.Slots,
+		MaxCapacity: st.MaxCapacity, Tiers: st.Tiers, MaxTiers: st.MaxTiers,
 		Keys: st.Keys, ClaimedSlots: st.ClaimedSlots, Tombstones: st.Tombstones,
 		ArenaBytes: st.ArenaBytes, ArenaUsed: st.ArenaUsed, ArenaFree: st.ArenaFree,
 		FileBytes: st.FileBytes, MemoryBytes: st.MemoryBytes, Expired: st.Expired, Evicted: st.Evicted,
@@ -75,11 +81,17 @@ type lsOut struct {
 	Path  string `json:"path"`
 	Bytes int64  `json:"bytes"`
 	// MemoryBytes is the file's allocated part (the rest is sparse).
-	MemoryBytes int64   `json:"memory_bytes"`
-	Keys        int64   `json:"keys"`
-	Capacity    uint64  `json:"capacity"`
-	Fill        float64 `json:"fill_percent"`
-	Procs       int     `json:"processes"`
+	MemoryBytes int64 `json:"memory_bytes"`
+	Keys        int64 `json:"keys"`
+	// Capacity is the keys a fixed table holds. ls does not attach, and
+	// the tiers a growing table has in use are not in what it reads, so
+	// for a growing table (Grows) Capacity is the most keys it can grow
+	// to (stats' max_capacity), and Fill is Keys over it rather than
+	// claimed slots over capacity.
+	Capacity uint64  `json:"capacity"`
+	Grows    bool    `json:"grows"`
+	Fill     float64 `json:"fill_percent"`
+	Procs    int     `json:"processes"`
 	// State: "ok" (live processes have it open), "unused" (no live
 	// process), "orphan" (a temp file whose creator died), "temp_in_use"
 	// (a create or compaction at work), or "unusable" (not a usable
@@ -105,7 +117,15 @@ func lsJSON(in table.SegmentInfo) lsOut {
 	out := lsOut{Name: filepath.Base(in.Path), Path: in.Path, Bytes: in.Size, MemoryBytes: in.Allocated, Keys: in.Keys,
 		Capacity: in.Layout.ClaimBudget, Procs: len(in.Live), State: stateOK,
 		CrashedProcesses: in.Crashed, LastUse: in.Modified.UTC().Format(time.RFC3339)}
-	if out.Capacity > 0 {
+	if l := in.Layout; l.Grows() {
+		// The budget of all its tiers (tier i's is ClaimBudget<<i); the
+		// claimed-slot counter in.Claimed is only the first tier's.
+		out.Grows, out.Capacity = true, l.ClaimBudget*(1<<l.TierCount()-1)
+	}
+	switch {
+	case out.Capacity > 0 && out.Grows:
+		out.Fill = float64(max(in.Keys, 0)) * 100 / float64(out.Capacity)
+	case out.Capacity > 0:
 		out.Fill = float64(in.Claimed) * 100 / float64(out.Capacity)
 	}
 	switch {

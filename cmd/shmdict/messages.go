@@ -53,6 +53,8 @@ var goAdvice = []struct{ old, new string }{
 	{"name that group in Options.Group (then Mode may stay 0)", "name that group with --group (then --mode may be left out)"},
 	{"use 0600 (the default) or, with Options.Group, 0660", "use 0600 (the default) or, with --group, 0660"},
 	{"; close it and open the name again", ""}, // ErrReplaced: explain says to run the command again
+	{"compact it with a larger MaxCapacity", "recreate it with a larger --max-capacity: 'shmdict dump' it, 'shmdict rm' it, then 'shmdict load NAME --max-capacity N' the dump"},
+	{"MaxCapacity cannot be combined with Eviction", "--max-capacity cannot be combined with --evict"},
 }
 
 var goIdent = strings.NewReplacer(
@@ -62,6 +64,9 @@ var goIdent = strings.NewReplacer(
 	"ArenaBytes", "--arena",
 	"EventRing", "--events",
 	"MaxProcesses", "--max-procs",
+	"MaxCapacity", "--max-capacity",
+	"raise Capacity", "raise --capacity",
+	"above Capacity", "above --capacity",
 )
 
 // goCapacity matches the option name Capacity where a message uses it as
@@ -100,7 +105,7 @@ func explain(err error, name string) string {
 		// The command opened the name before the rename; running it again
 		// opens the new generation.
 		msg += fmt.Sprintf("; 'shmdict compact %s --force' put a new copy of the table under its name while this command had the old one open: run the command again", name)
-	case errors.Is(err, table.ErrFull) && !strings.Contains(msg, "shmdict compact"):
+	case errors.Is(err, table.ErrFull) && !strings.Contains(msg, "shmdict compact") && !strings.Contains(msg, "--max-capacity"):
 		msg += fmt.Sprintf("; make room with 'shmdict compact %s --capacity N' (more keys) or 'shmdict compact %s --arena SIZE' (more record space)", name, name)
 	}
 	return msg

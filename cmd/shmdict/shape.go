@@ -12,7 +12,8 @@ import (
 )
 
 // A table's shape is what is chosen once, when it is created: capacity,
-// arena, registry size, event ring, eviction policy and adder lanes. create takes it
+// arena, registry size, event ring, eviction policy, adder lanes and
+// max capacity (growth). create takes it
 // from flags; load takes it from flags and, for what they leave out, from
 // the dump's header, so that a dump reloads as the table it came from.
 
@@ -27,6 +28,10 @@ type Shape struct {
 	// a table that evicts, which has no adders, and in older dumps, where
 	// it means the default).
 	AdderLanes int `json:"adder_lanes,omitempty"`
+	// MaxCapacity is the most keys a growing table was made to grow to
+	// (dump format 4, table.Options.MaxCapacity as table.OptionsOf gives
+	// it); absent (0) for a fixed table and in older dumps.
+	MaxCapacity int `json:"max_capacity,omitempty"`
 }
 
 const (
@@ -45,7 +50,7 @@ func policyName(p table.EvictionPolicy) string {
 // or Options.Resolved (one about to be created) describe it.
 func shapeOf(o table.Options) Shape {
 	return Shape{Capacity: o.Capacity, ArenaBytes: o.ArenaBytes, MaxProcs: o.MaxProcesses,
-		Events: o.EventRing, Eviction: policyName(o.Eviction), AdderLanes: o.AdderLanes}
+		Events: o.EventRing, Eviction: policyName(o.Eviction), AdderLanes: o.AdderLanes, MaxCapacity: o.MaxCapacity}
 }
 
 func (s Shape) validate() error {
@@ -56,6 +61,10 @@ func (s Shape) validate() error {
 		return fmt.Errorf("eviction %q: want %q or %q", s.Eviction, evictNone, evictClock)
 	case s.AdderLanes < 0 || s.AdderLanes > table.MaxAdderLanes:
 		return fmt.Errorf("adder_lanes %d: want 1 to %d (or none)", s.AdderLanes, table.MaxAdderLanes)
+	case s.MaxCapacity != 0 && s.MaxCapacity < s.Capacity:
+		return fmt.Errorf("max_capacity %d: want at least capacity (%d), or none for a fixed table", s.MaxCapacity, s.Capacity)
+	case s.MaxCapacity != 0 && s.Eviction == evictClock:
+		return fmt.Errorf("max_capacity with eviction %q: a table that evicts does not grow", s.Eviction)
 	}
 	return nil
 }
@@ -75,7 +84,7 @@ func defaultArena(capacity int) int64 {
 // shapeFlags are the flags that shape a new table.
 type shapeFlags struct {
 	capacity, events, maxProcs *int
-	adderLanes                 *int
+	adderLanes, maxCapacity    *int
 	arena, mode, group         *string
 	evict                      *bool
 	given                      map[string]bool // flags on the command line, after parsing
@@ -89,6 +98,7 @@ func (f *shapeFlags) register(fs *flag.FlagSet, capacityHelp string) {
 	f.mode = fs.String("mode", "", "file permission bits, octal: 0600 (default), or 0660 with --group")
 	f.group = fs.String("group", os.Getenv("SHMDICT_GROUP"), "share the table with this group's members (mode 0660; default $SHMDICT_GROUP, whom other commands then trust too)")
 	f.evict = fs.Bool("evict", false, "evict keys not used recently (CLOCK) when full, instead of failing; not with --events or --adder-lanes")
+	f.maxCapacity = fs.Int("max-capacity", 0, "let the table grow online, by tiers (each twice the last), up to this many keys (0: a fixed table); not with --evict")
 	f.adderLanes = fs.Int("adder-lanes", 0, fmt.Sprintf("lanes of striped adders ('incr --adder'), 1 to %d: up to this many processes add without sharing a cache line (default %d; a table with --evict has none)", table.MaxAdderLanes, table.DefaultAdderLanes))
 }
 
@@ -101,7 +111,7 @@ func (f *shapeFlags) parsed(fs *flag.FlagSet) {
 // shaping reports whether any flag other than --mode asks for a shape.
 func (f *shapeFlags) shaping() []string {
 	var names []string
-	for _, n := range []string{"capacity", "arena", "events", "max-procs", "evict", "adder-lanes"} {
+	for _, n := range []string{"capacity", "max-capacity", "arena", "events", "max-procs", "evict", "adder-lanes"} {
 		if f.given[n] {
 			names = append(names, "--"+n)
 		}
@@ -117,7 +127,7 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 	arenaFrom := "" // where a too-large arena came from, for the message
 	if base != nil {
 		o = table.Options{Capacity: base.Capacity, ArenaBytes: base.ArenaBytes,
-			MaxProcesses: base.MaxProcs, EventRing: base.Events, AdderLanes: base.AdderLanes}
+			MaxProcesses: base.MaxProcs, EventRing: base.Events, AdderLanes: base.AdderLanes, MaxCapacity: base.MaxCapacity}
 		if base.Eviction == evictClock {
 			o.Eviction = table.EvictCLOCK
 		}
@@ -156,6 +166,9 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 	if f.given["events"] {
 		o.EventRing = *f.events
 	}
+	if err := f.growth(&o); err != nil {
+		return o, err
+	}
 	if f.given["max-procs"] {
 		o.MaxProcesses = *f.maxProcs
 	}
@@ -180,6 +193,12 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 		}
 		o.AdderLanes = 0 // a dump's lanes, loaded into a table that evicts: it has none
 	}
+	if o.Eviction == table.EvictCLOCK && o.MaxCapacity > 0 {
+		if f.given["max-capacity"] {
+			return o, usagef("--max-capacity cannot be combined with --evict: a table that evicts makes room by evicting, not by growing")
+		}
+		o.MaxCapacity = 0 // a growing dump loaded with --evict: the table evicts instead of growing
+	}
 	if o.Eviction == table.EvictCLOCK && o.EventRing > 0 {
 		if !f.given["evict"] {
 			return o, usagef("the dump comes from an evicting table, and --events cannot be combined with eviction yet: pass --evict=false to load it into a table that does not evict, or drop --events")
@@ -195,6 +214,22 @@ func (f *shapeFlags) options(base *Shape) (table.Options, error) {
 	}
 	o.Group = *f.group
 	return o, nil
+}
+
+// growth sets o.MaxCapacity from --max-capacity, or checks that the
+// dump's still fits a --capacity given instead.
+func (f *shapeFlags) growth(o *table.Options) error {
+	if f.given["max-capacity"] {
+		if *f.maxCapacity < 0 || (*f.maxCapacity > 0 && *f.maxCapacity < o.Capacity) {
+			return usagef("--max-capacity must be 0 (a fixed table) or at least --capacity %d (got %d)", o.Capacity, *f.maxCapacity)
+		}
+		o.MaxCapacity = *f.maxCapacity
+		return nil
+	}
+	if o.MaxCapacity > 0 && o.MaxCapacity < o.Capacity {
+		return usagef("--capacity %d is more than the %d keys the table grows to (the dump's, or the existing table's, max capacity): pass --max-capacity N (at least %d) too, or --max-capacity 0 for a fixed table", o.Capacity, o.MaxCapacity, o.Capacity)
+	}
+	return nil
 }
 
 // createTable creates name with opts. A shape the library refuses is the
@@ -221,6 +256,9 @@ func (f *shapeFlags) checkShape(name string, have Shape, opts table.Options) err
 	if f.given["capacity"] && want.Capacity != have.Capacity {
 		diffs = append(diffs, fmt.Sprintf("capacity %d keys, not %d", have.Capacity, want.Capacity))
 		fixes = append(fixes, fmt.Sprintf("--capacity %d", *f.capacity))
+	}
+	if f.given["max-capacity"] && want.MaxCapacity != have.MaxCapacity {
+		diffs = append(diffs, fmt.Sprintf("%s, not %s", growthWords(have.MaxCapacity), growthWords(want.MaxCapacity)))
 	}
 	if f.given["arena"] && want.ArenaBytes != have.ArenaBytes {
 		diffs = append(diffs, fmt.Sprintf("an arena of %s, not %s", humanBytes(have.ArenaBytes), humanBytes(want.ArenaBytes)))
@@ -262,4 +300,12 @@ func wantShape(opts table.Options) (Shape, error) {
 		return Shape{}, usageError{explain(err, "")}
 	}
 	return shapeOf(o), nil
+}
+
+// growthWords describes a shape's max capacity for a message.
+func growthWords(maxCapacity int) string {
+	if maxCapacity == 0 {
+		return "a fixed capacity"
+	}
+	return fmt.Sprintf("growth up to %d keys", maxCapacity)
 }
