@@ -168,13 +168,11 @@ func buildGrowTemplate() (growTemplate, error) {
 	for i := uint64(1); i < maxTiers; i++ {
 		g.hot = append(g.hot, tierCtl+i*tierCtlStride)
 	}
-	// Slots of the tiers in use: 32 slots in tier 0, twice as many in
-	// each next one, 16 bytes a slot. Not the tiers beyond: damage there
-	// survives Repair (TestFlipGrowFindings, garbage-in-next-tier), and
-	// the fuzzer found it within seconds every time; widen the range to
-	// the next tier once that is fixed.
+	// Slots of the tiers in use and of the next one: 32 slots in tier 0,
+	// twice as many in each next one, 16 bytes a slot. Repair clears the
+	// tiers not in use (TestFlipGrowFindings, garbage-in-next-tier).
 	g.slotsOff = slotsOff
-	used := uint64(32) * (1<<st.Tiers - 1) * 16
+	used := uint64(32) * (1<<(st.Tiers+1) - 1) * 16
 	g.ranges = [3][2]uint64{{headerSize, slotsOff}, {slotsOff, slotsOff + used}, {arenaOff, uint64(len(b))}}
 	return g, nil
 }
@@ -191,7 +189,7 @@ func (g *growTemplate) seen(k string) bool {
 // flipsGrow decodes a FuzzFlipGrow input: 5 bytes per flip, a
 // little-endian u32 v then an xor mask x. v's top two bits choose a range
 // of the image: 0 the control region, registry and tier counters; 1 the
-// slots of the tiers in use; 2 the arena and adder
+// slots of the tiers in use and the next; 2 the arena and adder
 // lanes; 3 the growth words (g.hot: the OffTiers word, then tier 0's,
 // 1's, ... claim counter), v>>3 choosing the word and v's low 3 bits the
 // byte. The rest of v is the offset in the range, modulo its size. At most
@@ -414,46 +412,39 @@ func growExercise(t testing.TB, tb *table.Table, g growTemplate, c checker) {
 	}
 }
 
-// TestFlipGrowFindings replays FuzzFlipGrow inputs that found a problem.
-// Those of problems in package table that this branch does not fix are
-// skipped; GROW_FINDINGS=1 runs them (tiers-word-zero then hangs until
-// guard's deadline).
+// TestFlipGrowFindings replays FuzzFlipGrow inputs that found a problem
+// (both fixed in package table since).
 func TestFlipGrowFindings(t *testing.T) {
 	g := getGrowTemplate(t)
 	for _, c := range []struct {
-		name, skip string
-		data       []byte
+		name string
+		data []byte
 		// slotByte, instead of data: a byte of the slot array to xor
 		// with 0x30, with the replaced mark (+11520) set, so that no
 		// write gets through before Repair.
 		slotByte int
 	}{
-		// The OffTiers word flipped to 0. Verify reports it ("tier count
-		// 0 is outside [1, 8]") and Repair sets it to 1, but before
-		// Repair a Set of a new key never returns: tierCount clamps the
-		// word to 1, the claim finds tier 0 full (errTierFull), grow(1)
-		// CASes OffTiers from 1 to 2, which fails against 0 and is taken
-		// for another process's growth, and claimTiered tries again for
-		// ever (table/claim.go claimTiered, table/tiers.go grow). Not
-		// fixed on this branch, which may change only the CLI and the
-		// fuzz targets: unskip when it is.
-		{"tiers-word-zero", "Set hangs on an OffTiers word of 0 (claimTiered/grow, table/tiers.go)", growSeed([3]uint32{3, 0, 0x03}), 0},
+		// The OffTiers word flipped to 0. Before Repair a Set of a new
+		// key never returned: tierCount clamped the word to 1, the claim
+		// found tier 0 full, grow(1)'s CAS from 1 failed against 0 and
+		// was taken for another process's growth, again and again; or
+		// the claim met its key sealed in tier 0, seen as the newest.
+		// Now grow and claim report ErrCorrupt, and Repair sets the count
+		// to cover every tier with claims.
+		{"tiers-word-zero", growSeed([3]uint32{3, 0, 0x03}), 0},
 		// A flip in the key word of slot 355, in tier 3, which is not in
 		// use yet, and one that sets the replaced mark (writes fail with
 		// ErrReplaced until Repair clears it). Verify and Repair look at
-		// the tiers in use only, so the repaired table passes Verify;
-		// the writes after Repair grow it into tier 3, and Verify finds
+		// the tiers in use only, so the repaired table passed Verify;
+		// the writes after Repair grew it into tier 3, and Verify found
 		// "slot 355: key word 0x30 has an invalid state" (and a
 		// claimed-slot counter one short): damage in a tier not yet in
-		// use survives Repair and turns up after a growth. Found by
-		// FuzzFlipGrow in seconds when its slot range took in the next
-		// tier (it no longer does, see flipsGrow).
-		{"garbage-in-next-tier", "damage in a tier not in use survives Repair (table/verify.go checks the tiers in use only)", nil, 355 * 16},
+		// use survived Repair and turned up after a growth. Found by
+		// FuzzFlipGrow in seconds. Now Repair clears the tiers not in
+		// use.
+		{"garbage-in-next-tier", nil, 355 * 16},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.skip != "" && os.Getenv("GROW_FINDINGS") == "" {
-				t.Skip(c.skip)
-			}
 			if c.data == nil {
 				b := bytes.Clone(g.file)
 				b[g.slotsOff+uint64(c.slotByte)] ^= 0x30

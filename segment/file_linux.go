@@ -185,6 +185,31 @@ func (s *Segment) Reserve(off, n uint64) error {
 	return nil
 }
 
+// Clear makes bytes [off, off+n) of the segment zero and, in a file,
+// gives their memory back (FALLOCATE_FL_PUNCH_HOLE: they read as zeros
+// again and take memory only once written). Only for a caller that holds
+// the segment exclusively (Repair): a concurrent writer's bytes there would
+// be lost.
+func (s *Segment) Clear(off, n uint64) error {
+	end := min(off+n, s.Layout.TotalSize)
+	if off >= end {
+		return nil
+	}
+	if s.file == nil {
+		for i := off; i < end; i += 8 {
+			if s.Mem.Load64(i) != 0 {
+				s.Mem.Store64(i, 0)
+			}
+		}
+		return nil
+	}
+	err := unix.Fallocate(int(s.file.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(off), int64(end-off))
+	if err != nil {
+		return fmt.Errorf("shmdict: clear %d bytes of %s: %w", end-off, s.Path, err)
+	}
+	return nil
+}
+
 // Allocated returns how many bytes of the segment's file take memory (or
 // disk): its allocated blocks. A heap segment's whole size is allocated.
 func (s *Segment) Allocated() (int64, error) {

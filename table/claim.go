@@ -245,10 +245,11 @@ func (t *Table) takeSlot(slot, cand, pw uint64) bool {
 // reuses slots: see reuse.go).
 func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 	// Most writes are to keys that exist: take the read-only path first.
-	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
+	slot, sn, ok, err := t.find(key, h)
+	if ok || err != nil {
 		return slot, sn.w0, err
 	}
-	return t.claimKey(key, h, 0)
+	return t.claimKey(key, h, 0, sn.tiers)
 }
 
 // findOrClaimPrepared is findOrClaim for a write that stores a record of
@@ -268,14 +269,15 @@ func (t *Table) findOrClaim(key []byte, h uint64) (slot, kw uint64, err error) {
 // its record was taken so when kw's unit is that record's: it must then
 // not free it, even if its value CAS never happens.
 func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() (uint32, error)) (slot, kw uint64, err error) {
-	if slot, sn, ok, err := t.find(key, h); ok || err != nil {
+	slot, sn, ok, err := t.find(key, h)
+	if ok || err != nil {
 		return slot, sn.w0, err
 	}
 	rec, err := prepare()
 	if err != nil {
 		return 0, 0, err
 	}
-	return t.claimKey(key, h, rec)
+	return t.claimKey(key, h, rec, sn.tiers)
 }
 
 // claimKey gives an absent key a slot by its format's protocol: claim's
@@ -283,32 +285,49 @@ func (t *Table) findOrClaimPrepared(key []byte, h uint64, prepare func() (uint32
 // (version 3). rec is a prepared record a version-5 claim may take as
 // the key record. One place decides; a direct call, so that the key does
 // not escape (a call through a function value would make every caller's
-// key escape to the heap).
-func (t *Table) claimKey(key []byte, h uint64, rec uint32) (slot, kw uint64, err error) {
+// key escape to the heap). tiers is the tier count under which find last
+// found the key absent (seen.tiers; growing tables only).
+func (t *Table) claimKey(key []byte, h uint64, rec uint32, tiers uint32) (slot, kw uint64, err error) {
 	if t.reuse {
 		return t.claimReuse(key, h, rec)
 	}
 	if t.grows {
-		return t.claimTiered(key, h, rec)
+		return t.claimTiered(key, h, rec, tiers)
 	}
 	return t.claim(key, h, rec, 0)
 }
 
 // claimTiered is claim in a growing table: in the newest tier, growing
-// the table when that tier is full (tiers.go). After a growth the key is
-// looked for again: another process may have inserted it meanwhile.
-func (t *Table) claimTiered(key []byte, h uint64, rec uint32) (slot, kw uint64, err error) {
+// the table when that tier is full (tiers.go). It claims in tier n-1 only
+// after a lookup under the same tier count n found the key absent in
+// every tier: a claim of the key in an older tier by another process then
+// either came before that lookup (which found it) or after it, and that
+// process's write reads the tier count after its claim, sees its tier
+// closed and seals it. A claim under a newer count than the lookup's
+// could miss a claim in the tier that was newest for the lookup, and the
+// key would get a value in two tiers. So after a growth, or when the
+// count moved since the caller's lookup, the key is looked for again.
+func (t *Table) claimTiered(key []byte, h uint64, rec uint32, tiers uint32) (slot, kw uint64, err error) {
 	for {
 		n := t.tierCount()
+		if n != tiers {
+			slot, sn, ok, err := t.find(key, h)
+			if ok || err != nil {
+				return slot, sn.w0, err
+			}
+			tiers = sn.tiers
+			continue
+		}
 		slot, kw, err = t.claim(key, h, rec, n-1)
+		if err == errTierSealed {
+			tiers = 0 // the table grew: look again
+			continue
+		}
 		if err != errTierFull {
 			return slot, kw, err
 		}
 		if err := t.grow(n); err != nil {
 			return 0, 0, err
-		}
-		if slot, sn, ok, err := t.find(key, h); ok || err != nil {
-			return slot, sn.w0, err
 		}
 	}
 }
@@ -317,6 +336,10 @@ func (t *Table) claimTiered(key []byte, h uint64, rec uint32) (slot, kw uint64, 
 // is not its last is full: claimTiered grows the table and never returns
 // it.
 var errTierFull = fmt.Errorf("%w: tier full", ErrFull)
+
+// errTierSealed is what claim returns when it meets its key sealed in a
+// tier that is closed by now: claimTiered looks for the key again.
+var errTierSealed = fmt.Errorf("%w: key sealed in a closed tier", ErrFull)
 
 // claim is findOrClaim's slow path, for a key that was absent a moment
 // ago (another process may be inserting it right now). rec, if not 0, is
@@ -364,6 +387,15 @@ func (t *Table) claim(key []byte, h uint64, rec uint32, tier uint32) (slot, kw u
 			}
 			if match {
 				release()
+				if t.grows && isSealed(t.mem.Load64(t.valueWordOff(base+j))) {
+					// Sealed, so its tier is closed by now: a newer tier
+					// holds the key or will (claimTiered looks again).
+					// In the tier that is still the newest it is damage.
+					if t.tierCount() > tier+1 {
+						return 0, 0, errTierSealed
+					}
+					return 0, 0, fmt.Errorf("%w: key %q is sealed in slot %d of the newest tier (%s); run Repair", ErrCorrupt, clip(key), base+j, t.name)
+				}
 				return base + j, w0, nil
 			}
 		}

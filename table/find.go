@@ -29,6 +29,9 @@ type seen struct {
 	w1    uint64
 	p, n  uint64
 	known bool
+	// tiers is, when find found the key absent in a growing table, the
+	// tier count it looked under (claimTiered).
+	tiers uint32
 }
 
 // matches reports whether slot, whose key word w0 carries key's tag,
@@ -145,12 +148,12 @@ func (t *Table) findTiered(key []byte, h uint64) (slot uint64, sn seen, ok bool,
 		slot, sn, ok, err = t.findOn(p, t.maxProbe, key, h)
 		if err != nil || ok {
 			if ok && isSealed(sn.w1) {
-				return 0, seen{}, false, nil
+				return 0, seen{tiers: n}, false, nil
 			}
 			return slot, sn, ok, err
 		}
 	}
-	return 0, seen{}, false, nil
+	return 0, seen{tiers: n}, false, nil
 }
 
 // findOn walks probe path p for key, up to limit groups or an empty slot.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -84,4 +85,66 @@ func TestGrowCompact(t *testing.T) {
 		t.Fatalf("after growing again to ErrFull at %d new keys: %+v", i, st)
 	}
 	mustVerify(t, tb)
+}
+
+// TestGrowGetOrSetRace: goroutines GetOrSet the same keys while the table
+// grows under them: each key is stored exactly once and held in one slot.
+// An adversarial review found a claim made under a newer tier count than
+// its lookup's could give a key values in two tiers (claimTiered).
+func TestGrowGetOrSetRace(t *testing.T) {
+	rounds := 10
+	if testing.Short() {
+		rounds = 3
+	}
+	for round := range rounds {
+		tb, err := New(Options{Capacity: 16, MaxCapacity: 1 << 14})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const keys, procs = 3000, 4
+		var stored [keys]int32
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for p := range procs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range keys {
+					_, loaded, err := tb.GetOrSet([]byte(fmt.Sprintf("k%06d", i)), []byte(fmt.Sprintf("v%d", p)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !loaded {
+						mu.Lock()
+						stored[i]++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range stored {
+			if n := stored[i]; n != 1 {
+				t.Errorf("round %d: key %d stored %d times", round, i, n)
+			}
+		}
+		seen := map[string]int{}
+		for k := range tb.All() {
+			seen[string(k)]++
+		}
+		for k, n := range seen {
+			if n > 1 {
+				t.Errorf("round %d: All yields %q %d times", round, k, n)
+			}
+		}
+		if n := tb.Len(); n != keys {
+			t.Errorf("round %d: Len %d, want %d", round, n, keys)
+		}
+		mustVerify(t, tb)
+		tb.Close()
+		if t.Failed() {
+			return
+		}
+	}
 }

@@ -90,6 +90,12 @@ func (t *Table) grow(n uint32) error {
 	if n >= t.maxTiers {
 		return t.errMaxCapacity()
 	}
+	if raw := t.mem.Load64(segment.OffTiers); raw != uint64(n) {
+		if raw > uint64(n) && raw <= uint64(t.maxTiers) {
+			return nil // grown meanwhile
+		}
+		return fmt.Errorf("%w: the tier count word is %d, outside [1, %d] (%s); run Repair", ErrCorrupt, raw, t.maxTiers, t.name)
+	}
 	if err := t.seg.Reserve(l.SlotsOff+l.TierFirst(n)*segment.SlotSize, (l.Slots<<n)*segment.SlotSize); err != nil {
 		return err
 	}

@@ -153,11 +153,38 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 func (c *checker) tiers(repair bool) {
 	t, rep := c.t, c.rep
 	c.claimed = make([]int, t.maxTiers)
-	if n := t.mem.Load64(segment.OffTiers); t.grows && (n == 0 || n > uint64(t.maxTiers)) {
-		c.problem("tier count %d is outside [1, %d]", n, t.maxTiers)
+	if !t.grows {
+		rep.Slots = int(t.usedSlots())
+		rep.ClaimedCounter = int(t.mem.Load64(segment.OffClaimed))
+		return
+	}
+	// The tier count should be in range and cover every tier that has
+	// claims (their counters say so): a count lowered by damage would hide
+	// the keys of the tiers above it.
+	l := t.seg.Layout
+	raw, want := t.mem.Load64(segment.OffTiers), uint64(t.tierCount())
+	for i := uint32(1); i < t.maxTiers; i++ {
+		if t.mem.Load64(l.TierClaimedOff(i)) != 0 {
+			want = max(want, uint64(i)+1)
+		}
+	}
+	if raw != want {
+		c.problem("tier count %d, want %d (in [1, %d], covering every tier with claimed slots)", raw, want, t.maxTiers)
 		if repair {
-			t.mem.Store64(segment.OffTiers, uint64(t.tierCount()))
-			rep.Fixed = append(rep.Fixed, fmt.Sprintf("tier count set to %d (was %d)", t.tierCount(), n))
+			t.mem.Store64(segment.OffTiers, want)
+			rep.Fixed = append(rep.Fixed, fmt.Sprintf("tier count set to %d (was %d)", want, raw))
+		}
+	}
+	if repair {
+		// Tiers not in use hold nothing: make them zero (and give back
+		// pages a grower killed before it raised the count had reserved),
+		// so that damage there cannot surface once the table grows.
+		n := t.tierCount()
+		end := l.SlotsOff + l.TotalSlots()*segment.SlotSize
+		if err := t.seg.Clear(l.SlotsOff+l.SlotsIn(n)*segment.SlotSize, end-(l.SlotsOff+l.SlotsIn(n)*segment.SlotSize)); err == nil {
+			for i := n; i < t.maxTiers; i++ {
+				t.mem.Store64(l.TierClaimedOff(i), 0)
+			}
 		}
 	}
 	rep.Slots = int(t.usedSlots())

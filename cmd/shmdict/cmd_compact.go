@@ -20,27 +20,27 @@ are left on the old generation: their writes made during the compaction
 are lost, and their later writes fail (a running 'watch' exits) until they
 open the name again.
 
-A table made with 'create --max-capacity' is refused for now: the library's
-compaction makes a fixed table of the first tier's capacity, which would
-drop its growth (and cannot hold a grown table's keys). Move it through a
-dump instead: 'shmdict dump NAME > FILE', 'shmdict rm NAME', 'shmdict load
-NAME < FILE' (load keeps the growth; --max-capacity N changes it).
+A table made with 'create --max-capacity' stays growing: the new generation
+starts with one tier as large as the tiers in use (or --capacity), and grows
+again up to its max capacity (or --max-capacity N; 0 keeps it, and a
+--capacity at or above it makes a fixed table).
 
 Examples:
   shmdict compact tokens
-  shmdict compact tokens --capacity 2000000 --arena 1G`
+  shmdict compact tokens --capacity 2000000 --arena 1G
+  shmdict compact tokens --max-capacity 8000000`
 
 // compactCmd is 'shmdict compact'.
 type compactCmd struct {
-	capacity int
-	arena    string
-	force    bool
+	capacity, maxCapacity int
+	arena                 string
+	force                 bool
 }
 
 func newCompactCmd() *command {
 	c := &compactCmd{}
 	return &command{
-		name: "compact", args: "NAME [--capacity N] [--arena SIZE] [--force]", summary: "rebuild a table: free deleted keys' slots, optionally grow it",
+		name: "compact", args: "NAME [--capacity N] [--max-capacity N] [--arena SIZE] [--force]", summary: "rebuild a table: free deleted keys' slots, optionally grow it",
 		help:  compactHelp,
 		flags: c.flags,
 		run:   c.run,
@@ -48,7 +48,8 @@ func newCompactCmd() *command {
 }
 
 func (c *compactCmd) flags(fs *flag.FlagSet) {
-	fs.IntVar(&c.capacity, "capacity", 0, "new capacity (default: keep)")
+	fs.IntVar(&c.capacity, "capacity", 0, "new capacity (default: keep; for a grown table, the capacity of its tiers in use)")
+	fs.IntVar(&c.maxCapacity, "max-capacity", 0, "new max capacity: the table grows online up to it (default: keep)")
 	fs.StringVar(&c.arena, "arena", "", "new arena size (default: keep, or grow with a larger --capacity)")
 	fs.BoolVar(&c.force, "force", false, "compact even while other processes have it open")
 }
@@ -57,10 +58,10 @@ func (c *compactCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 	if err := wantArgs(args, 1, 1); err != nil {
 		return err
 	}
-	if c.capacity < 0 {
-		return usagef("--capacity must not be negative")
+	if c.capacity < 0 || c.maxCapacity < 0 {
+		return usagef("--capacity and --max-capacity must not be negative")
 	}
-	opts := table.CompactOptions{Capacity: c.capacity, Force: c.force}
+	opts := table.CompactOptions{Capacity: c.capacity, MaxCapacity: c.maxCapacity, Force: c.force}
 	if c.arena != "" {
 		n, err := parseSize(c.arena)
 		if err != nil {
@@ -69,9 +70,6 @@ func (c *compactCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 		opts.ArenaBytes = n
 	}
 	opts.Group = os.Getenv("SHMDICT_GROUP")
-	if err := refuseGrowing(args[0]); err != nil {
-		return err
-	}
 	rep, err := during(e, "compacting "+args[0], func() (table.CompactReport, error) { return table.Compact(args[0], opts) })
 	if errors.Is(err, table.ErrInUse) {
 		return fmt.Errorf("%w; stop them first, or pass --force (at the risk of losing their writes)", err)
@@ -87,21 +85,6 @@ func (c *compactCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 		humanBytes(rep.OldArenaUsed), humanBytes(rep.NewArenaUsed), humanBytes(rep.OldFileBytes), humanBytes(rep.NewFileBytes))
 	if rep.OtherProcesses > 0 {
 		fmt.Fprintf(e.stdout, "%d other process(es) had it open: they keep the old copy, and their writes fail, until they open %s again\n", rep.OtherProcesses, args[0])
-	}
-	return nil
-}
-
-// refuseGrowing fails for a table that grows (create --max-capacity):
-// table.Compact would make it a fixed table of its first tier's capacity.
-// A name Inspect cannot read is left to Compact to report.
-func refuseGrowing(name string) error {
-	in, err := table.Inspect(name)
-	if err != nil || in.Err != nil {
-		return nil
-	}
-	if mc := table.OptionsOf(in).MaxCapacity; mc > 0 {
-		return fmt.Errorf("%s grows (up to %d keys), and compact would make it a fixed table of its first tier's capacity; move it through a dump instead, which keeps the growth: 'shmdict dump %s > FILE', 'shmdict rm %s', then 'shmdict load %s < FILE' (add --max-capacity N to change it)",
-			name, mc, name, name, name)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ var goAdvice = []struct{ old, new string }{
 	{"name that group in Options.Group (then Mode may stay 0)", "name that group with --group (then --mode may be left out)"},
 	{"use 0600 (the default) or, with Options.Group, 0660", "use 0600 (the default) or, with --group, 0660"},
 	{"; close it and open the name again", ""}, // ErrReplaced: explain says to run the command again
-	{"compact it with a larger MaxCapacity", "recreate it with a larger --max-capacity: 'shmdict dump' it, 'shmdict rm' it, then 'shmdict load NAME --max-capacity N' the dump"},
+	{"compact it with a larger MaxCapacity", "give it a larger max capacity: 'shmdict compact NAME --max-capacity N'"},
 	{"MaxCapacity cannot be combined with Eviction", "--max-capacity cannot be combined with --evict"},
 }
 
