@@ -394,7 +394,7 @@ func (t *Table) claim(key []byte, h uint64, rec uint32, tier uint32) (slot, kw u
 					if t.tierCount() > tier+1 {
 						return 0, 0, errTierSealed
 					}
-					return 0, 0, fmt.Errorf("%w: key %q is sealed in slot %d of the newest tier (%s); run Repair", ErrCorrupt, clip(key), base+j, t.name)
+					return 0, 0, fmt.Errorf("%w: a key is sealed in slot %d of the newest tier (%s); run Repair", ErrCorrupt, base+j, t.name)
 				}
 				return base + j, w0, nil
 			}
