@@ -16,9 +16,11 @@ package table_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shmdict/shmdict/table"
 )
@@ -195,6 +197,81 @@ func BenchmarkGrowInsertHeap(b *testing.B) {
 				j++
 			}
 			tbl.Close()
+		})
+	}
+}
+
+// BenchmarkGrowGetLatency: the latency of Gets of present keys while
+// another goroutine inserts new keys into a growing table, so that it
+// grows through tiers during the measurement (growing), against the same
+// Gets while that goroutine overwrites existing keys of the same table
+// and nothing grows (steady). Each op is one timed Get; it reports the
+// p50 and p99 in ns. The target: growing p99 at most 3x steady.
+func BenchmarkGrowGetLatency(b *testing.B) {
+	const prefill = 100_000
+	for _, mode := range []string{"steady", "growing"} {
+		b.Run(mode, func(b *testing.B) {
+			tbl, err := table.New(table.Options{Capacity: 1024, MaxCapacity: 1 << 23})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tbl.Close()
+			val := []byte("value-of-16bytes")
+			keys := make([][]byte, prefill)
+			for i := range keys {
+				keys[i] = growKey(nil, i)
+				if err := tbl.Set(keys[i], val); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tiers0 := tbl.Stats().Tiers
+			stop := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				var buf []byte
+				for i := prefill; ; i++ {
+					select {
+					case <-stop:
+						done <- nil
+						return
+					default:
+					}
+					k := keys[i%prefill]
+					if mode == "growing" {
+						buf = growKey(buf[:0], i)
+						k = buf
+					}
+					if err := tbl.Set(k, val); err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			lat := make([]int64, 0, 1<<20)
+			r := rand.New(rand.NewPCG(3, 4))
+			out := make([]byte, 0, 64)
+			for b.Loop() {
+				k := keys[r.IntN(prefill)]
+				t0 := time.Now()
+				out, err = tbl.AppendGet(out[:0], k)
+				d := time.Since(t0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(lat) < cap(lat) {
+					lat = append(lat, int64(d))
+				}
+			}
+			close(stop)
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			slices.Sort(lat)
+			if len(lat) > 0 {
+				b.ReportMetric(float64(lat[len(lat)/2]), "p50-ns")
+				b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns")
+			}
+			b.ReportMetric(float64(tbl.Stats().Tiers-tiers0), "growths")
 		})
 	}
 }
