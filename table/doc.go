@@ -72,8 +72,9 @@
 //
 // # Format versions
 //
-// A table without eviction is format version 5; one created with
-// Options.Eviction (EvictCLOCK) is version 3. Versions 1 and 4 (the plain
+// A table without eviction is format version 5, or 6 if it grows
+// (Options.MaxCapacity: tiers.go); one created with Options.Eviction
+// (EvictCLOCK) is version 3. Versions 1 and 4 (the plain
 // formats before version 5: version 1 with a separate key record per key,
 // version 4 without adder lanes) and version 2 (an earlier eviction
 // format) are refused with ErrVersion: dump such a table with the build
@@ -126,7 +127,11 @@
 //	          a deadline), bits 61..32 a version that each change bumps
 //	counter   bit 63 = 1: an int63 counter, inline
 //	adder     bits 63..62 = 01, unit 0: a striped adder, bits 61..32 its
-//	          lane index (version 5 only; lanes.go)
+//	          lane index (versions 5 and 6; lanes.go)
+//	sealed    absent with version all ones (version 6 only; tiers.go): a
+//	          slot in a tier that is no longer the newest, which a write
+//	          sealed instead of giving it a value; it reads as absent and
+//	          never changes again
 //
 // Value word transitions (both versions, each one CAS; in version 3 a
 // 16-byte CAS that also checks the key word, casValue): any state → record
