@@ -257,3 +257,88 @@ func TestGrowMultiProc(t *testing.T) {
 	}
 	t.Logf("grew to %d of %d tiers (capacity %d, %d claimed slots, %d tombstones)", st.Tiers, st.MaxTiers, st.Capacity, st.ClaimedSlots, st.Tombstones)
 }
+
+const roleGrowGetOrSet = "grow-getorset"
+
+func init() { childRoles[roleGrowGetOrSet] = childGrowGetOrSet }
+
+// childGrowGetOrSet races its siblings with GetOrSet on keys gs<0..n-1>,
+// each with a value of its own: args name procs n. It then reads every
+// key back (the answer GetOrSet gave must still be there) and reports
+// "stored count".
+func childGrowGetOrSet(args []string) error {
+	if err := childArgs(args, "name", "procs", "n"); err != nil {
+		return err
+	}
+	me, procs, n := childIndex(), atoi(args[1]), atoi(args[2])
+	tbl, err := table.Attach(args[0])
+	if err != nil {
+		return err
+	}
+	defer tbl.Close()
+	if _, err := childSync("ready"); err != nil {
+		return err
+	}
+	if err := spinBarrier(tbl, []byte("gos-start"), procs); err != nil {
+		return err
+	}
+	answers := make([]string, n)
+	stored := 0
+	for j := range n {
+		k, v := fmt.Sprintf("gs%d", j), fmt.Sprintf("p%d-%d", me, j)
+		actual, loaded, err := tbl.GetOrSet([]byte(k), []byte(v))
+		if err != nil {
+			return fmt.Errorf("GetOrSet(%s): %w", k, err)
+		}
+		if !loaded {
+			stored++
+			if string(actual) != v {
+				return fmt.Errorf("GetOrSet(%s) stored but returned %q, not %q", k, actual, v)
+			}
+		}
+		answers[j] = string(actual)
+	}
+	var wrong []string
+	for j := range n {
+		k := fmt.Sprintf("gs%d", j)
+		if v, err := tbl.Get([]byte(k)); err != nil || string(v) != answers[j] {
+			wrong = append(wrong, fmt.Sprintf("%s: GetOrSet answered %q, Get now %q, %v", k, answers[j], v, err))
+		}
+	}
+	if len(wrong) > 0 {
+		return fmt.Errorf("%d keys changed after GetOrSet answered (no one else writes them), first: %s", len(wrong), wrong[0])
+	}
+	childReport("stored", stored)
+	return nil
+}
+
+// TestGrowMultiProcGetOrSet: three processes race GetOrSet on the same
+// fresh keys while the table grows from 16 keys: exactly one stores each
+// key, and every answer stays the key's value.
+func TestGrowMultiProcGetOrSet(t *testing.T) {
+	procs, n := 3, 20_000
+	if testing.Short() {
+		n = 5_000
+	}
+	name := segName(t, "")
+	tbl := mustCreate(t, name, table.Options{Capacity: 16, MaxCapacity: 1 << 16})
+	g := startChildren(t, roleGrowGetOrSet, procs, name, itoa(procs), itoa(n))
+	g.expect("ready")
+	g.release()
+	out := g.wait()
+	var stored int64
+	for i := range procs {
+		stored += resultInt(t, out[i], "stored", 0)
+	}
+	if stored != int64(n) {
+		t.Errorf("the %d processes stored %d times in all for %d keys; want exactly one store per key", procs, stored, n)
+	}
+	if got, want := tbl.Len(), n+1; got != want {
+		t.Errorf("Len() = %d, want %d (the keys and the barrier)", got, want)
+	}
+	rep, err := tbl.Verify()
+	if err != nil || !rep.OK() {
+		t.Errorf("Verify: %v\n%s", err, rep)
+	}
+	t.Logf("%d keys, %d tiers", n, tbl.Stats().Tiers)
+}
