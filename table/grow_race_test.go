@@ -13,7 +13,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/shmdict/shmdict/table"
@@ -48,13 +47,13 @@ func TestGrowRace(t *testing.T) {
 	var (
 		wg       sync.WaitGroup
 		errs     = make(chan error, 64)
-		progress [inserters]atomic.Int64 // keys each inserter has acknowledged
-		gosDone  atomic.Int64            // GetOrSet keys every racer has passed
-		gosStore [1 << 13]atomic.Int32   // stores per GetOrSet key (gosKeys fit)
-		gosWin   sync.Map                // GetOrSet key -> the value the first answer saw
-		stop     atomic.Bool
-		ctrSum   [counters]atomic.Int64
-		adderSum [counters]atomic.Int64
+		progress [inserters]lockedInt // keys each inserter has acknowledged
+		gosDone  lockedInt            // GetOrSet keys every racer has passed
+		gosStore [1 << 13]lockedInt   // stores per GetOrSet key (gosKeys fit)
+		gosWin   sync.Map             // GetOrSet key -> the value the first answer saw
+		stop     lockedInt            // 1: stop
+		ctrSum   [counters]lockedInt
+		adderSum [counters]lockedInt
 		movers_  [movers]map[string]string // each mover's final model
 	)
 	fail := func(err error) {
@@ -62,7 +61,7 @@ func TestGrowRace(t *testing.T) {
 		case errs <- err:
 		default:
 		}
-		stop.Store(true)
+		stop.Store(1)
 	}
 	run := func(f func(r *rand.Rand) error, stream uint64) {
 		wg.Add(1)
@@ -82,7 +81,7 @@ func TestGrowRace(t *testing.T) {
 	for g := range inserters {
 		writer(func(r *rand.Rand) error {
 			for j := range perInserter {
-				if stop.Load() {
+				if stop.Load() != 0 {
 					return nil
 				}
 				k, v := insKey(g, j), insVal(g, j)
@@ -103,7 +102,7 @@ func TestGrowRace(t *testing.T) {
 		movers_[g] = model
 		writer(func(r *rand.Rand) error {
 			for i := range moverSteps {
-				if stop.Load() {
+				if stop.Load() != 0 {
 					return nil
 				}
 				k := fmt.Sprintf("rm%d-%d", g, r.IntN(moverKeys))
@@ -175,13 +174,11 @@ func TestGrowRace(t *testing.T) {
 			return nil
 		}, uint64(40+g))
 	}
-	var racersLeft atomic.Int64
-	racersLeft.Store(racers)
-	var gosPassed [racers]atomic.Int64
+	var gosPassed [racers]lockedInt
 	for g := range racers {
 		writer(func(r *rand.Rand) error {
 			for j := range gosKeys {
-				if stop.Load() {
+				if stop.Load() != 0 {
 					return nil
 				}
 				k, v := fmt.Sprintf("rg%d", j), fmt.Sprintf("g%d-%d", g, j)
@@ -203,20 +200,15 @@ func TestGrowRace(t *testing.T) {
 				for i := range racers {
 					low = min(low, gosPassed[i].Load())
 				}
-				for {
-					cur := gosDone.Load()
-					if low <= cur || gosDone.CompareAndSwap(cur, low) {
-						break
-					}
-				}
+				gosDone.Raise(low)
 			}
 			return nil
 		}, uint64(50+g))
 	}
-	var readChecks atomic.Int64
+	var readChecks lockedInt
 	for g := range readers {
 		run(func(r *rand.Rand) error {
-			for !stop.Load() {
+			for stop.Load() == 0 {
 				for i := range inserters {
 					c := int(progress[i].Load())
 					if c == 0 {
@@ -246,7 +238,7 @@ func TestGrowRace(t *testing.T) {
 		}, uint64(60+g))
 	}
 	writers.Wait()
-	stop.Store(true)
+	stop.Store(1)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -323,4 +315,33 @@ func TestGrowRace(t *testing.T) {
 		t.Errorf("Stats().Tiers = %d: the table never grew", st.Tiers)
 	}
 	t.Logf("grew to %d of %d tiers: %d keys, %d claimed slots, %d tombstones (sealed or deleted)", st.Tiers, st.MaxTiers, st.Keys, st.ClaimedSlots, st.Tombstones)
+}
+
+// lockedInt is an int64 shared by the test's goroutines (this package may
+// not import sync/atomic: TestUnsafeConfined).
+type lockedInt struct {
+	mu sync.Mutex
+	v  int64
+}
+
+func (l *lockedInt) Add(d int64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.v += d
+	return l.v
+}
+
+func (l *lockedInt) Load() int64 { return l.Add(0) }
+
+func (l *lockedInt) Store(v int64) {
+	l.mu.Lock()
+	l.v = v
+	l.mu.Unlock()
+}
+
+// Raise sets the value to v if v is larger.
+func (l *lockedInt) Raise(v int64) {
+	l.mu.Lock()
+	l.v = max(l.v, v)
+	l.mu.Unlock()
 }
