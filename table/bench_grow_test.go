@@ -40,7 +40,7 @@ func growBenchOpts(shape string, keys int) table.Options {
 	return table.Options{Capacity: keys}
 }
 
-func growKey(buf []byte, i int) []byte { return fmt.Appendf(buf, "g%08d", i) }
+func benchGrowKey(buf []byte, i int) []byte { return fmt.Appendf(buf, "g%08d", i) }
 
 func BenchmarkGrowInsert(b *testing.B) {
 	for _, procs := range []int{1, 2} {
@@ -102,7 +102,7 @@ func childBenchGrowInsert(args []string) error {
 	keys := make([][]byte, 0, hi-lo)
 	var buf []byte
 	for i := lo; i < hi; i++ {
-		buf = growKey(buf, i)
+		buf = benchGrowKey(buf, i)
 		keys = append(keys, buf[len(buf)-9:])
 	}
 	val := []byte("value-of-16bytes")
@@ -129,7 +129,7 @@ func BenchmarkGrowGet(b *testing.B) {
 		val := []byte("value-of-16bytes")
 		var buf []byte
 		for i := range growGetKeys {
-			buf = growKey(buf[:0], i)
+			buf = benchGrowKey(buf[:0], i)
 			if err := tbl.Set(buf, val); err != nil {
 				b.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func BenchmarkGrowGet(b *testing.B) {
 					if !present {
 						j += growGetKeys
 					}
-					keys[i] = growKey(nil, j)
+					keys[i] = benchGrowKey(nil, j)
 				}
 				out := make([]byte, 0, 64)
 				i := 0
@@ -173,7 +173,7 @@ func BenchmarkGrowInsertHeap(b *testing.B) {
 		b.Run(shape, func(b *testing.B) {
 			keys := make([][]byte, growInsertKeys)
 			for i := range keys {
-				keys[i] = growKey(nil, i)
+				keys[i] = benchGrowKey(nil, i)
 			}
 			val := []byte("value-of-16bytes")
 			var tbl *table.Table
@@ -219,7 +219,7 @@ func BenchmarkGrowGetLatency(b *testing.B) {
 			val := []byte("value-of-16bytes")
 			keys := make([][]byte, prefill)
 			for i := range keys {
-				keys[i] = growKey(nil, i)
+				keys[i] = benchGrowKey(nil, i)
 				if err := tbl.Set(keys[i], val); err != nil {
 					b.Fatal(err)
 				}
@@ -238,7 +238,7 @@ func BenchmarkGrowGetLatency(b *testing.B) {
 					}
 					k := keys[i%prefill]
 					if mode == "growing" {
-						buf = growKey(buf[:0], i)
+						buf = benchGrowKey(buf[:0], i)
 						k = buf
 					}
 					if err := tbl.Set(k, val); err != nil {

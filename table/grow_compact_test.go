@@ -9,7 +9,7 @@ import (
 
 // TestGrowCompact: Compact of a table that has grown (CompactOptions
 // left at their defaults) keeps its keys and its growth.
-func TestGrowCompact(t *testing.T) {
+func TestGrowCompactKeeps(t *testing.T) {
 	name := segName(t, "")
 	tb := mustCreate(t, name, table.Options{Capacity: 16, MaxCapacity: 1 << 12})
 	const n = 200

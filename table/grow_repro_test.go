@@ -14,7 +14,8 @@ import (
 // the table, then B claims: claimTiered reads two tiers in use and claims
 // in tier 1 without looking for k again, although B's find ran before the
 // growth. The tiered rule (tiers.go) needs the claimer in a new tier to
-// have looked for the key after the growth.
+// have looked for the key after the growth: claimTiered now takes the
+// tier count of B's find and looks again when it moved.
 func TestGrowClaimAfterStaleFind(t *testing.T) {
 	tb, err := New(Options{Capacity: 16, MaxCapacity: 1 << 10})
 	if err != nil {
@@ -25,7 +26,8 @@ func TestGrowClaimAfterStaleFind(t *testing.T) {
 	h := hash64(k, tb.seed)
 
 	// B: find(k) while one tier is in use: absent.
-	if _, _, ok, err := tb.find(k, h); ok || err != nil {
+	_, sn, ok, err := tb.find(k, h)
+	if ok || err != nil {
 		t.Fatalf("find before any write = %v, %v", ok, err)
 	}
 	// A: Set(k) in tier 0, acknowledged.
@@ -40,7 +42,7 @@ func TestGrowClaimAfterStaleFind(t *testing.T) {
 		t.Fatalf("tierCount after grow(1) = %d", n)
 	}
 	// B: its find said absent, so it claims (findOrClaim's slow path).
-	slot, _, err := tb.claimKey(k, h, 0)
+	slot, _, err := tb.claimKey(k, h, 0, sn.tiers)
 	if err != nil {
 		t.Fatal(err)
 	}

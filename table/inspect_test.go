@@ -18,7 +18,7 @@ func TestInspectOptionsRoundTrip(t *testing.T) {
 		{Capacity: 5000, EventRing: 100, AdderLanes: 3},
 		{Capacity: 300, Eviction: EvictCLOCK},
 		{Capacity: 16, MaxCapacity: 1 << 12},
-		{Capacity: 100, MaxCapacity: 100},  // within the first tier: a fixed table
+		{Capacity: 100, MaxCapacity: 100}, // within the first tier: a fixed table
 		{Capacity: 1000, MaxCapacity: 3000, AdderLanes: 2},
 	}
 	for i, o := range cases {

@@ -158,7 +158,7 @@ func compactLayout(l segment.Layout, opts CompactOptions, st Stats) (segment.Lay
 	}
 	maxCapacity := opts.MaxCapacity
 	if maxCapacity == 0 && l.Grows() {
-		maxCapacity = int(l.MaxCapacity)
+		maxCapacity = st.MaxCapacity // what its tiers could hold: never less
 	}
 	arenaBytes := opts.ArenaBytes
 	if arenaBytes == 0 {
