@@ -154,6 +154,9 @@ func allocate(fd int, l Layout) error {
 		if err := reserve(fd, 0, l.SlotsOff+l.Slots*SlotSize); err != nil {
 			return err
 		}
+		if err := reserve(fd, l.OverflowOff, l.OverflowBytes(1)); err != nil {
+			return err
+		}
 		return reserve(fd, l.ArenaOff, min(ReserveChunk, l.arenaEnd()-l.ArenaOff))
 	}
 	return reserve(fd, 0, min(l.ArenaOff+ReserveChunk, l.arenaEnd()))

@@ -308,6 +308,7 @@ type Layout struct {
 	Tiers       uint32 // growing segments (FlagGrow): the most tiers; 0 otherwise
 	MaxCapacity uint64 // growing segments: the keys asked for at create (informational)
 	TierCtlOff  uint64 // derived: byte offset of the tier claim counters (0: none)
+	OverflowOff uint64 // derived: byte offset of the group overflow bits of growing segments (0: none)
 	TotalSize   uint64 // derived: file size
 }
 
@@ -457,6 +458,13 @@ func (l Layout) SlotsIn(n uint32) uint64 { return l.TierFirst(n) }
 // TotalSlots is the size of the slot array: every tier's slots.
 func (l Layout) TotalSlots() uint64 { return l.SlotsIn(l.TierCount()) }
 
+// OverflowBytes is the size of the overflow bits of the first n tiers: a
+// bit per 4-slot group (bit g of the region is global group g, the
+// group of slots 4g..4g+3), in u32 words.
+func (l Layout) OverflowBytes(n uint32) uint64 {
+	return (l.SlotsIn(n)/GroupSlots + 31) / 32 * 4
+}
+
 // TierClaimedOff is the offset of tier i's claimed-slot counter.
 func (l Layout) TierClaimedOff(i uint32) uint64 {
 	if i == 0 || l.TierCtlOff == 0 {
@@ -469,12 +477,16 @@ func (l *Layout) derive() {
 	l.RegistryOff = ControlSize
 	l.RingOff = l.RegistryOff + uint64(l.MaxProcs)*RegistryEntrySize
 	l.SlotsOff = alignUp(l.RingOff+uint64(l.RingEntries)*RingEntrySize, PageAlign)
-	l.TierCtlOff = 0
+	l.TierCtlOff, l.OverflowOff = 0, 0
 	if l.Grows() {
 		l.TierCtlOff = l.SlotsOff
 		l.SlotsOff = alignUp(l.TierCtlOff+uint64(l.Tiers)*TierCtlStride, PageAlign)
 	}
 	l.ArenaOff = alignUp(l.SlotsOff+l.TotalSlots()*SlotSize, PageAlign)
+	if l.Grows() {
+		l.OverflowOff = l.ArenaOff
+		l.ArenaOff = alignUp(l.OverflowOff+l.OverflowBytes(l.Tiers), PageAlign)
+	}
 	l.RefOff, l.DispOff = 0, 0
 	if l.Evicts() {
 		l.RefOff = l.ArenaOff

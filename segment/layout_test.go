@@ -646,7 +646,11 @@ func TestLayoutGrowth(t *testing.T) {
 	if g.TierCtlOff != alignUpTest(ringEnd, PageAlign) || g.SlotsOff != alignUpTest(g.TierCtlOff+64*11, PageAlign) {
 		t.Errorf("TierCtlOff %d, SlotsOff %d", g.TierCtlOff, g.SlotsOff)
 	}
-	if g.TotalSlots() != 2048*(1<<11-1) || g.TierFirst(3) != 2048*7 || g.ArenaOff != alignUpTest(g.SlotsOff+16*g.TotalSlots(), PageAlign) {
+	ovf := alignUpTest(g.SlotsOff+16*g.TotalSlots(), PageAlign)
+	if g.OverflowOff != ovf || g.OverflowBytes(11) != (g.TotalSlots()/4+31)/32*4 || g.OverflowBytes(1) != 64 {
+		t.Errorf("OverflowOff %d (want %d), OverflowBytes %d, %d", g.OverflowOff, ovf, g.OverflowBytes(11), g.OverflowBytes(1))
+	}
+	if g.TotalSlots() != 2048*(1<<11-1) || g.TierFirst(3) != 2048*7 || g.ArenaOff != alignUpTest(ovf+g.OverflowBytes(11), PageAlign) {
 		t.Errorf("TotalSlots %d, TierFirst(3) %d, ArenaOff %d", g.TotalSlots(), g.TierFirst(3), g.ArenaOff)
 	}
 	if g.TierClaimedOff(0) != OffClaimed || g.TierClaimedOff(5) != g.TierCtlOff+5*64 {

@@ -399,6 +399,9 @@ func (t *Table) claim(key []byte, h uint64, rec uint32, tier uint32) (slot, kw u
 				return base + j, w0, nil
 			}
 		}
+		if t.grows {
+			t.setOverflow(base) // before any claim further on (tiers.go)
+		}
 	}
 	release()
 	if t.grows && tier+1 < t.maxTiers {

@@ -142,7 +142,7 @@ func (t *Table) findTiered(key []byte, h uint64) (slot uint64, sn seen, ok bool,
 	}
 	for i := int(n) - 1; i >= 0; i-- {
 		p := t.probeSeqIn(uint32(i), h)
-		if match, empty := t.firstGroup(p.base(), h); match&(empty&-empty-1) == 0 && empty != 0 {
+		if match, empty := t.firstGroup(p.base(), h); match&(empty&-empty-1) == 0 && (empty != 0 || !t.overflowed(p.base())) {
 			continue
 		}
 		slot, sn, ok, err = t.findOn(p, t.maxProbe, key, h)
@@ -177,6 +177,9 @@ func (t *Table) findOn(p probeSeq, limit uint64, key []byte, h uint64) (slot uin
 				sn.w0 = w0
 				return base + j, sn, true, nil
 			}
+		}
+		if t.grows && !t.overflowed(base) {
+			return 0, seen{}, false, nil // no claim passed this full group
 		}
 	}
 	return 0, seen{}, false, nil

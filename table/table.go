@@ -205,6 +205,7 @@ type Table struct {
 	grows      bool   // a growing table (tiers.go)
 	maxTiers   uint32 // the tiers its slot array has room for
 	slotsShift uint8  // log2 of the first tier's slots
+	ovfOff     uint64 // offset of the group overflow bits (tiers.go)
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -233,6 +234,7 @@ func newTable(seg *segment.Segment, name string) *Table {
 	t.replaced = seg.Mem.Word(segment.OffReplaced)
 	t.grows, t.maxTiers = l.Grows(), l.TierCount()
 	t.slotsShift = uint8(bits.TrailingZeros64(l.Slots))
+	t.ovfOff = l.OverflowOff
 	t.laneOff, t.laneLen, t.adders = l.LaneOff, l.LaneBytes, l.Adders
 	t.laneMask = 1<<l.Lanes - 1
 	if l.Lanes == 64 {

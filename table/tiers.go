@@ -52,6 +52,31 @@ func (t *Table) probeSeqIn(i uint32, h uint64) probeSeq {
 	return probeSeq{mask: mask, g: h & mask, first: t.seg.Layout.TierFirst(i)}
 }
 
+// Overflow bits (growing tables). A lookup of an absent key looks in
+// every tier, and in a tier loaded to its claim budget (3/4) a third of
+// the 4-slot groups are full, which would send it on to the next group of
+// its path, often another cache miss. A claim that passes a full group
+// first sets the group's overflow bit (claim.go); bits are only ever set.
+// A lookup that finds a full group without its key and with the bit clear
+// knows no key homed at that group or passing through it lies further on
+// (set before any such claim), so the key is absent from the tier.
+
+// overflowed reports whether the group of global slot base (a multiple of
+// 4) has its overflow bit set.
+func (t *Table) overflowed(base uint64) bool {
+	g := base / segment.GroupSlots
+	return t.mem.Load32(t.ovfOff+g/32*4)>>(g%32)&1 != 0
+}
+
+// setOverflow sets the overflow bit of the group of global slot base.
+func (t *Table) setOverflow(base uint64) {
+	g := base / segment.GroupSlots
+	off, bit := t.ovfOff+g/32*4, uint32(1)<<(g%32)
+	if t.mem.Load32(off)&bit == 0 {
+		t.mem.Or32(off, bit)
+	}
+}
+
 // closedAt reports whether slot's tier is no longer the newest. The
 // caller loaded the slot's absent value word before calling it.
 func (t *Table) closedAt(slot uint64) bool {
@@ -97,6 +122,9 @@ func (t *Table) grow(n uint32) error {
 		return fmt.Errorf("%w: the tier count word is %d, outside [1, %d] (%s); run Repair", ErrCorrupt, raw, t.maxTiers, t.name)
 	}
 	if err := t.seg.Reserve(l.SlotsOff+l.TierFirst(n)*segment.SlotSize, (l.Slots<<n)*segment.SlotSize); err != nil {
+		return err
+	}
+	if err := t.seg.Reserve(l.OverflowOff+l.OverflowBytes(n)/4*4, l.OverflowBytes(n+1)-l.OverflowBytes(n)/4*4); err != nil {
 		return err
 	}
 	segment.Failpoint(fpTierReserved)

@@ -132,6 +132,7 @@ func (t *Table) check(rep *Report, repair bool) (err error) {
 		adderSlot: map[uint64]uint64{},
 		adderNext: t.mem.Load64(segment.OffAdderNext),
 		stripes:   make([]int64, segment.LenStripes),
+		repairing: repair,
 	}
 	c.tiers(repair)
 	rep.LenCounter = t.Len()
@@ -186,6 +187,14 @@ func (c *checker) tiers(repair bool) {
 				t.mem.Store64(l.TierClaimedOff(i), 0)
 			}
 		}
+		// Their overflow bits too: from the first group past the tiers in
+		// use (whose word may hold bits of the last tier in use).
+		g := l.SlotsIn(n) / segment.GroupSlots
+		if w := t.ovfOff + g/32*4; g%32 != 0 {
+			t.mem.Store32(w, t.mem.Load32(w)&(1<<(g%32)-1))
+			g += 32 - g%32
+		}
+		t.seg.Clear(t.ovfOff+g/32*4, l.OverflowBytes(t.maxTiers)-g/32*4)
 	}
 	rep.Slots = int(t.usedSlots())
 	for i := range t.tierCount() {
@@ -205,6 +214,7 @@ type checker struct {
 	stripes   []int64 // Len per stripe, as the slots say
 	claimed   []int   // claimed slots per tier, as the slots say
 	liveEnd   uint64  // end (in units) of the highest live block
+	repairing bool    // check runs for Repair: fixes that need no slot go in at once
 }
 
 func (c *checker) problem(format string, args ...any) {
@@ -336,6 +346,11 @@ func (c *checker) key(slot, w0 uint64) (key []byte, ok bool) {
 		msg = fmt.Sprintf("key %q has tag %#x, its hash says %#x", clip(key), wordTag(w0), tagOf(h))
 	case !t.onProbePath(h, slot):
 		msg = fmt.Sprintf("key %q is not on its probe path before an empty slot (lookups cannot find it)", clip(key))
+	case t.grows && !t.pathMarked(h, slot, c.repairing):
+		c.problem("slot %d: key %q lies past a group whose overflow bit is clear (lookups of it could stop there)", slot, clip(key))
+		if c.repairing {
+			c.rep.Fixed = append(c.rep.Fixed, fmt.Sprintf("slot %d: overflow bits set on its key's path", slot))
+		}
 	}
 	if msg != "" {
 		c.problem("slot %d: %s", slot, msg)
@@ -484,6 +499,26 @@ func (t *Table) onProbePath(h, slot uint64) bool {
 		return !found && w0 != 0
 	})
 	return found
+}
+
+// pathMarked reports whether every group before slot's on the probe path
+// of hash h (in slot's tier) has its overflow bit set, as the claim that
+// passed them set it; with fix set, it sets those that are not.
+func (t *Table) pathMarked(h, slot uint64, fix bool) bool {
+	ok := true
+	for p := t.probeSeqIn(t.tierOf(slot), h); p.dist < t.maxProbe; p.next() {
+		base := p.base()
+		if slot >= base && slot < base+segment.GroupSlots {
+			return ok
+		}
+		if !t.overflowed(base) {
+			ok = false
+			if fix {
+				t.setOverflow(base)
+			}
+		}
+	}
+	return ok
 }
 
 // dropValueFix is the fix for a slot whose value is bad: empty its value
