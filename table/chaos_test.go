@@ -418,40 +418,7 @@ func TestChaosKill(t *testing.T) {
 			}
 			byKey[op.key] = append(byKey[op.key], op)
 		}
-		for key, kops := range byKey {
-			// Acceptable final states: the last acknowledged operation's
-			// result, or that of any unacknowledged one after it.
-			accept := map[string]bool{}
-			last := -1
-			for i, op := range kops {
-				if op.acked {
-					last = i
-				}
-			}
-			result := func(op *chaosOp) string {
-				if op.kind == 'D' {
-					return "<absent>"
-				}
-				return op.arg
-			}
-			if last < 0 {
-				accept["<absent>"] = true
-			} else {
-				accept[result(kops[last])] = true
-			}
-			for _, op := range kops[last+1:] {
-				accept[result(op)] = true
-			}
-			v, ok := got[key]
-			if !ok {
-				v = "<absent>"
-			} else if err := checkChaosValue(key, v); err != nil {
-				t.Error(err)
-			}
-			if !accept[v] {
-				t.Errorf("%s holds %q; the log allows only %v", key, v, accept)
-			}
-		}
+		checkLoggedKeys(t, byKey, got)
 		for k := range got {
 			if strings.HasPrefix(k, fmt.Sprintf("w%d-", w)) && byKey[k] == nil {
 				t.Errorf("%s is present but was never written", k)
@@ -743,4 +710,43 @@ func waitStopped(pid int, timeout time.Duration) bool {
 		time.Sleep(time.Millisecond)
 	}
 	return false
+}
+
+// checkLoggedKeys checks each key a writer logged against what the table
+// holds (got): the result of its last acknowledged operation, or of any
+// unacknowledged one after it.
+func checkLoggedKeys(t *testing.T, byKey map[string][]*chaosOp, got map[string]string) {
+	t.Helper()
+	for key, kops := range byKey {
+		accept := map[string]bool{}
+		last := -1
+		for i, op := range kops {
+			if op.acked {
+				last = i
+			}
+		}
+		result := func(op *chaosOp) string {
+			if op.kind == 'D' {
+				return "<absent>"
+			}
+			return op.arg
+		}
+		if last < 0 {
+			accept["<absent>"] = true
+		} else {
+			accept[result(kops[last])] = true
+		}
+		for _, op := range kops[last+1:] {
+			accept[result(op)] = true
+		}
+		v, ok := got[key]
+		if !ok {
+			v = "<absent>"
+		} else if err := checkChaosValue(key, v); err != nil {
+			t.Error(err)
+		}
+		if !accept[v] {
+			t.Errorf("%s holds %q; the log allows only %v", key, v, accept)
+		}
+	}
 }

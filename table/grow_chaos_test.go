@@ -273,40 +273,7 @@ func TestChaosGrowKill(t *testing.T) {
 			}
 			byKey[op.key] = append(byKey[op.key], op)
 		}
-		for key, kops := range byKey {
-			// The last acknowledged operation's result, or that of any
-			// unacknowledged one after it.
-			accept := map[string]bool{}
-			last := -1
-			for i, op := range kops {
-				if op.acked {
-					last = i
-				}
-			}
-			result := func(op *chaosOp) string {
-				if op.kind == 'D' {
-					return "<absent>"
-				}
-				return op.arg
-			}
-			if last < 0 {
-				accept["<absent>"] = true
-			} else {
-				accept[result(kops[last])] = true
-			}
-			for _, op := range kops[last+1:] {
-				accept[result(op)] = true
-			}
-			v, ok := got[key]
-			if !ok {
-				v = "<absent>"
-			} else if err := checkChaosValue(key, v); err != nil {
-				t.Error(err)
-			}
-			if !accept[v] {
-				t.Errorf("%s holds %q; the log allows only %v", key, v, accept)
-			}
-		}
+		checkLoggedKeys(t, byKey, got)
 		for k := range got {
 			if (strings.HasPrefix(k, fmt.Sprintf("w%d-", w)) || strings.HasPrefix(k, fmt.Sprintf("f%d-", w))) && byKey[k] == nil {
 				t.Errorf("%s is present but was never written", k)

@@ -49,21 +49,11 @@ func growProgressKey(w int) []byte { return fmt.Appendf(nil, "gprog%d", w) }
 // it adds what it inserted since the last update to its progress counter,
 // so that the counter never exceeds the keys acknowledged.
 func childGrowWriter(args []string) error {
-	if err := childArgs(args, "name", "procs", "n"); err != nil {
-		return err
-	}
-	me, procs, n := childIndex(), atoi(args[1]), atoi(args[2])
-	tbl, err := table.Attach(args[0])
+	tbl, me, n, err := childStart(args, "n", "grow-start")
 	if err != nil {
 		return err
 	}
 	defer tbl.Close()
-	if _, err := childSync("ready"); err != nil {
-		return err
-	}
-	if err := spinBarrier(tbl, []byte("grow-start"), procs); err != nil {
-		return err
-	}
 	start := time.Now()
 	published := 0
 	for j := range n {
@@ -267,21 +257,11 @@ func init() { childRoles[roleGrowGetOrSet] = childGrowGetOrSet }
 // key back (the answer GetOrSet gave must still be there) and reports
 // "stored count".
 func childGrowGetOrSet(args []string) error {
-	if err := childArgs(args, "name", "procs", "n"); err != nil {
-		return err
-	}
-	me, procs, n := childIndex(), atoi(args[1]), atoi(args[2])
-	tbl, err := table.Attach(args[0])
+	tbl, me, n, err := childStart(args, "n", "gos-start")
 	if err != nil {
 		return err
 	}
 	defer tbl.Close()
-	if _, err := childSync("ready"); err != nil {
-		return err
-	}
-	if err := spinBarrier(tbl, []byte("gos-start"), procs); err != nil {
-		return err
-	}
 	answers := make([]string, n)
 	stored := 0
 	for j := range n {

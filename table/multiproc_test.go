@@ -391,24 +391,37 @@ func TestMultiProcDisjointInserts(t *testing.T) {
 	}
 }
 
+// childStart is the start of a child that works on its own share of a
+// table: args are name, procs and a count (its name in the role's
+// arguments is count). It attaches, says "ready", waits for the parent,
+// then for its siblings (spinBarrier on the key barrier).
+func childStart(args []string, count, barrier string) (tbl *table.Table, me, n int, err error) {
+	if err := childArgs(args, "name", "procs", count); err != nil {
+		return nil, 0, 0, err
+	}
+	me, procs, n := childIndex(), atoi(args[1]), atoi(args[2])
+	if tbl, err = table.Attach(args[0]); err != nil {
+		return nil, 0, 0, err
+	}
+	if _, err := childSync("ready"); err != nil {
+		tbl.Close()
+		return nil, 0, 0, err
+	}
+	if err := spinBarrier(tbl, []byte(barrier), procs); err != nil {
+		tbl.Close()
+		return nil, 0, 0, err
+	}
+	return tbl, me, n, nil
+}
+
 // childInsert inserts its own keys (even children with Set, odd ones with
 // SetIfAbsent, which must store every time), then reads them back.
 func childInsert(args []string) error {
-	if err := childArgs(args, "name", "procs", "keys"); err != nil {
-		return err
-	}
-	me, procs, keys := childIndex(), atoi(args[1]), atoi(args[2])
-	tbl, err := table.Attach(args[0])
+	tbl, me, keys, err := childStart(args, "keys", "insert-start")
 	if err != nil {
 		return err
 	}
 	defer tbl.Close()
-	if _, err := childSync("ready"); err != nil {
-		return err
-	}
-	if err := spinBarrier(tbl, []byte("insert-start"), procs); err != nil {
-		return err
-	}
 	for j := range keys {
 		k, v := []byte(insertKey(me, j)), []byte(insertValue(me, j))
 		if me%2 == 0 {
