@@ -304,14 +304,9 @@ func TestChaosKill(t *testing.T) {
 	}
 	fig := chaosFigures{rounds: rounds}
 	for round := range rounds {
-		type life struct {
-			cmd    *exec.Cmd
-			stderr strings.Builder
-			fp     string
-		}
-		lives := make([]*life, writers)
+		lives := make([]*chaosLife, writers)
 		for w := range writers {
-			lf := &life{}
+			lf := &chaosLife{}
 			lf.cmd = exec.Command(exe, name, filepath.Join(dir, fmt.Sprintf("w%d.log", w)),
 				itoa(w), itoa(round), utoa(seed), itoa(nops))
 			lf.cmd.Env = append(os.Environ(), childEnv+"="+roleChaos, childIndexEnv+"="+itoa(w))
@@ -324,48 +319,10 @@ func TestChaosKill(t *testing.T) {
 			case segment.FailpointsEnabled && r.IntN(3) > 0:
 				lf.fp = fmt.Sprintf("%s:%d", failpoints[r.IntN(len(failpoints))], 1+r.IntN(40))
 			}
-			if lf.fp != "" {
-				lf.cmd.Env = append(lf.cmd.Env, "SHMDICT_FAILPOINT="+lf.fp)
-			}
-			lf.cmd.Stderr = &lf.stderr
-			lf.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if err := lf.cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
 			lives[w] = lf
-			fig.lives++
-			if lf.fp == "" && r.IntN(2) == 0 {
-				delay := time.Duration(1000+r.IntN(25000)) * time.Microsecond
-				time.AfterFunc(delay, func() { lf.cmd.Process.Signal(syscall.SIGKILL) })
-			}
+			lf.start(t, r, &fig, 1000*time.Microsecond, 25000*time.Microsecond)
 		}
-		for w, lf := range lives {
-			done := make(chan error, 1)
-			go func() { done <- lf.cmd.Wait() }()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(childTimeout):
-				lf.cmd.Process.Kill()
-				t.Fatalf("round %d writer %d hung (failpoint %q)", round, w, lf.fp)
-			}
-			if err == nil {
-				continue
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-					if lf.fp != "" {
-						fig.failpointKills++
-						fpKills[strings.Split(lf.fp, ":")[0]]++
-					} else {
-						fig.randomKills++
-					}
-					continue
-				}
-			}
-			t.Fatalf("round %d writer %d (failpoint %q): %v\n%s", round, w, lf.fp, err, lf.stderr.String())
-		}
+		waitLives(t, round, lives, &fig, fpKills)
 		// Every adder made, again after each Delete, takes an index
 		// until Compact renumbers the live ones: compact (no writer is
 		// attached between rounds) before a round could run out.
@@ -748,5 +705,66 @@ func checkLoggedKeys(t *testing.T, byKey map[string][]*chaosOp, got map[string]s
 		if !accept[v] {
 			t.Errorf("%s holds %q; the log allows only %v", key, v, accept)
 		}
+	}
+}
+
+// chaosLife is one run of a chaos writer process, killed at its
+// failpoint fp (if any) or at random.
+type chaosLife struct {
+	cmd    *exec.Cmd
+	stderr strings.Builder
+	fp     string
+}
+
+// start starts the life with its failpoint and, for half the lives
+// without one, a SIGKILL after a random delay in [minDelay, minDelay+spread).
+func (lf *chaosLife) start(t *testing.T, r *rand.Rand, fig *chaosFigures, minDelay, spread time.Duration) {
+	t.Helper()
+	if lf.fp != "" {
+		lf.cmd.Env = append(lf.cmd.Env, "SHMDICT_FAILPOINT="+lf.fp)
+	}
+	lf.cmd.Stderr = &lf.stderr
+	lf.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := lf.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fig.lives++
+	if lf.fp == "" && r.IntN(2) == 0 {
+		delay := minDelay + time.Duration(r.Int64N(int64(spread)))
+		time.AfterFunc(delay, func() { lf.cmd.Process.Signal(syscall.SIGKILL) })
+	}
+}
+
+// waitLives waits for round's lives: each must exit cleanly or die of
+// SIGKILL (counted in fig and, at a failpoint, in fpKills), within
+// childTimeout.
+func waitLives(t *testing.T, round int, lives []*chaosLife, fig *chaosFigures, fpKills map[string]int) {
+	t.Helper()
+	for w, lf := range lives {
+		done := make(chan error, 1)
+		go func() { done <- lf.cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(childTimeout):
+			lf.cmd.Process.Kill()
+			t.Fatalf("round %d writer %d hung (failpoint %q)", round, w, lf.fp)
+		}
+		if err == nil {
+			continue
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				if lf.fp != "" {
+					fig.failpointKills++
+					fpKills[strings.Split(lf.fp, ":")[0]]++
+				} else {
+					fig.randomKills++
+				}
+				continue
+			}
+		}
+		t.Fatalf("round %d writer %d (failpoint %q): %v\n%s", round, w, lf.fp, err, lf.stderr.String())
 	}
 }

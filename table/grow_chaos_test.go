@@ -165,14 +165,9 @@ func TestChaosGrowKill(t *testing.T) {
 	fig := chaosFigures{rounds: rounds}
 	tiers := []int{}
 	for round := range rounds {
-		type life struct {
-			cmd    *exec.Cmd
-			stderr strings.Builder
-			fp     string
-		}
-		lives := make([]*life, writers)
+		lives := make([]*chaosLife, writers)
 		for w := range writers {
-			lf := &life{}
+			lf := &chaosLife{}
 			lf.cmd = exec.Command(exe, name, filepath.Join(dir, fmt.Sprintf("w%d.log", w)),
 				itoa(w), itoa(round), utoa(seed), itoa(nops))
 			lf.cmd.Env = append(os.Environ(), childEnv+"="+roleGrowChaos, childIndexEnv+"="+itoa(w))
@@ -190,49 +185,10 @@ func TestChaosGrowKill(t *testing.T) {
 			case r.IntN(2) == 0:
 				lf.fp = fmt.Sprintf("%s:%d", others[r.IntN(len(others))], 1+r.IntN(40))
 			}
-			if lf.fp != "" {
-				lf.cmd.Env = append(lf.cmd.Env, "SHMDICT_FAILPOINT="+lf.fp)
-			}
-			lf.cmd.Stderr = &lf.stderr
-			lf.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if err := lf.cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
 			lives[w] = lf
-			fig.lives++
-			if lf.fp == "" && r.IntN(2) == 0 {
-				// A life takes a few milliseconds.
-				delay := time.Duration(500+r.IntN(6000)) * time.Microsecond
-				time.AfterFunc(delay, func() { lf.cmd.Process.Signal(syscall.SIGKILL) })
-			}
+			lf.start(t, r, &fig, 500*time.Microsecond, 6000*time.Microsecond)
 		}
-		for w, lf := range lives {
-			done := make(chan error, 1)
-			go func() { done <- lf.cmd.Wait() }()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(childTimeout):
-				lf.cmd.Process.Kill()
-				t.Fatalf("round %d writer %d hung (failpoint %q)", round, w, lf.fp)
-			}
-			if err == nil {
-				continue
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-					if lf.fp != "" {
-						fig.failpointKills++
-						fpKills[strings.Split(lf.fp, ":")[0]]++
-					} else {
-						fig.randomKills++
-					}
-					continue
-				}
-			}
-			t.Fatalf("round %d writer %d (failpoint %q): %v\n%s", round, w, lf.fp, err, lf.stderr.String())
-		}
+		waitLives(t, round, lives, &fig, fpKills)
 		tb, err := table.Attach(name)
 		if err != nil {
 			t.Fatal(err)
