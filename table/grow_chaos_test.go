@@ -174,7 +174,13 @@ func TestChaosGrowKill(t *testing.T) {
 			tfp := table.TierFailpoints
 			switch {
 			case !segment.FailpointsEnabled:
-			case w < 2 && round < 2*len(tfp):
+			case round < len(tfp):
+				// Round i: every writer at tier failpoint i, its first
+				// pass, so that the first growth (or seal) of the round
+				// kills whoever gets there: the table still grows at
+				// every round this early (it starts at one tier).
+				lf.fp = tfp[round] + ":1"
+			case w < 2 && round < 3*len(tfp):
 				// Each tier failpoint in the first rounds, while the
 				// table still grows several times a life: writers 0 and
 				// 1 at the same one, at their first or second pass
