@@ -22,6 +22,9 @@ func (c *Counter) Add(d uint64) uint64 { return c.v.Add(d) }
 // Load returns the value.
 func (c *Counter) Load() uint64 { return c.v.Load() }
 
+// Store sets the value.
+func (c *Counter) Store(v uint64) { c.v.Store(v) }
+
 // Bits is a 64-bit word of flags, set with Or.
 type Bits struct{ v atomic.Uint64 }
 

@@ -188,6 +188,13 @@ type children struct {
 // with wait; whatever is still running when the test ends is killed.
 func startChildren(tb testing.TB, role string, n int, args ...string) *children {
 	tb.Helper()
+	return startChildrenFiles(tb, role, n, nil, args...)
+}
+
+// startChildrenFiles is startChildren with files the children inherit as
+// descriptors 3, 4, ... (exec.Cmd.ExtraFiles).
+func startChildrenFiles(tb testing.TB, role string, n int, files []*os.File, args ...string) *children {
+	tb.Helper()
 	if _, ok := childRoles[role]; !ok {
 		tb.Fatalf("startChildren: unknown role %q", role)
 	}
@@ -202,6 +209,7 @@ func startChildren(tb testing.TB, role string, n int, args ...string) *children 
 		c.cmd = exec.Command(exe, args...)
 		c.cmd.Env = append(os.Environ(), childEnv+"="+role, childIndexEnv+"="+strconv.Itoa(i))
 		c.cmd.Stderr = &c.stderr
+		c.cmd.ExtraFiles = files
 		// Children die with the test binary, even on SIGKILL.
 		c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if c.stdin, err = c.cmd.StdinPipe(); err != nil {

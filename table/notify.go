@@ -2,6 +2,7 @@ package table
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/shmdict/shmdict/segment"
@@ -135,6 +136,15 @@ func (t *Table) Wait(ctx context.Context, key []byte, since Version) (Version, e
 		if err != nil || v != since {
 			return v, err
 		}
+		if t.direct.Add(1) <= maxDirectWaiters {
+			v, err, done := t.waitDirect(ctx, key, h, bell, since)
+			t.direct.Add(^uint64(0))
+			if done {
+				return v, err
+			}
+			continue
+		}
+		t.direct.Add(^uint64(0))
 		w := &waiter{key: key, h: h, since: uint64(since), ch: make(chan struct{}, 1)}
 		t.hub.add(t, w)
 		if err := t.guarded(func() { t.arm(bell) }); err != nil {
@@ -156,6 +166,104 @@ func (t *Table) Wait(ctx context.Context, key []byte, since Version) (Version, e
 			return since, ErrClosed
 		}
 	}
+}
+
+// maxDirectWaiters is how many goroutines of a process wait for keys on
+// the wake word themselves (waitDirect), each blocking an OS thread in
+// FUTEX_WAIT; more wait through the hub, which blocks one thread for all
+// of them but adds a second hand-off to every wake-up.
+const maxDirectWaiters = 4
+
+// waitDirect is one round of Wait with the waiting goroutine itself asleep
+// on the wake word: a writer's FUTEX_WAKE wakes this thread, and Wait
+// returns from it, with no hub goroutine to hand the wake-up on. It loads
+// the wake word before it arms the doorbell and re-checks the key, so a
+// write after the re-check, which sees the waiters bit and bumps the wake
+// word, makes the FUTEX_WAIT return at once if it had not started. done
+// is false for a wake-up that the caller should check (the key may not
+// have changed: any ring in the segment, a cancelled context elsewhere,
+// or the poll wakes it).
+func (t *Table) waitDirect(ctx context.Context, key []byte, h, bell uint64, since Version) (v Version, err error, done bool) {
+	var g uint32
+	if err := t.guarded(func() {
+		g = t.mem.Load32(segment.OffWake)
+		t.arm(bell)
+	}); err != nil {
+		return since, err, true
+	}
+	if t.closing.Load() != 0 {
+		return since, ErrClosed, true
+	}
+	if v, err := t.version(key, h); err != nil || v != since {
+		return v, err, true
+	}
+	if err := ctx.Err(); err != nil {
+		return since, err, true
+	}
+	start := time.Now()
+	if t.spinUntilRung(g) {
+		return since, nil, false
+	}
+	if ctx.Done() != nil {
+		// A cancelled context wakes this thread (AfterFunc allocates:
+		// not for a context that cannot be cancelled).
+		stop := context.AfterFunc(ctx, t.kick)
+		defer stop()
+	}
+	t.guarded(func() { t.mem.FutexWait(segment.OffWake, g, hubPoll) })
+	// Spin next time unless this wait and the one before it were long:
+	// the process is then waiting for rare changes, not in a
+	// request-response rhythm (one long wait, a pause in the rhythm, does
+	// not stop the spinning).
+	t.longWait.Store((t.longWait.Load()<<1 | bit(time.Since(start) > waitSpinWorth)) & 3)
+	if err := ctx.Err(); err != nil {
+		return since, err, true
+	}
+	if t.closing.Load() != 0 {
+		return since, ErrClosed, true
+	}
+	return since, nil, false
+}
+
+// waitSpin bounds how long waitDirect polls the wake word before it
+// sleeps in FUTEX_WAIT: a wake-up that comes within it costs no system
+// call and no thread wake-up on the waiting side. The Go scheduler spins
+// the same way for goroutines it parks (a pipe's reader among them). It
+// spins only while this table's direct waits end soon (within
+// waitSpinWorth): once two in a row took longer, the process is waiting
+// for rare changes, and its waits sleep at once, burning nothing, until
+// one is short again.
+const (
+	waitSpin      = 50 * time.Microsecond
+	waitSpinWorth = 200 * time.Microsecond
+)
+
+// spinUntilRung polls the wake word for up to waitSpin and reports
+// whether it moved from g (something was rung: the caller re-checks),
+// yielding the processor now and then so that a goroutine it would run
+// is not kept waiting (with one processor, at once).
+func (t *Table) spinUntilRung(g uint32) (rung bool) {
+	if t.longWait.Load() == 3 {
+		return false
+	}
+	var start time.Time
+	t.guarded(func() {
+		for i := 0; ; i++ {
+			if t.mem.Load32(segment.OffWake) != g {
+				rung = true
+				return
+			}
+			if i%64 == 63 {
+				if i == 63 {
+					start = time.Now()
+				} else if time.Since(start) > waitSpin {
+					return
+				}
+				runtime.Gosched()
+			}
+		}
+	})
+	return rung
 }
 
 func (h *hub) add(t *Table, w *waiter) {

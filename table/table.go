@@ -3,6 +3,7 @@ package table
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"os"
@@ -202,10 +203,13 @@ type Table struct {
 	adders   uint64 // adder indices per lane
 	laneMask uint64 // a bit per lane
 
-	grows      bool   // a growing table (tiers.go)
-	maxTiers   uint32 // the tiers its slot array has room for
-	slotsShift uint8  // log2 of the first tier's slots
-	ovfOff     uint64 // offset of the group overflow bits (tiers.go)
+	direct     atomicx.Counter // goroutines in waitDirect (notify.go)
+	closing    atomicx.Counter // 1 once Close began: waitDirect returns ErrClosed
+	longWait   atomicx.Counter // the last two direct waits that slept, a bit each, 1 if long (notify.go)
+	grows      bool            // a growing table (tiers.go)
+	maxTiers   uint32          // the tiers its slot array has room for
+	slotsShift uint8           // log2 of the first tier's slots
+	ovfOff     uint64          // offset of the group overflow bits (tiers.go)
 }
 
 func newTable(seg *segment.Segment, name string) *Table {
@@ -399,6 +403,12 @@ func RemoveUnused(name string) error {
 // affected. Every method called afterwards returns ErrClosed, and so does
 // an operation that another goroutine had in flight.
 func (t *Table) Close() error {
+	// Direct waiters sleep in FUTEX_WAIT on the wake word: wake them
+	// before the mapping goes (notify.go, waitDirect). A waiter that read
+	// closing as 0 had counted itself in direct first, so this sees it.
+	if t.closing.Add(1) == 1 && t.direct.Load() != 0 {
+		t.kick()
+	}
 	err := t.seg.Close()
 	if err == nil {
 		close(t.done)
@@ -732,4 +742,15 @@ func (t *Table) homeBase(h uint64) uint64 {
 		return t.newestHome(h)
 	}
 	return h & (t.groups - 1) * segment.GroupSlots
+}
+
+// kick wakes every thread asleep on the segment's wake word, in every
+// process (they re-check what they wait for): a cancelled Wait's own
+// thread, or this process's on Close. Bumping the word first makes a
+// FUTEX_WAIT that has not started yet return at once.
+func (t *Table) kick() {
+	t.guarded(func() {
+		t.mem.Add32(segment.OffWake, 1)
+		t.mem.FutexWake(segment.OffWake, math.MaxInt32)
+	})
 }
