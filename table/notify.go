@@ -22,12 +22,13 @@ import (
 // wake-up, and a write with nobody waiting costs one load and no syscall.
 //
 // Ringing clears the bit, bumps seq, bumps the segment's wake word and
-// FUTEX_WAKEs it. Each process runs one hub goroutine that sleeps on the
-// wake word (a shared futex: the kernel matches it across processes by
-// file and offset), so each process blocks one thread however many
-// goroutines wait; the hub re-checks its local waiters and wakes the ones
-// whose keys changed. A waiter killed with its bit set costs one spurious
-// wake-up, nothing more.
+// FUTEX_WAKEs it (a shared futex: the kernel matches it across processes
+// by file and offset). Up to maxDirectWaiters goroutines of a process
+// sleep on the wake word themselves (waitDirect), after a short spin;
+// the rest register with the process's one hub goroutine, which sleeps on
+// the wake word and re-checks its waiters on each wake-up, so that a
+// process blocks few threads however many goroutines wait. A waiter
+// killed with its bit set costs one spurious wake-up, nothing more.
 
 // Version identifies one state of a key's value: every Set, Delete, Add
 // or swap gives the key a new Version. The Version of an absent key that
