@@ -107,7 +107,8 @@ func onTmpfs(fd int) bool {
 
 // prefault maps the used part of the segment into this process's page
 // tables, hottest first: everything up to the arena (control region,
-// registry, ring, slot array: what every operation reads), then the arena
+// registry, ring, slot array: what every operation reads; in a growing
+// segment only the tiers in use, and their overflow bits), then the arena
 // up to its bump pointer. The arena beyond it holds no records yet; the
 // writers that allocate there fault it in.
 func (s *Segment) prefault() {
@@ -118,13 +119,42 @@ func (s *Segment) prefault() {
 			testHookPrefaultDone(mapped, err)
 		}
 	}()
-	var bump uint64
-	if err = s.guard(func() { bump = s.Mem.Load64(OffBump) }); err != nil {
+	var bump, tiers uint64
+	if err = s.guard(func() {
+		bump = s.Mem.Load64(OffBump)
+		tiers = s.Mem.Load64(OffTiers)
+	}); err != nil {
 		return
 	}
-	end := min(s.Layout.ArenaOff+min(bump*Unit, s.Layout.ArenaSize), s.Layout.TotalSize)
+	l := s.Layout
+	end := min(l.ArenaOff+min(bump*Unit, l.ArenaSize), l.TotalSize)
 	end = min(alignUp(end, PageAlign), uint64(len(s.mapping)))
-	mapped, err = populate(s.mapping[:end], s.Closed)
+	if !l.Grows() {
+		mapped, err = populate(s.mapping[:end], s.Closed)
+		return
+	}
+	// A growing segment's slot array and overflow bits are reserved for
+	// every tier, but only the tiers in use hold anything: populating the
+	// holes of the others would allocate them (tmpfs gives a read fault
+	// on a hole a page of its own).
+	n := uint32(min(max(tiers, 1), uint64(l.TierCount())))
+	ranges := [][2]uint64{
+		{0, l.SlotsOff + l.SlotsIn(n)*SlotSize},
+		{l.OverflowOff, l.OverflowOff + l.OverflowBytes(n)},
+		{l.ArenaOff, end},
+	}
+	for _, r := range ranges {
+		lo, hi := r[0]&^(PageAlign-1), min(alignUp(r[1], PageAlign), uint64(len(s.mapping)))
+		if lo >= hi {
+			continue
+		}
+		var done uint64
+		done, err = populate(s.mapping[lo:hi], s.Closed)
+		mapped += done
+		if err != nil {
+			return
+		}
+	}
 }
 
 // errPrefaultStopped: the segment was closed while prefaulting.

@@ -148,3 +148,33 @@ func TestGrowGetOrSetRace(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowMemoryFollowsData: a growing table reserves its slot array for
+// every tier as address space only: attaching (which prefaults the parts
+// in use) and filling the first tiers must not allocate the others.
+func TestGrowMemoryFollowsData(t *testing.T) {
+	name := fmt.Sprintf("shmdict-test-growmem-%d", os.Getpid())
+	Remove(name)
+	t.Cleanup(func() { Remove(name) })
+	tb, err := Create(name, Options{Capacity: 1000, MaxCapacity: 1 << 23})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	for i := range 20_000 {
+		if err := tb.Set([]byte(fmt.Sprintf("k%d", i)), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := Attach(name) // prefaults what is in use
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	st := other.Stats()
+	// 20,000 keys: about 5 tiers of 2,048 slots and up (a few MiB), and
+	// a few MiB of records; the slot array for all tiers is over 200 MiB.
+	if st.MemoryBytes > 16<<20 || st.FileBytes < 200<<20 {
+		t.Fatalf("a table of %d keys in %d of %d tiers takes %d bytes of memory (file %d)", st.Keys, st.Tiers, st.MaxTiers, st.MemoryBytes, st.FileBytes)
+	}
+}
