@@ -53,8 +53,8 @@ func BytesOf[T Number](s []T) []byte {
 // wordOf returns the aligned 32-bit word holding the 1- or 2-byte element
 // at p, and the element's bit shift inside it (little-endian).
 func wordOf(p unsafe.Pointer) (*uint32, uint) {
-	a := uintptr(p)
-	return (*uint32)(unsafe.Pointer(a &^ 3)), uint(a&3) * 8
+	mis := uintptr(p) & 3
+	return (*uint32)(unsafe.Add(p, -int(mis))), uint(mis) * 8
 }
 
 // bits returns v's bit pattern, zero-extended.
