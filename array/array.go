@@ -47,6 +47,7 @@ type Array[T Element] struct {
 	geo     geometry
 	path    string
 	token   uint32 // this Array's half of the writer lease
+	kind    kind   // picks the element operations' fast path
 	closed  atomicx.Flag
 }
 
@@ -124,10 +125,34 @@ func encodeTrailer(g geometry) []byte {
 	return t
 }
 
+// kind sorts element types by how their operations are done: integers of
+// 8 and 4 bytes with the hardware's add, floats of 8 and 4 bytes with
+// plain word loads and stores, the rest (narrow) through atomicx's
+// generic functions.
+type kind uint8
+
+const (
+	kindNarrow kind = iota
+	kind8
+	kind4
+	kindInt8
+	kindInt4
+)
+
 func newArray[T Element](path string, mapping []byte, g geometry) *Array[T] {
 	a := &Array[T]{mem: atomicx.FromBytes(mapping), mapping: mapping, geo: g, path: path}
 	a.data = atomicx.SliceOf[T](a.mem, g.dataOff, int(g.count))
 	a.token = uint32(time.Now().UnixNano())>>1 | 1 // never 0
+	switch g.descr {
+	case "<i8", "<u8":
+		a.kind = kindInt8
+	case "<f8":
+		a.kind = kind8
+	case "<i4", "<u4":
+		a.kind = kindInt4
+	case "<f4":
+		a.kind = kind4
+	}
 	return a
 }
 
@@ -273,13 +298,28 @@ func (a *Array[T]) Slice() []T { return a.data }
 // index if i is out of range, and if the array is closed.
 func (a *Array[T]) Load(i int) T {
 	a.live()
-	return atomicx.Load(&a.data[i])
+	p := &a.data[i]
+	switch a.kind {
+	case kind8, kindInt8:
+		return atomicx.Load8(p)
+	case kind4, kindInt4:
+		return atomicx.Load4(p)
+	}
+	return atomicx.Load(p)
 }
 
 // Store atomically stores v at element i.
 func (a *Array[T]) Store(i int, v T) {
 	a.live()
-	atomicx.Store(&a.data[i], v)
+	p := &a.data[i]
+	switch a.kind {
+	case kind8, kindInt8:
+		atomicx.Store8(p, v)
+	case kind4, kindInt4:
+		atomicx.Store4(p, v)
+	default:
+		atomicx.Store(p, v)
+	}
 }
 
 // Add atomically adds delta to element i and returns the new value.
@@ -287,7 +327,14 @@ func (a *Array[T]) Store(i int, v T) {
 // 8- and 16-bit integers (on the aligned 32-bit word holding them).
 func (a *Array[T]) Add(i int, delta T) T {
 	a.live()
-	return atomicx.Add(&a.data[i], delta)
+	p := &a.data[i]
+	switch a.kind {
+	case kindInt8:
+		return atomicx.AddInt8(p, delta)
+	case kindInt4:
+		return atomicx.AddInt4(p, delta)
+	}
+	return atomicx.Add(p, delta)
 }
 
 // CompareAndSwap atomically replaces element i with new if it holds old

@@ -317,3 +317,22 @@ func runModel[T Element](t *testing.T, seed uint64, ops int) {
 		}
 	}
 }
+
+// TestNoAllocs: the element operations and Snapshot allocate nothing.
+func TestNoAllocs(t *testing.T) {
+	a, err := Create[int64](tempPath(t, "z"), []int{64}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.Publish(func(d []int64) {})
+	dst := make([]int64, 64)
+	if n := testing.AllocsPerRun(100, func() {
+		a.Store(1, a.Load(2)+1)
+		a.Add(3, 1)
+		a.CompareAndSwap(4, 0, 1)
+		a.Snapshot(dst)
+	}); n != 0 {
+		t.Fatalf("%v allocations per run", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // childAdd: args path dtype n k. Adds 1 to each of the first k elements,
@@ -74,4 +75,28 @@ func multiAdd[T Element](t *testing.T, dtype string, n int) {
 	}
 }
 
-func childBenchAdd(args []string) error { return nil }
+// childBenchAdd: args path index n. After the start barrier, adds 1 to
+// element index*addStride (its own 256 bytes) n times and writes the elapsed
+// nanoseconds.
+func childBenchAdd(args []string) error {
+	a, err := Attach[int64](args[0])
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	i, n := atoi(args[1])*addStride, atoi(args[2])
+	if err := childReady(); err != nil {
+		return err
+	}
+	start := time.Now()
+	for j := 0; j < n; j++ {
+		a.Add(i, 1)
+	}
+	fmt.Println(time.Since(start).Nanoseconds())
+	return nil
+}
+
+// addStride is the distance in int64 elements between the benchmark's
+// adders: 256 bytes, so that no two share a cache line or an
+// adjacent-line prefetch pair.
+const addStride = 32

@@ -168,3 +168,42 @@ func Add[T Number](p *T, delta T) T {
 		}
 	}
 }
+
+// Fixed-size fast paths, small enough to inline (the generic functions
+// above are not, whatever T is: the compiler costs every case of their
+// size switch). The caller guarantees T's size: 8 for the *8 functions, 4
+// for the *4 ones; they panic otherwise.
+
+// Load8 is Load for an 8-byte T.
+func Load8[T Number](p *T) T {
+	u := atomic.LoadUint64((*uint64)(unsafe.Pointer(p)))
+	return *(*T)(unsafe.Pointer(&u))
+}
+
+// Load4 is Load for a 4-byte T.
+func Load4[T Number](p *T) T {
+	u := atomic.LoadUint32((*uint32)(unsafe.Pointer(p)))
+	return *(*T)(unsafe.Pointer(&u))
+}
+
+// Store8 is Store for an 8-byte T.
+func Store8[T Number](p *T, v T) {
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&v)))
+}
+
+// Store4 is Store for a 4-byte T.
+func Store4[T Number](p *T, v T) {
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(p)), *(*uint32)(unsafe.Pointer(&v)))
+}
+
+// AddInt8 is Add for an 8-byte integer T.
+func AddInt8[T Number](p *T, delta T) T {
+	u := atomic.AddUint64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&delta)))
+	return *(*T)(unsafe.Pointer(&u))
+}
+
+// AddInt4 is Add for a 4-byte integer T.
+func AddInt4[T Number](p *T, delta T) T {
+	u := atomic.AddUint32((*uint32)(unsafe.Pointer(p)), *(*uint32)(unsafe.Pointer(&delta)))
+	return *(*T)(unsafe.Pointer(&u))
+}

@@ -111,3 +111,21 @@ func TestSliceOfBounds(t *testing.T) {
 		t.Fatal("lengths")
 	}
 }
+
+func TestElemFastPaths(t *testing.T) {
+	m := FromBytes(HeapBytes(16))
+	i := SliceOf[int64](m, 0, 1)
+	Store8(&i[0], -5)
+	if Load8(&i[0]) != -5 || AddInt8(&i[0], 7) != 2 || Load(&i[0]) != 2 {
+		t.Fatal("8-byte fast paths")
+	}
+	f := SliceOf[float32](m, 8, 2)
+	Store4(&f[1], 1.5)
+	if Load4(&f[1]) != 1.5 || Load(&f[1]) != 1.5 || Load4(&f[0]) != 0 {
+		t.Fatal("4-byte fast paths")
+	}
+	u := SliceOf[uint32](m, 8, 2)
+	if AddInt4(&u[0], ^uint32(0)) != ^uint32(0) {
+		t.Fatal("AddInt4 wrap")
+	}
+}
