@@ -176,11 +176,14 @@ func Attach[T Element](name string) (*Array[T], error) {
 // there is none. An existing file must hold type T (ErrDType) and have
 // exactly this shape (ErrShape); the messages say what the file holds.
 // When two processes race to create it, one creates and the other
-// attaches.
+// attaches. A nil shape is shape () (one element, rank 0), as in Create.
 func Open[T Element](name string, shape []int, opts Options) (*Array[T], error) {
 	path, err := Path(name)
 	if err != nil {
 		return nil, err
+	}
+	if shape == nil {
+		shape = []int{} // attach compares it; nil there means "any shape"
 	}
 	if err := opts.access().Validate(); err != nil {
 		return nil, err

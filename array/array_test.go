@@ -336,3 +336,42 @@ func TestNoAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per run", n)
 	}
 }
+
+// TestOpenRace: processes' goroutines racing to Open one name all end up
+// on the same file.
+func TestOpenRace(t *testing.T) {
+	path := tempPath(t, "race")
+	const n = 8
+	arrs := make(chan *Array[int64], n)
+	errs := make(chan error, n)
+	for g := 0; g < n; g++ {
+		go func() {
+			a, err := Open[int64](path, []int{3}, Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			arrs <- a
+		}()
+	}
+	for g := 0; g < n; g++ {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case a := <-arrs:
+			defer a.Close()
+			a.Add(0, 1)
+		}
+	}
+	b, err := Attach[int64](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Load(0) != n {
+		t.Fatalf("%d adds seen, want %d: some Open made its own file", b.Load(0), n)
+	}
+	if _, err := Open[int64](path, nil, Options{}); !errors.Is(err, ErrShape) {
+		t.Fatalf("Open with a nil shape on shape (3,): %v", err)
+	}
+}
