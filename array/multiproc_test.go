@@ -42,9 +42,9 @@ func addLoop[T Element](path string, n, k int) error {
 // TestMultiProcessAdd: two processes add to the same elements (and, for
 // uint16, to neighbours in one 32-bit word); the sums are exact.
 func TestMultiProcessAdd(t *testing.T) {
-	n := 100000
+	n := 500000
 	if testing.Short() {
-		n = 20000
+		n = 50000
 	}
 	t.Run("int64", func(t *testing.T) { multiAdd[int64](t, "int64", n) })
 	t.Run("float64", func(t *testing.T) { multiAdd[float64](t, "float64", n) })

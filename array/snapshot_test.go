@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -252,9 +253,12 @@ func TestChaosSnapshotKill(t *testing.T) {
 		}
 	}()
 
-	rounds := 30
+	rounds := 100
 	if testing.Short() {
-		rounds = 10
+		rounds = 16
+	}
+	if s := os.Getenv("SHMDICT_CHAOS_ROUNDS"); s != "" {
+		rounds = atoi(s)
 	}
 	points := []string{"array.leased", "array.test.halffilled", "array.filled", "array.published"}
 	killed := 0
