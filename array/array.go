@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/sys/unix"
@@ -46,7 +45,6 @@ type Array[T Element] struct {
 	mapping []byte
 	geo     geometry
 	path    string
-	token   uint32 // this Array's half of the writer lease
 	kind    kind   // picks the element operations' fast path
 	closed  atomicx.Flag
 }
@@ -142,7 +140,6 @@ const (
 func newArray[T Element](path string, mapping []byte, g geometry) *Array[T] {
 	a := &Array[T]{mem: atomicx.FromBytes(mapping), mapping: mapping, geo: g, path: path}
 	a.data = atomicx.SliceOf[T](a.mem, g.dataOff, int(g.count))
-	a.token = uint32(time.Now().UnixNano())>>1 | 1 // never 0
 	switch g.descr {
 	case "<i8", "<u8":
 		a.kind = kindInt8

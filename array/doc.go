@@ -34,8 +34,9 @@
 //     version, always: a writer fills another buffer and publishes it with
 //     one CAS, so a writer killed at any moment leaves the last published
 //     snapshot intact and readable. Readers never wait.
-//   - At most one live process holds the writer lease; a dead holder's
-//     lease is taken over (see Publish for the pid-reuse caveat).
+//   - At most one live process holds the writer lease; a gone holder's
+//     lease is taken over (proc_linux.go tells a reused pid apart by its
+//     start time).
 //
 // # Atomicity
 //

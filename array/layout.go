@@ -39,8 +39,9 @@ package array
 // The writer lease (T+128):
 //
 //	bits 63..32 pid of the process publishing
-//	bits 31..0  a token of the publishing Array (never 0), so that two
-//	            Arrays of one process are told apart
+//	bits 31..0  low 32 bits of that process's start time (field 22 of
+//	            /proc/PID/stat, clock ticks since boot), so that a pid
+//	            reused by a later process is not taken for the holder
 //	0 when no one publishes.
 
 const (

@@ -1,11 +1,8 @@
 package array
 
 import (
-	"errors"
 	"fmt"
 	"os"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/shmdict/shmdict/atomicx"
 	"github.com/shmdict/shmdict/segment"
@@ -71,17 +68,15 @@ func (a *Array[T]) Publish(fill func(dst []T)) (version uint64, err error) {
 	return v + 1, nil
 }
 
-// leaseWord is this Array's value of the writer lease.
-func (a *Array[T]) leaseWord() uint64 { return uint64(os.Getpid())<<32 | uint64(a.token) }
+// leaseWord is this process's value of the writer lease: its pid and
+// start time (proc_linux.go).
+func (a *Array[T]) leaseWord() uint64 { return uint64(os.Getpid())<<32 | uint64(selfStart) }
 
-// lease takes the writer lease, or takes it over from a dead process.
-//
-// Liveness is kill(pid, 0) (ESRCH: gone). A recycled pid (the dead
-// writer's number given to a new process) looks alive, and Publish then
-// fails with ErrBusy until that process exits: it needs the writer to die
-// while publishing and its pid to be reused before the next Publish, and
-// costs availability, never a torn snapshot. A zombie (dead, not yet
-// reaped by its parent) counts as alive too.
+// lease takes the writer lease, or takes it over from a process that is
+// gone (holderAlive: no such pid, a zombie, or the pid reused by a process
+// that started at another time). Goroutines of one process, through one
+// Array or several, publish one at a time too: the lease holds this
+// process's own word then, and they get ErrBusy.
 func (a *Array[T]) lease() error {
 	off := a.geo.trailer + offLease
 	mine := a.leaseWord()
@@ -94,7 +89,7 @@ func (a *Array[T]) lease() error {
 			continue
 		}
 		pid := int(cur >> 32)
-		if pid != os.Getpid() && pid > 0 && errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+		if pid != os.Getpid() && !holderAlive(cur) {
 			if a.mem.CAS64(off, cur, mine) {
 				return nil
 			}

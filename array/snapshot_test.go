@@ -79,13 +79,24 @@ func TestSnapshotBasic(t *testing.T) {
 	// A live lease of another process: ErrBusy. Our own parent process is
 	// alive and not us.
 	off := a.geo.trailer + offLease
-	a.mem.Store64(off, uint64(syscall.Getppid())<<32|1)
+	ppid := syscall.Getppid()
+	_, start, ok, err := procStat(ppid)
+	if !ok || err != nil {
+		t.Fatalf("procStat(%d): %v %v", ppid, ok, err)
+	}
+	a.mem.Store64(off, uint64(ppid)<<32|uint64(uint32(start)))
 	if _, err := a.Publish(fillStamped(a)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Publish under a live lease: %v", err)
 	}
+	// The same pid with another start time: the pid was reused after the
+	// holder died; taken over.
+	a.mem.Store64(off, uint64(ppid)<<32|uint64(uint32(start+1)))
+	if v, err := a.Publish(fillStamped(a)); err != nil || v != 8 {
+		t.Fatalf("Publish over a reused pid's lease: %d, %v", v, err)
+	}
 	// A dead process's lease is taken over (pid beyond pid_max).
 	a.mem.Store64(off, uint64(1<<30)<<32|1)
-	if v, err := a.Publish(fillStamped(a)); err != nil || v != 8 {
+	if v, err := a.Publish(fillStamped(a)); err != nil || v != 9 {
 		t.Fatalf("Publish over a dead lease: %d, %v", v, err)
 	}
 	if a.mem.Load64(off) != 0 {
@@ -96,7 +107,7 @@ func TestSnapshotBasic(t *testing.T) {
 		defer func() { recover() }()
 		a.Publish(func([]int64) { panic("fill") })
 	}()
-	if v, err := a.Publish(fillStamped(a)); err != nil || v != 9 {
+	if v, err := a.Publish(fillStamped(a)); err != nil || v != 10 {
 		t.Fatalf("Publish after a panicking fill: %d, %v", v, err)
 	}
 	// Another Array of the same file in this process: one writer at a time.
