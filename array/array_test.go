@@ -212,6 +212,23 @@ func TestShapes(t *testing.T) {
 		if fmt.Sprint(b.Shape()) != fmt.Sprint(shape) {
 			t.Fatalf("shape %v came back as %v", shape, b.Shape())
 		}
+		// Snapshots of every size, empty included.
+		if v, err := b.Publish(func(d []int16) {
+			for j := range d {
+				d[j] = int16(j + 1)
+			}
+		}); err != nil || v != 1 {
+			t.Fatalf("shape %v: Publish %d, %v", shape, v, err)
+		}
+		dst := make([]int16, want)
+		if v, err := b.Snapshot(dst); err != nil || v != 1 {
+			t.Fatalf("shape %v: Snapshot %d, %v", shape, v, err)
+		}
+		for j, x := range dst {
+			if x != int16(j+1) {
+				t.Fatalf("shape %v: snapshot element %d = %d", shape, j, x)
+			}
+		}
 		b.Close()
 	}
 	for _, shape := range [][]int{{-1}, {1 << 40, 1 << 20}, make([]int, maxRank+1)} {
