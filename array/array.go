@@ -45,7 +45,7 @@ type Array[T Element] struct {
 	mapping []byte
 	geo     geometry
 	path    string
-	kind    kind   // picks the element operations' fast path
+	kind    kind // picks the element operations' fast path
 	closed  atomicx.Flag
 }
 
