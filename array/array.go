@@ -64,7 +64,8 @@ func Path(name string) (string, error) {
 
 // Create makes a new array file of the given shape, every element zero,
 // and maps it. The file appears under its name only when complete. It
-// fails with ErrExist if the name is taken, ErrInvalid for a bad shape or
+// takes about four times the data's size, all allocated at once: the live
+// data and three snapshot buffers (Publish). It fails with ErrExist if the name is taken, ErrInvalid for a bad shape or
 // options, ErrNoSpace if the file system cannot hold it.
 func Create[T Element](name string, shape []int, opts Options) (*Array[T], error) {
 	path, err := Path(name)
