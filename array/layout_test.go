@@ -216,3 +216,28 @@ func TestFlipNoPanic(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadGeometry: any bytes give an error or a geometry that fits them,
+// never a panic. The seeds are valid files of a few shapes and types and a
+// numpy-written one; `go test -fuzz FuzzReadGeometry ./array/` explores.
+func FuzzReadGeometry(f *testing.F) {
+	dir := f.TempDir()
+	for i, shape := range [][]int{{}, {3}, {2, 5}, {0, 4}} {
+		path := filepath.Join(dir, strconv.Itoa(i)+".npy")
+		a, err := Create[uint16](path, shape, Options{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		a.Close()
+		img, _ := os.ReadFile(path)
+		f.Add(img)
+	}
+	f.Add(numpyFile("<f8", "False", 3))
+	f.Add([]byte("\x93NUMPY\x02\x00\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := readGeometry(bytes.NewReader(b), uint64(len(b)))
+		if err == nil && (g.size != uint64(len(b)) || g.dataOff%dataAlign != 0 || g.trailer+trailerSize > g.size) {
+			t.Fatalf("accepted geometry %+v for %d bytes", g, len(b))
+		}
+	})
+}
