@@ -14,7 +14,7 @@ test: vet unit race crash
 vet:
 	$(GO) vet $(PKGS)
 	cd bench/bboltpeer && $(GO) vet ./...
-	GOARCH=arm64 $(GO) vet ./atomicx ./segment ./arena ./table
+	GOARCH=arm64 $(GO) vet ./atomicx ./segment ./arena ./table ./array
 
 unit:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
@@ -25,11 +25,12 @@ unit:
 race:
 	$(GO) test -count=1 -race -short -timeout 20m -run 'Race|Model|Arena|Concurrent|Wait|Subscribe|TTL|Typed|GetOrLoad|Evict' ./table/ ./arena/
 	$(GO) test -count=1 -race ./atomicx/
+	$(GO) test -count=1 -race -short -run 'Concurrent|Model|MultiProcess|Snapshot' ./array/
 
 # Crash tests with failpoints compiled in: writers SIGKILL themselves at
 # every step of every write protocol (see segment/failpoints.go).
 crash:
-	$(GO) test -count=1 -tags failpoints -short -run 'Chaos' ./table/
+	$(GO) test -count=1 -tags failpoints -short -run 'Chaos' ./table/ ./array/
 
 # A longer kill -9 campaign; prints the figures quoted in the README.
 CHAOS_ROUNDS ?= 400
