@@ -50,29 +50,14 @@ func Open(path string, l Layout, a Access) (s *Segment, created bool, err error)
 }
 
 func create(path string, l Layout, a Access) (*Segment, error) {
-	mode, gid, err := a.resolve()
-	if err != nil {
-		return nil, err
-	}
 	l.Seed = newSeed()
 	l.CreatedNano = time.Now().UnixNano()
 	l.derive()
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp := filepath.Join(dir, "."+base+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(newSeed()%1e9, 10))
-	// Private at first: until the fchown below the file belongs to our
-	// own group, whose members must not get a descriptor (it would outlive
-	// the fchown and fchmod). Its final mode comes with the fchmod.
-	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, modePrivate)
+	f, tmp, err := tempFile(path, a)
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("%w: directory %s does not exist: %v", ErrNotExist, dir, err)
-		}
-		return nil, fmt.Errorf("shmdict: create %s: %w", tmp, err)
+		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), tmp)
+	fd := int(f.Fd())
 	ok := false
 	defer func() {
 		if !ok {
@@ -80,22 +65,6 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 		}
 		unix.Unlink(tmp) // linked under the final name, or abandoned
 	}()
-	if testHookTempCreated != nil {
-		testHookTempCreated(tmp)
-	}
-	// An exclusive flock marks the temp file as in the making: a sweeper
-	// (RemoveOrphans) removes only temp files whose lock it can take.
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return nil, fmt.Errorf("shmdict: flock %s: %w", tmp, err)
-	}
-	if gid >= 0 {
-		if err := unix.Fchown(fd, -1, gid); err != nil {
-			return nil, fmt.Errorf("shmdict: give %s to group %d: %w (are you a member of that group?)", tmp, gid, err)
-		}
-	}
-	if err := unix.Fchmod(fd, mode); err != nil { // umask may have narrowed it
-		return nil, fmt.Errorf("shmdict: chmod %s: %w", tmp, err)
-	}
 	if err := allocate(fd, l); err != nil {
 		if errors.Is(err, unix.ENOSPC) {
 			need := min(l.ArenaOff+ReserveChunk, l.arenaEnd())
@@ -126,6 +95,54 @@ func create(path string, l Layout, a Access) (*Segment, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// tempFile makes the temp file that create and CreateFile fill before they
+// link it under path: in path's directory, under a random name (anyone
+// can make a file in /dev/shm under a name they can guess), exclusively
+// flocked (a sweeper, RemoveOrphans, removes only temp files whose lock it
+// can take), then given a's group and mode. It is private until then:
+// until the fchown it belongs to our own group, whose members must not get
+// a descriptor (it would outlive the fchown and fchmod). On error nothing
+// is left; otherwise the caller unlinks tmp when done.
+func tempFile(path string, a Access) (f *os.File, tmp string, err error) {
+	mode, gid, err := a.resolve()
+	if err != nil {
+		return nil, "", err
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp = filepath.Join(dir, "."+base+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(newSeed()%1e9, 10))
+	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, modePrivate)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, "", fmt.Errorf("%w: directory %s does not exist: %v", ErrNotExist, dir, err)
+		}
+		return nil, "", fmt.Errorf("shmdict: create %s: %w", tmp, err)
+	}
+	f = os.NewFile(uintptr(fd), tmp)
+	fail := func(err error) (*os.File, string, error) {
+		f.Close()
+		unix.Unlink(tmp)
+		return nil, "", err
+	}
+	if testHookTempCreated != nil {
+		testHookTempCreated(tmp)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fail(fmt.Errorf("shmdict: flock %s: %w", tmp, err))
+	}
+	if gid >= 0 {
+		if err := unix.Fchown(fd, -1, gid); err != nil {
+			return fail(fmt.Errorf("shmdict: give %s to group %d: %w (are you a member of that group?)", tmp, gid, err))
+		}
+	}
+	if err := unix.Fchmod(fd, mode); err != nil { // umask may have narrowed it
+		return fail(fmt.Errorf("shmdict: chmod %s: %w", tmp, err))
+	}
+	return f, tmp, nil
 }
 
 // testHookTempCreated, when set by a test, runs right after create made

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,23 +21,11 @@ import (
 // path is taken. The returned file is open read-write; the caller closes
 // it.
 func CreateFile(path string, size int64, a Access, init func(f *os.File) error) (*os.File, error) {
-	mode, gid, err := a.resolve()
+	f, tmp, err := tempFile(path, a)
 	if err != nil {
 		return nil, err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp := filepath.Join(dir, "."+base+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(newSeed()%1e9, 10))
-	fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, modePrivate)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("%w: directory %s does not exist: %v", ErrNotExist, dir, err)
-		}
-		return nil, fmt.Errorf("shmdict: create %s: %w", tmp, err)
-	}
-	f := os.NewFile(uintptr(fd), tmp)
+	fd := int(f.Fd())
 	ok := false
 	defer func() {
 		if !ok {
@@ -47,18 +33,6 @@ func CreateFile(path string, size int64, a Access, init func(f *os.File) error) 
 		}
 		unix.Unlink(tmp) // linked under the final name, or abandoned
 	}()
-	// RemoveOrphans removes only temp files whose lock it can take.
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return nil, fmt.Errorf("shmdict: flock %s: %w", tmp, err)
-	}
-	if gid >= 0 {
-		if err := unix.Fchown(fd, -1, gid); err != nil {
-			return nil, fmt.Errorf("shmdict: give %s to group %d: %w (are you a member of that group?)", tmp, gid, err)
-		}
-	}
-	if err := unix.Fchmod(fd, mode); err != nil {
-		return nil, fmt.Errorf("shmdict: chmod %s: %w", tmp, err)
-	}
 	if err := unix.Ftruncate(fd, size); err != nil {
 		return nil, fmt.Errorf("shmdict: size %s to %d bytes: %w", path, size, err)
 	}
