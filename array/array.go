@@ -170,6 +170,17 @@ func Attach[T Element](name string) (*Array[T], error) {
 	return attach[T](path, nil, segment.Access{})
 }
 
+// AttachShared is Attach for an array shared through group (see
+// Options.Group): it also accepts a file that belongs to that group and
+// is exactly 0660.
+func AttachShared[T Element](name, group string) (*Array[T], error) {
+	path, err := Path(name)
+	if err != nil {
+		return nil, err
+	}
+	return attach[T](path, nil, segment.Access{Group: group})
+}
+
 // Open attaches to the array file of a name, or creates it with shape if
 // there is none. An existing file must hold type T (ErrDType) and have
 // exactly this shape (ErrShape); the messages say what the file holds.

@@ -42,6 +42,7 @@ type env struct {
 
 // commands is every subcommand, by name.
 var commands = byName(
+	newArrayCmd(),
 	newBenchCmd(),
 	newCompactCmd(),
 	newCreateCmd(),
