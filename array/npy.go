@@ -59,13 +59,11 @@ func goName(descr string) string {
 	return "unsupported"
 }
 
-// encodeHeader returns the .npy header (format 1.0) for descr and shape,
-// padded so that its length is a multiple of dataAlign.
-func encodeHeader(descr string, shape []int) []byte {
+// FormatShape writes a shape as Python writes the tuple, and so as the
+// .npy header holds it and numpy prints it: (), (5,), (3, 4).
+func FormatShape(shape []int) string {
 	var b strings.Builder
-	b.WriteString("{'descr': '")
-	b.WriteString(descr)
-	b.WriteString("', 'fortran_order': False, 'shape': (")
+	b.WriteByte('(')
 	for i, d := range shape {
 		if i > 0 {
 			b.WriteString(", ")
@@ -73,9 +71,21 @@ func encodeHeader(descr string, shape []int) []byte {
 		b.WriteString(strconv.Itoa(d))
 	}
 	if len(shape) == 1 {
-		b.WriteString(",")
+		b.WriteByte(',')
 	}
-	b.WriteString("), }")
+	b.WriteByte(')')
+	return b.String()
+}
+
+// encodeHeader returns the .npy header (format 1.0) for descr and shape,
+// padded so that its length is a multiple of dataAlign.
+func encodeHeader(descr string, shape []int) []byte {
+	var b strings.Builder
+	b.WriteString("{'descr': '")
+	b.WriteString(descr)
+	b.WriteString("', 'fortran_order': False, 'shape': ")
+	b.WriteString(FormatShape(shape))
+	b.WriteString(", }")
 	dict := b.String()
 	total := roundUp(uint64(npyPrefix1+len(dict)+1), dataAlign)
 	h := make([]byte, total)

@@ -435,33 +435,9 @@ func TestChaosKill(t *testing.T) {
 		t.Errorf("an operation took %v, more than the %v bound", fig.maxStall, maxStall)
 	}
 
-	// Before Repair, only the shared counters may be off (a kill between a
-	// publishing CAS and its counter update); the structure must be sound.
-	rep, _ := tb.Verify()
-	for _, p := range rep.Problems {
-		if !strings.Contains(p, "counter") {
-			t.Errorf("Verify before Repair: structural problem: %s", p)
-		}
-	}
-	tb.Close()
-	rep, err = table.Repair(name, false)
-	if err != nil {
-		t.Fatalf("Repair: %v\n%s", err, rep)
-	}
-	kills := fig.randomKills + fig.failpointKills
-	fig.leaked = rep.LeakedBytes
-	if rep.LeakedBytes > uint64(kills*maxLeakPerKill) {
-		t.Errorf("%d bytes leaked by %d kills, more than %d per kill\n%s", rep.LeakedBytes, kills, maxLeakPerKill, rep)
-	}
-	tb, err = table.Attach(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb, rep := repairChaos(t, tb, name, &fig)
 	defer tb.Close()
-	rep, err = tb.Verify()
-	if err != nil || rep.LeakedBytes != 0 {
-		t.Fatalf("Verify after Repair: %v\n%s", err, rep)
-	}
+	kills := fig.randomKills + fig.failpointKills
 	var adders int
 	for e, err := range tb.Entries() {
 		if err != nil {
@@ -767,4 +743,38 @@ func waitLives(t *testing.T, round int, lives []*chaosLife, fig *chaosFigures, f
 		}
 		t.Fatalf("round %d writer %d (failpoint %q): %v\n%s", round, w, lf.fp, err, lf.stderr.String())
 	}
+}
+
+// repairChaos checks a table that writers were killed in: before Repair
+// only the shared counters may be off (a kill between a publishing CAS
+// and its counter update) and the structure must be sound; Repair may
+// find at most maxLeakPerKill bytes leaked per kill (fig.leaked); after
+// it Verify is clean. It closes tb and returns the table attached again,
+// for the caller to close, and Verify's report.
+func repairChaos(t *testing.T, tb *table.Table, name string, fig *chaosFigures) (*table.Table, table.Report) {
+	t.Helper()
+	rep, _ := tb.Verify()
+	for _, p := range rep.Problems {
+		if !strings.Contains(p, "counter") {
+			t.Errorf("Verify before Repair: structural problem: %s", p)
+		}
+	}
+	tb.Close()
+	rep, err := table.Repair(name, false)
+	if err != nil {
+		t.Fatalf("Repair: %v\n%s", err, rep)
+	}
+	kills := fig.randomKills + fig.failpointKills
+	fig.leaked = rep.LeakedBytes
+	if rep.LeakedBytes > uint64(kills*maxLeakPerKill) {
+		t.Errorf("%d bytes leaked by %d kills, more than %d per kill\n%s", rep.LeakedBytes, kills, maxLeakPerKill, rep)
+	}
+	if tb, err = table.Attach(name); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = tb.Verify(); err != nil || rep.LeakedBytes != 0 {
+		tb.Close()
+		t.Fatalf("Verify after Repair: %v\n%s", err, rep)
+	}
+	return tb, rep
 }

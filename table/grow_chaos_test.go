@@ -262,31 +262,9 @@ func TestChaosGrowKill(t *testing.T) {
 	if st.Tiers <= 1 {
 		t.Errorf("the table never grew (Stats().Tiers = %d)", st.Tiers)
 	}
-	rep, _ := tb.Verify()
-	for _, p := range rep.Problems {
-		if !strings.Contains(p, "counter") {
-			t.Errorf("Verify before Repair: structural problem: %s", p)
-		}
-	}
-	tb.Close()
-	rep, err = table.Repair(name, false)
-	if err != nil {
-		t.Fatalf("Repair: %v\n%s", err, rep)
-	}
-	kills := fig.randomKills + fig.failpointKills
-	fig.leaked = rep.LeakedBytes
-	if rep.LeakedBytes > uint64(kills*maxLeakPerKill) {
-		t.Errorf("%d bytes leaked by %d kills, more than %d per kill\n%s", rep.LeakedBytes, kills, maxLeakPerKill, rep)
-	}
-	tb, err = table.Attach(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb, _ = repairChaos(t, tb, name, &fig)
 	defer tb.Close()
-	rep, err = tb.Verify()
-	if err != nil || rep.LeakedBytes != 0 {
-		t.Fatalf("Verify after Repair: %v\n%s", err, rep)
-	}
+	kills := fig.randomKills + fig.failpointKills
 	after := map[string]string{}
 	for k, v := range tb.All() {
 		after[string(k)] = string(v)

@@ -93,7 +93,7 @@ func (c *arrayCmd) run(e *env, fs *flag.FlagSet, args []string) error {
 	defer a.close()
 	if sub == "info" {
 		fmt.Fprintf(e.stdout, "path     %s\ndtype    %s\nshape    %s\nelements %d\nfile     %s\nsnapshot %s\n",
-			in.Path, in.DType, shapeString(in.Shape), a.length(), humanBytes(in.Bytes), a.snapshotVersion())
+			in.Path, in.DType, array.FormatShape(in.Shape), a.length(), humanBytes(in.Bytes), a.snapshotVersion())
 		return nil
 	}
 	i, err := flatIndex(rest[1], in.Shape)
@@ -139,7 +139,7 @@ func (c *arrayCmd) create(e *env, name, path string) error {
 		return err
 	}
 	defer a.close()
-	fmt.Fprintf(e.stdout, "created %s: %s, shape %s, %d elements\n", path, a.dtype(), shapeString(shape), a.length())
+	fmt.Fprintf(e.stdout, "created %s: %s, shape %s, %d elements\n", path, a.dtype(), array.FormatShape(shape), a.length())
 	return nil
 }
 
@@ -311,12 +311,12 @@ func flatIndex(s string, shape []int) (int, error) {
 	if len(parts) == 1 {
 		i, err := strconv.Atoi(s)
 		if err != nil || i < 0 || i >= total {
-			return 0, usagef("index %q: want 0 to %d, or one index per dimension of %s", s, total-1, shapeString(shape))
+			return 0, usagef("index %q: want 0 to %d, or one index per dimension of %s", s, total-1, array.FormatShape(shape))
 		}
 		return i, nil
 	}
 	if len(parts) != len(shape) {
-		return 0, usagef("index %q has %d parts; the array has %d dimensions (%s)", s, len(parts), len(shape), shapeString(shape))
+		return 0, usagef("index %q has %d parts; the array has %d dimensions (%s)", s, len(parts), len(shape), array.FormatShape(shape))
 	}
 	flat := 0
 	for d, p := range parts {
@@ -327,21 +327,4 @@ func flatIndex(s string, shape []int) (int, error) {
 		flat = flat*shape[d] + i
 	}
 	return flat, nil
-}
-
-// shapeString writes a shape as numpy prints it: (1000, 8), (5,).
-func shapeString(shape []int) string {
-	var b strings.Builder
-	b.WriteByte('(')
-	for i, n := range shape {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.Itoa(n))
-	}
-	if len(shape) == 1 {
-		b.WriteByte(',')
-	}
-	b.WriteByte(')')
-	return b.String()
 }

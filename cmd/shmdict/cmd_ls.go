@@ -148,7 +148,7 @@ func printArrays(e *env, arrays []lsArray) {
 			fmt.Fprintf(tw, "%s\t%s\t-\tnot a shmdict array: %s\n", a.Name, humanBytes(a.Bytes), a.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, humanBytes(a.Bytes), a.DType, shapeString(a.Shape))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, humanBytes(a.Bytes), a.DType, array.FormatShape(a.Shape))
 	}
 	tw.Flush()
 }
