@@ -22,6 +22,17 @@ import (
 // named; the next writer takes the dead writer's lease over and fills the
 // same buffer again from the start.
 
+// Version returns the version of the last published snapshot (0: none
+// yet) without copying it: the number of Publish calls that completed.
+// ErrClosed after Close.
+func (a *Array[T]) Version() (uint64, error) {
+	if a.closed.IsSet() {
+		return 0, fmt.Errorf("%w: array %s", ErrClosed, a.path)
+	}
+	v, _ := a.published()
+	return v, nil
+}
+
 // published loads the published word: version and buffer index.
 func (a *Array[T]) published() (version uint64, idx uint64) {
 	w := a.mem.Load64(a.geo.trailer + offPublished)

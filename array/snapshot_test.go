@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -328,4 +329,27 @@ func TestChaosSnapshotKill(t *testing.T) {
 	mu.Lock()
 	t.Logf("%d writers killed, %d snapshots checked, last version seen %d (failpoints %v)", killed, reads, lastSeen, segment.FailpointsEnabled)
 	mu.Unlock()
+}
+
+// TestVersion: Version counts completed Publish calls without copying.
+func TestVersion(t *testing.T) {
+	a, err := Create[int64](filepath.Join(t.TempDir(), "v.npy"), []int{4}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := a.Version(); v != 0 || err != nil {
+		t.Fatalf("Version before any Publish = %d, %v", v, err)
+	}
+	for want := uint64(1); want <= 3; want++ {
+		if _, err := a.Publish(func(dst []int64) {}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := a.Version(); v != want || err != nil {
+			t.Fatalf("Version after %d Publish = %d, %v", want, v, err)
+		}
+	}
+	a.Close()
+	if _, err := a.Version(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Version after Close: %v", err)
+	}
 }

@@ -191,12 +191,12 @@ func (o typedOps[T]) add(i int, s string) (string, error) {
 }
 
 func (o typedOps[T]) snapshotVersion() string {
-	v, err := o.a.Snapshot(make([]T, o.a.Len()))
-	if errors.Is(err, array.ErrNoSnapshot) {
-		return "none published"
-	}
-	if err != nil {
+	v, err := o.a.Version()
+	switch {
+	case err != nil:
 		return err.Error()
+	case v == 0:
+		return "none published"
 	}
 	return "version " + strconv.FormatUint(v, 10)
 }
