@@ -332,15 +332,6 @@ func (t *Table) claimTiered(key []byte, h uint64, rec uint32, tiers uint32) (slo
 	}
 }
 
-// errTierFull is what claim returns when a tier of a growing table that
-// is not its last is full: claimTiered grows the table and never returns
-// it.
-var errTierFull = fmt.Errorf("%w: tier full", ErrFull)
-
-// errTierSealed is what claim returns when it meets its key sealed in a
-// tier that is closed by now: claimTiered looks for the key again.
-var errTierSealed = fmt.Errorf("%w: key sealed in a closed tier", ErrFull)
-
 // claim is findOrClaim's slow path, for a key that was absent a moment
 // ago (another process may be inserting it right now). rec, if not 0, is
 // a record the caller wrote whose prefix is key: the claim publishes it as
@@ -408,11 +399,8 @@ func (t *Table) claim(key []byte, h uint64, rec uint32, tier uint32) (slot, kw u
 		}
 	}
 	release()
-	if t.grows && tier+1 < t.maxTiers {
-		return 0, 0, errTierFull
-	}
 	if t.grows {
-		return 0, 0, t.errMaxCapacity()
+		return 0, 0, t.tierFull(tier)
 	}
 	return 0, 0, fmt.Errorf("%w: no free slot within %d probe groups for this key (%s: %d of %d slots claimed); compact the table or create it with a larger Capacity",
 		ErrFull, t.maxProbe, t.name, t.mem.Load64(segment.OffClaimed), t.seg.Layout.Slots)
@@ -458,11 +446,8 @@ func (c *claimRes) release() {
 // (errTierFull for a tier of a growing table that is not its last).
 func (t *Table) reserveSlot(tier uint32) error {
 	if !t.tryReserve(tier) {
-		if t.grows && tier+1 < t.maxTiers {
-			return errTierFull
-		}
 		if t.grows {
-			return t.errMaxCapacity()
+			return t.tierFull(tier)
 		}
 		return t.errBudgetFull()
 	}

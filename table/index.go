@@ -29,8 +29,30 @@ func (t *Table) probeSeq(h uint64) probeSeq {
 	return probeSeq{mask: t.groups - 1, g: h & (t.groups - 1)}
 }
 
+// probeSeqIn returns the probe path of key hash h in tier i.
+func (t *Table) probeSeqIn(i uint32, h uint64) probeSeq {
+	mask := t.groups<<i - 1
+	return probeSeq{mask: mask, g: h & mask, first: t.seg.Layout.TierFirst(i)}
+}
+
+// homeBase returns the first slot of key hash h's home group where the
+// fast paths (getFast, addFast, GetMany) look: in the first tier of a
+// fixed table; in the newest tier of a growing one, where most of its keys
+// live. Any slot of a key that holds a value is the key's (a key has a
+// value in one slot at most: tiers.go), so a hit anywhere is an answer; a
+// miss sends them to the general path.
+func (t *Table) homeBase(h uint64) uint64 {
+	if t.grows {
+		return t.newestHome(h) // a call: homeBase stays inlined in fixed tables
+	}
+	return h & (t.groups - 1) * segment.GroupSlots
+}
+
+// newestHome is homeBase in a growing table.
+func (t *Table) newestHome(h uint64) uint64 { return t.probeSeqIn(t.tierCount()-1, h).base() }
+
 // base is the first slot of the current group.
-func (p *probeSeq) base() uint64 { return p.first + p.g*segment.GroupSlots }
+func (p probeSeq) base() uint64 { return p.first + p.g*segment.GroupSlots }
 
 // next moves to the next group of the path.
 func (p *probeSeq) next() {

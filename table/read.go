@@ -122,10 +122,10 @@ func (t *Table) getFastTiered(dst, key []byte, h uint64) ([]byte, bool) {
 	n := t.tierCount()
 	lo := uint32(max(int(n)-getFastTiers, 0))
 	for i := lo; i < n; i++ {
-		t.mem.Prefetch(t.slotOff(t.seg.Layout.TierFirst(i) + h&(t.groups<<i-1)*segment.GroupSlots))
+		t.mem.Prefetch(t.slotOff(t.probeSeqIn(i, h).base()))
 	}
 	for i := int(n) - 1; i >= int(lo); i-- {
-		base := t.seg.Layout.TierFirst(uint32(i)) + h&(t.groups<<i-1)*segment.GroupSlots
+		base := t.probeSeqIn(uint32(i), h).base()
 		match, _ := t.firstGroup(base, h)
 		if match == 0 {
 			continue

@@ -724,26 +724,6 @@ func (t *Table) tierBudget(i uint32) uint64 { return t.budget << i }
 // capacity is the claim budget of the first n tiers.
 func (t *Table) capacity(n uint32) uint64 { return t.budget * (1<<n - 1) }
 
-// newestHome returns the first slot of key hash h's home group in the
-// newest tier, where most keys of a grown table live: the fast paths
-// (getFast, addFast, GetMany) look there. Any slot of a key that holds a
-// value is the key's (a key has a value in one slot at most), so a hit
-// anywhere is an answer; a miss sends them to the general path.
-func (t *Table) newestHome(h uint64) uint64 {
-	n := t.tierCount() - 1
-	return t.seg.Layout.Slots*(1<<n-1) + h&(t.groups<<n-1)*segment.GroupSlots
-}
-
-// homeBase returns the first slot of key hash h's home group where the
-// fast paths look: in the first tier of a fixed table, in the newest of
-// a growing one.
-func (t *Table) homeBase(h uint64) uint64 {
-	if t.grows {
-		return t.newestHome(h)
-	}
-	return h & (t.groups - 1) * segment.GroupSlots
-}
-
 // kick wakes every thread asleep on the segment's wake word, in every
 // process (they re-check what they wait for): a cancelled Wait's own
 // thread, or this process's on Close. Bumping the word first makes a

@@ -46,12 +46,6 @@ func (t *Table) tierOf(slot uint64) uint32 {
 	return uint32(bits.Len64(slot>>t.slotsShift+1) - 1)
 }
 
-// probeSeqIn returns the probe path of key hash h in tier i.
-func (t *Table) probeSeqIn(i uint32, h uint64) probeSeq {
-	mask := t.groups<<i - 1
-	return probeSeq{mask: mask, g: h & mask, first: t.seg.Layout.TierFirst(i)}
-}
-
 // Overflow bits (growing tables). A lookup of an absent key looks in
 // every tier, and in a tier loaded to its claim budget (3/4) a third of
 // the 4-slot groups are full, which would send it on to the next group of
@@ -124,7 +118,7 @@ func (t *Table) grow(n uint32) error {
 	if err := t.seg.Reserve(l.SlotsOff+l.TierFirst(n)*segment.SlotSize, (l.Slots<<n)*segment.SlotSize); err != nil {
 		return err
 	}
-	if err := t.seg.Reserve(l.OverflowOff+l.OverflowBytes(n)/4*4, l.OverflowBytes(n+1)-l.OverflowBytes(n)/4*4); err != nil {
+	if err := t.seg.Reserve(l.OverflowOff+l.OverflowBytes(n), l.OverflowBytes(n+1)-l.OverflowBytes(n)); err != nil {
 		return err
 	}
 	segment.Failpoint(fpTierReserved)
@@ -132,6 +126,25 @@ func (t *Table) grow(n uint32) error {
 		segment.Failpoint(fpTierGrown)
 	}
 	return nil
+}
+
+// errTierFull is what claim returns when a tier of a growing table that
+// is not its last is full: claimTiered grows the table and never returns
+// it.
+var errTierFull = fmt.Errorf("%w: tier full", ErrFull)
+
+// errTierSealed is what claim returns when it meets its key sealed in a
+// tier that is closed by now: claimTiered looks for the key again.
+var errTierSealed = fmt.Errorf("%w: key sealed in a closed tier", ErrFull)
+
+// tierFull is what a claim in tier of a growing table returns when the
+// tier is full: errTierFull (claimTiered grows the table), or, in the
+// last tier, errMaxCapacity.
+func (t *Table) tierFull(tier uint32) error {
+	if tier+1 < t.maxTiers {
+		return errTierFull
+	}
+	return t.errMaxCapacity()
 }
 
 // errMaxCapacity is the ErrFull of a growing table whose last tier is
